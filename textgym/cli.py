@@ -1,0 +1,175 @@
+"""The ``textgym`` command line: ``list``, ``info ID``, ``play ID``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import textgym
+from textgym.registration import GENERIC_ID, env_ids
+from textgym.tasks import TASKS
+
+
+class CommandError(Exception):
+    """A command-line argument is wrong; printed as one line with exit code 2."""
+
+
+def _task_for(env_id: str):
+    if env_id == GENERIC_ID:
+        return TASKS["sentiment"][0]
+    for task_class, task_env_id in TASKS.values():
+        if task_env_id == env_id:
+            return task_class
+    raise CommandError(f"unknown environment id {env_id!r}; registered: {', '.join(env_ids())}")
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def list_table() -> str:
+    rows = [("id", "the agent must", "score range", "horizon", "rewards")]
+    rows.append((GENERIC_ID, "any task: pass task=NAME or a textgym.Task", "task's", "task's", "dense | sparse"))
+    for task_class, env_id in TASKS.values():
+        task = task_class()
+        low, high = task.score_range
+        rows.append((env_id, task.description, f"[{low:g}, {high:g}]", str(task.max_new_tokens), "dense | sparse"))
+    return format_table(rows)
+
+
+def format_episode(record) -> str:
+    lines = [f"prompt: {record.prompt!r}", "step  token              instant reward"]
+    for t, (token, reward) in enumerate(zip(record.tokens, record.rewards)):
+        lines.append(f"{t:>4}  {token!r:<18} {reward:+.4f}")
+    end = "terminated (EOS or stop)" if record.terminated else "truncated (max_new_tokens)"
+    lines.append(f"text: {record.text!r}")
+    lines.append(f"score {record.score:+.4f} = sum of instant rewards {record.episode_return:+.4f}; {end}")
+    return "\n".join(lines)
+
+
+def cmd_list(args) -> int:
+    print(list_table())
+    return 0
+
+
+def cmd_info(args) -> int:
+    from textgym.episodes import run_episode
+
+    task_class = _task_for(args.id)
+    print(f"{args.id}\n")
+    print(inspect.cleandoc(task_class.__doc__ or ""))
+    env = gym.make(args.id, reward_mode="dense")
+    print("\nOne sample episode (the task's model sampling, dense rewards):")
+    print(format_episode(run_episode(env, seed=args.seed)))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from textgym.episodes import run_episode
+
+    print(list_table())
+    for env_id in args.ids:
+        _task_for(env_id)
+        for mode in ("dense", "sparse"):
+            env = gym.make(env_id, reward_mode=mode, render_mode="ansi")
+            record = run_episode(env, seed=args.seed)
+            print(f"\n== {env_id}, reward_mode={mode}, seed={args.seed}")
+            print(env.render())
+            print(format_episode(record))
+    return 0
+
+
+def cmd_play(args, stdin=None, stdout=None) -> int:
+    """A person plays the MDP: pick one of the model's top candidates by number, or type text."""
+    stdin = stdin or sys.stdin
+    out = stdout or sys.stdout
+    _task_for(args.id)
+    env = gym.make(args.id, reward_mode=args.reward_mode)
+    base = env.unwrapped
+    tokenizer = base.tokenizer
+    lm_policy = None
+    if base.setup.model is not None:
+        from textgym.episodes import LanguageModelPolicy
+
+        lm_policy = LanguageModelPolicy(base.setup.model)
+    observation, info = env.reset(seed=args.seed)
+    print(f"{args.id} (reward_mode={args.reward_mode}). Enter a number to pick a candidate, any other text to "
+          f"use its first token, '/eos' to end, '/quit' to stop.", file=out)
+    print(f"prompt: {info['prompt']}", file=out)
+    total = 0.0
+    while True:
+        if lm_policy is not None:
+            logits = lm_policy.next_token_logits(observation)
+            candidates = torch.topk(torch.softmax(logits, -1), args.top).indices.tolist()
+        else:
+            special = (tokenizer.eos_token_id, tokenizer.pad_token_id)
+            candidates = [i for i in range(base.action_space.n) if i not in special][: args.top]
+        print(f"text so far: {info['text']!r}", file=out)
+        print("candidates: " + "  ".join(f"[{i}] {tokenizer.token_string(c)!r}" for i, c in enumerate(candidates)), file=out)
+        print("> ", end="", file=out, flush=True)
+        line = stdin.readline()
+        if not line or line.strip() == "/quit":
+            print("\nstopped", file=out)
+            return 0
+        choice = line.rstrip("\n")
+        if choice == "/eos":
+            action = tokenizer.eos_token_id
+        elif choice.strip().isdigit() and int(choice) < len(candidates):
+            action = candidates[int(choice)]
+        else:
+            ids = tokenizer.encode(choice) if choice else []
+            if not ids:
+                print(f"cannot make a token of {choice!r}; pick a number in [0, {len(candidates)}) or type text", file=out)
+                continue
+            action = ids[0]
+        observation, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        print(f"token {tokenizer.token_string(action)!r}: instant reward {reward:+.4f}, return so far {total:+.4f}", file=out)
+        if terminated or truncated:
+            print(f"episode over ({'terminated' if terminated else 'truncated'}): text {info['text']!r}, score {info['score']:+.4f}", file=out)
+            return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textgym", description="Text generation as a Gymnasium MDP.")
+    parser.add_argument("--version", action="version", version=f"textgym {textgym.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="table of every environment id").set_defaults(func=cmd_list)
+    info = sub.add_parser("info", help="an environment's documentation and one sample episode")
+    info.add_argument("id")
+    info.add_argument("--seed", type=int, default=0)
+    info.set_defaults(func=cmd_info)
+    play = sub.add_parser("play", help="play an environment in the terminal, token by token")
+    play.add_argument("id")
+    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--reward-mode", choices=["dense", "sparse"], default="dense")
+    play.add_argument("--top", type=int, default=8, help="how many candidates to show")
+    play.set_defaults(func=cmd_play)
+    demo = sub.add_parser("demo", help="the environment table and sample episodes, dense and sparse")
+    demo.add_argument("ids", nargs="*", default=["textgym/Sentiment-v0", "textgym/Copy-v0"])
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, textgym.TaskError, ValueError) as error:
+        print(f"textgym {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Argument checking and prompt tokenisation shared by the single and the batched environment."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from textgym.models.loader import context_length_of, load_tokenizer
+from textgym.models.tokenizer import TextTokenizer
+from textgym.rewards import check_reward_mode
+from textgym.task import SPLITS, Prompt, Task, TaskError
+from textgym.tasks import make_task
+
+RENDER_MODES = ("ansi", "human")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass
+class TextGenSetup:
+    """Everything an environment needs, checked once: task, vocabulary, horizon, tokenised prompts."""
+
+    task: Task
+    model: str | None
+    tokenizer: TextTokenizer
+    reward_mode: str
+    split: str
+    max_new_tokens: int
+    max_prompt_tokens: int
+    prompts: list[Prompt]
+    prompt_ids: list[np.ndarray]
+
+    @property
+    def obs_length(self) -> int:
+        return self.max_prompt_tokens + self.max_new_tokens
+
+    def observation_space(self) -> spaces.Dict:
+        high = self.tokenizer.vocab_size - 1
+        return spaces.Dict(
+            {
+                "input_ids": spaces.Box(0, high, (self.obs_length,), np.int64),
+                "attention_mask": spaces.Box(0, 1, (self.obs_length,), np.int64),
+            }
+        )
+
+    def action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(self.tokenizer.vocab_size)
+
+    def prompt_index(self, options: Mapping[str, Any] | None, rng: np.random.Generator) -> int:
+        """Which prompt an episode starts from: ``options["prompt_index"]`` or a seeded draw."""
+        if options:
+            unknown = set(options) - {"prompt_index"}
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: ['prompt_index']")
+            index = options["prompt_index"]
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(self.prompts):
+                raise ValueError(f"prompt_index={index!r} is outside [0, {len(self.prompts)}) for the {self.split!r} split")
+            return int(index)
+        return int(rng.integers(len(self.prompts)))
+
+
+def build_setup(
+    task: str | Task,
+    model: str | None,
+    reward_mode: str,
+    max_new_tokens: int | None,
+    max_prompt_tokens: int | None,
+    split: str,
+    task_kwargs: Mapping[str, Any] | None,
+) -> TextGenSetup:
+    """Check every constructor argument and tokenise the split's prompts."""
+    task_obj = make_task(task, task_kwargs)
+    reward_mode = check_reward_mode(reward_mode)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {list(SPLITS)}")
+    max_new_tokens = check_positive_int("max_new_tokens", task_obj.max_new_tokens if max_new_tokens is None else max_new_tokens)
+
+    tokenizer = task_obj.tokenizer() if model is None else None
+    model_name = None if tokenizer is not None else (task_obj.model if model is None else model)
+    if tokenizer is None:
+        if model_name is None:
+            raise TaskError(f"task {task_obj.name!r} names no default model and brings no vocabulary; pass model=...")
+        tokenizer = load_tokenizer(model_name)
+
+    prompts = task_obj.prompts(split)
+    prompt_ids = []
+    for prompt in prompts:
+        try:
+            ids = np.asarray(tokenizer.encode(prompt.text), dtype=np.int64)
+        except Exception as error:  # a symbol vocabulary cannot encode foreign characters
+            raise TaskError(f"task {task_obj.name!r}: prompt {prompt.text!r} cannot be encoded by {tokenizer.name!r}: {error}") from None
+        prompt_ids.append(ids)
+    longest = max(len(ids) for ids in prompt_ids)
+    if max_prompt_tokens is None:
+        max_prompt_tokens = longest
+    else:
+        max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
+        if longest > max_prompt_tokens:
+            raise ValueError(
+                f"task {task_obj.name!r} has a {split!r} prompt of {longest} tokens, more than max_prompt_tokens={max_prompt_tokens}; "
+                f"raise it or pass None to fit the longest prompt"
+            )
+    if model_name is not None:
+        context = context_length_of(model_name)
+        if max_prompt_tokens + max_new_tokens > context:
+            raise ValueError(
+                f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context length "
+                f"{context} of model {model_name!r}; shorten the horizon or the prompts"
+            )
+    return TextGenSetup(task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids)

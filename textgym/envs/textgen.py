@@ -1,0 +1,208 @@
+"""``TextGenEnv``: one episode of token-level text generation as a Gymnasium environment."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from textgym.envs.setup import RENDER_MODES, build_setup
+from textgym.rewards import step_reward
+from textgym.task import Task
+
+
+class EpisodeFinishedError(RuntimeError):
+    """``step()`` was called after the episode ended, without ``reset()``."""
+
+
+def check_action(action: object, vocab_size: int) -> int:
+    """``action`` as a token id in ``[0, vocab_size)``, or a ``ValueError`` that says what is allowed."""
+    if isinstance(action, np.ndarray):
+        if action.shape not in ((), (1,)):
+            raise ValueError(f"action must be a single token id, got an array of shape {action.shape}")
+        if not np.issubdtype(action.dtype, np.integer):
+            raise ValueError(f"action must be an integer token id, got dtype {action.dtype}; allowed: integers in [0, {vocab_size})")
+        action = action.reshape(()).item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, numbers.Integral):
+        raise ValueError(f"action must be an integer token id, got {action!r} ({type(action).__name__}); allowed: integers in [0, {vocab_size})")
+    if not 0 <= action < vocab_size:
+        raise ValueError(f"action {action} is out of range; allowed: integers in [0, {vocab_size})")
+    return int(action)
+
+
+class TextGenEnv(gym.Env):
+    """Text generation as an MDP: each step appends one token chosen by the agent.
+
+    ## Description
+    The state is a task prompt plus the tokens generated so far. Each step the agent
+    picks the next token id; the environment appends it, decodes the new text and
+    scores the continuation with the task's sequence score. The task decides what good
+    text is (see ``textgym list`` and each task's own docstring).
+
+    ## Action Space
+    ``Discrete(vocab_size)``: the next token id. The vocabulary is the model's (4096 for
+    the bundled ``"tiny"``), or the task's own symbol vocabulary for algorithmic tasks.
+
+    ## Observation Space
+    ``Dict(input_ids=Box(0, vocab_size - 1, (L,), int64), attention_mask=Box(0, 1, (L,), int64))``
+    with ``L = max_prompt_tokens + max_new_tokens``: the prompt tokens followed by the
+    generated tokens, right-padded with the pad token; the mask is 1 on real tokens.
+
+    ## Rewards
+    With ``score_t`` the task's score of the first ``t`` generated tokens' text (``score_0 = 0``):
+
+    - ``reward_mode="dense"``: ``r_t = score_{t+1} - score_t`` at every step (instant reward);
+    - ``reward_mode="sparse"``: ``r_t = 0`` before the last step, ``r_T = score_T``.
+
+    The dense rewards of an episode sum to its sparse return.
+
+    ## Starting State
+    A prompt drawn uniformly from the chosen split with the environment's RNG
+    (``reset(seed=...)`` reproduces it), or the one given by
+    ``reset(options={"prompt_index": i})``.
+
+    ## Episode End
+    - Termination: the agent emits the EOS token, or the task's stop condition holds.
+    - Truncation: ``max_new_tokens`` tokens have been generated.
+
+    ## Info
+    ``text`` (the generated continuation, decoded), ``score`` (the task's score of it),
+    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``.
+
+    ## Arguments
+    - ``task``: a registered task name (``textgym list``) or a :class:`textgym.Task`.
+    - ``model``: ``None`` (the task's default), ``"tiny"``, a Hugging Face name or a local path.
+    - ``reward_mode``: ``"dense"`` or ``"sparse"``.
+    - ``max_new_tokens``: horizon (default: the task's).
+    - ``max_prompt_tokens``: prompt room in the observation (default: the longest prompt).
+    - ``split``: ``"train"`` or ``"eval"``.
+    - ``render_mode``: ``"ansi"`` or ``"human"``.
+    - ``task_kwargs``: keyword arguments of a registered task.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
+    def __init__(
+        self,
+        task: str | Task = "sentiment",
+        model: str | None = None,
+        reward_mode: str = "dense",
+        max_new_tokens: int | None = None,
+        max_prompt_tokens: int | None = None,
+        split: str = "train",
+        render_mode: str | None = None,
+        task_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
+        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs)
+        self.task = self.setup.task
+        self.tokenizer = self.setup.tokenizer
+        self.reward_mode = self.setup.reward_mode
+        self.max_new_tokens = self.setup.max_new_tokens
+        self.render_mode = render_mode
+        self.observation_space = self.setup.observation_space()
+        self.action_space = self.setup.action_space()
+
+        length = self.setup.obs_length
+        self._input_ids = np.full(length, self.tokenizer.pad_token_id, dtype=np.int64)
+        self._attention_mask = np.zeros(length, dtype=np.int64)
+        self._episode_started = False
+        self._done = True
+        self._prompt_index = -1
+        self._num_generated = 0
+        self._position = 0
+        self._text = ""
+        self._score = 0.0
+
+    # -- Gymnasium API -------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: Mapping[str, Any] | None = None):
+        super().reset(seed=seed)
+        index = self.setup.prompt_index(options, self.np_random)
+        prompt, ids = self.setup.prompts[index], self.setup.prompt_ids[index]
+        self._prompt_index = index
+        self._prompt = prompt
+        self._input_ids.fill(self.tokenizer.pad_token_id)
+        self._attention_mask.fill(0)
+        self._input_ids[: len(ids)] = ids
+        self._attention_mask[: len(ids)] = 1
+        self._position = len(ids)
+        self._num_generated = 0
+        self._text = ""
+        self._decoder = self.tokenizer.incremental_decoder()
+        self._scorer = self.task.scorer(prompt)
+        self._score = self.task.checked_score(self._scorer.update("", ""))
+        if self._score != 0.0:
+            raise ValueError(f"task {self.task.name!r}: score(prompt, '') must be 0, got {self._score} for prompt {prompt.text!r}")
+        self._done = False
+        self._episode_started = True
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), self._info()
+
+    def step(self, action):
+        if self._done:
+            what = "before reset()" if not self._episode_started else "after the episode ended (terminated or truncated)"
+            raise EpisodeFinishedError(f"step() called {what}; call reset() to start a new episode")
+        token = check_action(action, self.action_space.n)
+        self._input_ids[self._position] = token
+        self._attention_mask[self._position] = 1
+        self._position += 1
+        self._num_generated += 1
+
+        previous = self._score
+        terminated = token == self.tokenizer.eos_token_id
+        if not terminated:
+            appended = self._decoder.push(token)
+            if appended:
+                self._text += appended
+                self._score = self.task.checked_score(self._scorer.update(self._text, appended))
+            terminated = self.task.is_finished(self._prompt, self._text)
+        truncated = not terminated and self._num_generated >= self.max_new_tokens
+        self._done = terminated or truncated
+        reward = step_reward(self.reward_mode, previous, self._score, self._done)
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to gym.make")
+            return None
+        text = self.render_text()
+        if self.render_mode == "ansi":
+            return text
+        print(text, flush=True)
+        return None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def render_text(self) -> str:
+        """The prompt and the continuation so far, readable, with the score."""
+        if not self._episode_started:
+            return "(no episode: call reset())"
+        status = "done" if self._done else "running"
+        return (
+            f"prompt:    {self._prompt.text}\n"
+            f"generated: {self._text}\n"
+            f"step {self._num_generated}/{self.max_new_tokens}  score {self._score:+.4f}  ({status})"
+        )
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "text": self._text,
+            "score": self._score,
+            "prompt": self._prompt.text,
+            "prompt_index": self._prompt_index,
+            "num_generated": self._num_generated,
+        }

@@ -1,0 +1,96 @@
+"""The token vocabulary an environment speaks: encode, decode, and decode incrementally.
+
+Every environment talks to a :class:`TextTokenizer`, a thin wrapper around a fast
+``tokenizers.Tokenizer`` (the backend of every Hugging Face fast tokenizer), so that the
+bundled model, a Hugging Face model and a task's own small symbol vocabulary behave the
+same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+EOS_TOKEN = "<|endoftext|>"
+PAD_TOKEN = "<pad>"
+
+
+class IncrementalDecoder:
+    """Decodes one token at a time; each step costs O(1) in the length of the text.
+
+    Wraps ``tokenizers.decoders.DecodeStream``, which buffers tokens that end inside a
+    multi-byte character until the character is complete, so that the concatenated
+    chunks equal the decoded sequence.
+    """
+
+    __slots__ = ("_backend", "_stream")
+
+    def __init__(self, backend: Tokenizer) -> None:
+        self._backend = backend
+        self._stream = decoders.DecodeStream(skip_special_tokens=True)
+
+    def push(self, token_id: int) -> str:
+        """Feed one token id; return the text it completes (may be ``""``)."""
+        chunk = self._stream.step(self._backend, int(token_id))
+        return chunk or ""
+
+
+class TextTokenizer:
+    """A vocabulary with an end-of-sequence token and a padding token.
+
+    Args:
+        backend: the fast ``tokenizers.Tokenizer`` that does the work.
+        eos_token_id: the token whose action ends an episode.
+        pad_token_id: the token that right-pads observations (may equal ``eos_token_id``).
+        name: a short name for messages.
+    """
+
+    def __init__(self, backend: Tokenizer, eos_token_id: int, pad_token_id: int, name: str = "tokenizer") -> None:
+        self.backend = backend
+        self.vocab_size = int(backend.get_vocab_size(with_added_tokens=True))
+        for what, token_id in (("eos_token_id", eos_token_id), ("pad_token_id", pad_token_id)):
+            if not 0 <= int(token_id) < self.vocab_size:
+                raise ValueError(f"{name}: {what}={token_id} is outside the vocabulary [0, {self.vocab_size})")
+        self.eos_token_id = int(eos_token_id)
+        self.pad_token_id = int(pad_token_id)
+        self.name = name
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``, without special tokens added."""
+        return self.backend.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids``, special tokens skipped."""
+        return self.backend.decode([int(i) for i in ids], skip_special_tokens=True)
+
+    def token_string(self, token_id: int) -> str:
+        """Readable form of one token (its decoded text, or its name if special)."""
+        text = self.backend.decode([int(token_id)], skip_special_tokens=False)
+        return text if text else str(self.backend.id_to_token(int(token_id)))
+
+    def incremental_decoder(self) -> IncrementalDecoder:
+        """A fresh :class:`IncrementalDecoder` for one episode."""
+        return IncrementalDecoder(self.backend)
+
+    def __repr__(self) -> str:
+        return f"TextTokenizer({self.name!r}, vocab_size={self.vocab_size}, eos={self.eos_token_id}, pad={self.pad_token_id})"
+
+
+def symbol_tokenizer(symbols: str, name: str = "symbols") -> TextTokenizer:
+    """A character-level vocabulary: ``<|endoftext|>`` (id 0), ``<pad>`` (id 1), then one id per symbol.
+
+    Used by algorithmic tasks that bring their own small vocabulary, so that the action
+    space is ``Discrete(len(symbols) + 2)`` instead of a language model's vocabulary.
+    Text containing a character outside ``symbols`` cannot be encoded and raises.
+    """
+    if len(set(symbols)) != len(symbols) or not symbols:
+        raise ValueError(f"{name}: symbols must be distinct and non-empty, got {symbols!r}")
+    vocab = {EOS_TOKEN: 0, PAD_TOKEN: 1}
+    for ch in symbols:
+        vocab[ch] = len(vocab)
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=None))
+    backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    backend.decoder = decoders.Fuse()
+    backend.add_special_tokens([EOS_TOKEN, PAD_TOKEN])
+    return TextTokenizer(backend, eos_token_id=0, pad_token_id=1, name=name)

@@ -1,0 +1,47 @@
+"""The registry of shipped tasks: name -> :class:`~textgym.task.Task` class, and its environment id."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from textgym.task import Task, TaskError
+from textgym.tasks.copy import CopyTask
+from textgym.tasks.sentiment import SentimentTask
+
+#: task name -> (Task class, environment id)
+TASKS: dict[str, tuple[type[Task], str]] = {}
+
+
+def register_task(task_class: type[Task], env_id: str) -> None:
+    """Add a task class under ``task_class.name`` with its environment id (e.g. ``textgym/Copy-v0``)."""
+    TASKS[task_class.name] = (task_class, env_id)
+
+
+register_task(SentimentTask, "textgym/Sentiment-v0")
+register_task(CopyTask, "textgym/Copy-v0")
+
+
+def task_names() -> list[str]:
+    return list(TASKS)
+
+
+def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) -> Task:
+    """A :class:`Task` from a registered name (with its keyword arguments) or a ``Task`` object."""
+    if isinstance(task, Task):
+        if task_kwargs:
+            raise TaskError(f"task_kwargs {dict(task_kwargs)} cannot be applied to the Task object {task.name!r}; configure the object itself")
+        return task
+    if not isinstance(task, str) or task not in TASKS:
+        raise TaskError(f"unknown task {task!r}; registered tasks: {', '.join(TASKS)} (or pass a textgym.Task object)")
+    task_class = TASKS[task][0]
+    kwargs = dict(task_kwargs or {})
+    allowed = [p for p in inspect.signature(task_class.__init__).parameters if p != "self"]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TaskError(f"unknown task_kwargs {unknown} for task {task!r}; allowed: {allowed or 'none'}")
+    return task_class(**kwargs)
+
+
+__all__ = ["TASKS", "CopyTask", "SentimentTask", "make_task", "register_task", "task_names"]

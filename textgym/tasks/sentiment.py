@@ -1,0 +1,80 @@
+"""Sentiment: continue a review so that the continuation is positive (VADER compound)."""
+
+from __future__ import annotations
+
+import functools
+
+from textgym.task import Prompt, Task
+from textgym.tasks.data import load_split
+
+
+@functools.lru_cache(maxsize=1)
+def vader():
+    """The shared VADER analyser (its lexicon ships with ``vaderSentiment``)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound sentiment of ``text`` in ``[-1, 1]``; 0 for empty text."""
+    if not text.strip():
+        return 0.0
+    return float(vader().polarity_scores(text)["compound"])
+
+
+class SentimentTask(Task):
+    """Continue a product, film, restaurant, book or hotel review positively.
+
+    ## Description
+    The prompt is a neutral review opening such as ``"The pasta at this little place was"``.
+    The agent writes the continuation token by token; the more positive the continuation
+    reads, the higher the score. The classic "positive sentiment" RL-for-text task
+    (IMDB in RL4LMs), here offline with VADER as the judge.
+
+    ## Action Space
+    ``Discrete(vocab_size)``: the next token id of the model's vocabulary (4096 for the
+    bundled ``"tiny"`` model, including EOS ``<|endoftext|>`` and ``<pad>``).
+
+    ## Observation Space
+    ``Dict(input_ids=Box(0, vocab_size - 1, (L,), int64), attention_mask=Box(0, 1, (L,), int64))``:
+    prompt tokens then generated tokens, right-padded; ``L = max_prompt_tokens + max_new_tokens``.
+
+    ## Rewards
+    Score: the VADER compound sentiment of the continuation (prompt excluded), in
+    ``[-1, 1]``; ``score("") = 0``.
+
+    - dense: ``r_t = score(c_{t+1}) - score(c_t)``. Continuing with ``" really"``,
+      ``" great"``, ``"."`` gives compounds ``0``, ``0.6249``, ``0.6249``, so rewards
+      ``0, +0.6249, 0`` (VADER weighs "really" only once "great" follows).
+    - sparse: ``0, 0, 0.6249``. The two sum to the same return.
+
+    ## Starting State
+    A review opening drawn uniformly from the split (216 train, 54 eval; disjoint) with
+    the environment's seeded RNG.
+
+    ## Episode End
+    - Termination: the agent emits EOS.
+    - Truncation: ``max_new_tokens`` tokens generated (default 20).
+
+    ## Arguments
+    ``gym.make("textgym/Sentiment-v0", model="tiny", reward_mode="dense", max_new_tokens=20, split="train")``.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    name = "sentiment"
+    description = "continue a review so that it reads positive"
+    score_range = (-1.0, 1.0)
+    max_new_tokens = 20
+    model = "tiny"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def load_prompts(self, split: str) -> list[Prompt]:
+        return [Prompt(text) for text in load_split("sentiment", split)]
+
+    def score(self, prompt: Prompt, continuation: str) -> float:
+        return vader_compound(continuation)
