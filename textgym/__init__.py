@@ -8,7 +8,7 @@ Importing the package registers its environments under the ``textgym`` namespace
     env = gym.make("textgym/Sentiment-v0", reward_mode="dense")
 """
 
-from textgym.envs import EpisodeFinishedError, TextGenEnv
+from textgym.envs import EpisodeFinishedError, TextGenEnv, TextGenVectorEnv
 from textgym.registration import env_ids, register_envs
 from textgym.task import Prompt, Scorer, Task, TaskError
 from textgym.tasks import make_task, register_task, task_names
@@ -24,6 +24,7 @@ __all__ = [
     "Task",
     "TaskError",
     "TextGenEnv",
+    "TextGenVectorEnv",
     "env_ids",
     "make_task",
     "register_envs",

@@ -1,5 +1,6 @@
 """Gymnasium environments of textgym."""
 
 from textgym.envs.textgen import EpisodeFinishedError, TextGenEnv
+from textgym.envs.vector import TextGenVectorEnv
 
-__all__ = ["EpisodeFinishedError", "TextGenEnv"]
+__all__ = ["EpisodeFinishedError", "TextGenEnv", "TextGenVectorEnv"]

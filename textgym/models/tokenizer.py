@@ -55,6 +55,9 @@ class TextTokenizer:
         self.eos_token_id = int(eos_token_id)
         self.pad_token_id = int(pad_token_id)
         self.name = name
+        #: True when every non-special token is exactly one character (symbol vocabularies),
+        #: so positions in the text equal positions in the token sequence.
+        self.single_character_tokens = False
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``, without special tokens added."""
@@ -93,4 +96,6 @@ def symbol_tokenizer(symbols: str, name: str = "symbols") -> TextTokenizer:
     backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
     backend.decoder = decoders.Fuse()
     backend.add_special_tokens([EOS_TOKEN, PAD_TOKEN])
-    return TextTokenizer(backend, eos_token_id=0, pad_token_id=1, name=name)
+    tokenizer = TextTokenizer(backend, eos_token_id=0, pad_token_id=1, name=name)
+    tokenizer.single_character_tokens = True
+    return tokenizer

@@ -1,0 +1,1 @@
+"""Agents that train on textgym environments: Stable-Baselines3 integration and LM-policy PPO."""
