@@ -1,4 +1,4 @@
-"""The ``textgym`` command line: ``list``, ``info ID``, ``play ID``, ``demo``."""
+"""The ``textgym`` command line: ``list``, ``info ID``, ``play ID``, ``train``, ``demo``."""
 
 from __future__ import annotations
 
@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--reward-mode", choices=["dense", "sparse"], default="dense")
     play.add_argument("--top", type=int, default=8, help="how many candidates to show")
     play.set_defaults(func=cmd_play)
+    train = sub.add_parser("train", help="train an agent on an environment (writes metrics, summary, checkpoints)")
+    from agents.train import add_train_arguments, cmd_train
+
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
     demo = sub.add_parser("demo", help="the environment table and sample episodes, dense and sparse")
     demo.add_argument("ids", nargs="*", default=["textgym/Sentiment-v0", "textgym/Copy-v0"])
     demo.add_argument("--seed", type=int, default=0)
@@ -166,7 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, textgym.TaskError, ValueError) as error:
+    except KeyboardInterrupt:
+        print(f"textgym {args.command}: interrupted; the last checkpoint is kept (use --resume)", file=sys.stderr)
+        return 130
+    except (CommandError, textgym.TaskError, ValueError, RuntimeError) as error:
         print(f"textgym {args.command}: error: {error}", file=sys.stderr)
         return 2
 

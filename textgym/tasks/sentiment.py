@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from textgym.task import Prompt, Task
-from textgym.tasks.data import load_split
+from textgym.tasks.data import load_prompts
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,7 +74,15 @@ class SentimentTask(Task):
         super().__init__()
 
     def load_prompts(self, split: str) -> list[Prompt]:
-        return [Prompt(text) for text in load_split("sentiment", split)]
+        return load_prompts("sentiment", split)
 
     def score(self, prompt: Prompt, continuation: str) -> float:
         return vader_compound(continuation)
+
+
+def generate_prompt_set(seed: int = 0) -> dict[str, list[str]]:
+    """216 train and 54 eval neutral review openings, disjoint (seeded)."""
+    from textgym.models.corpus import review_openings
+
+    openings = review_openings(270, seed=seed)
+    return {"train": openings[:216], "eval": openings[216:]}

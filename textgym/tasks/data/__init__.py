@@ -1,10 +1,16 @@
-"""Prompt sets shipped with the package (written by ``python -m textgym.tasks.make_data``)."""
+"""Prompt sets shipped with the package (written by ``python -m textgym.tasks.make_data``).
+
+Each file ``<name>.json`` holds ``{"train": [...], "eval": [...]}``; a record is a prompt
+string, or a dict with ``text`` and optionally ``target`` and ``data``.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 from pathlib import Path
+
+from textgym.task import Prompt
 
 DATA_DIR = Path(__file__).resolve().parent
 
@@ -19,5 +25,16 @@ def _load(name: str) -> dict:
 
 
 def load_split(name: str, split: str) -> list:
-    """The ``split`` list of the shipped prompt set ``name``."""
+    """The raw ``split`` records of the shipped prompt set ``name``."""
     return list(_load(name)[split])
+
+
+def load_prompts(name: str, split: str) -> list[Prompt]:
+    """The ``split`` of the shipped prompt set ``name`` as :class:`~textgym.task.Prompt` objects."""
+    prompts = []
+    for record in _load(name)[split]:
+        if isinstance(record, str):
+            prompts.append(Prompt(record))
+        else:
+            prompts.append(Prompt(record["text"], target=record.get("target"), data=record.get("data", {})))
+    return prompts

@@ -1,0 +1,21 @@
+"""Agent names -> agent classes (imported lazily, so that ``textgym list`` stays fast)."""
+
+from __future__ import annotations
+
+import importlib
+
+#: name -> "module:Class"
+AGENTS: dict[str, str] = {
+    "random": "agents.random_agent:RandomAgent",
+    "sb3-ppo": "agents.sb3.agents:SB3PPOAgent",
+    "sb3-a2c": "agents.sb3.agents:SB3A2CAgent",
+    "sb3-dqn": "agents.sb3.agents:SB3DQNAgent",
+    "sb3-maskable-ppo": "agents.sb3.agents:SB3MaskablePPOAgent",
+}
+
+
+def agent_class(name: str):
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; allowed: {', '.join(AGENTS)}")
+    module, cls = AGENTS[name].split(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,166 @@
+"""One training run's folder: its config, metrics, summary, TensorBoard logs and checkpoints.
+
+Layout of ``--out DIR``::
+
+    DIR/run.json          what was asked (agent, env, reward mode, seed, steps, hyper-parameters)
+    DIR/metrics.csv       one row per evaluation: env_steps, eval_return, eval_std, wall_seconds
+    DIR/summary.json      agent, env_id, reward_mode, seed, env_steps, wall_seconds, final_eval_return
+    DIR/tensorboard/      TensorBoard event files
+    DIR/checkpoints/      atomic checkpoints (see agents.checkpoint)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.checkpoint import atomic_write_text
+
+METRIC_COLUMNS = ["env_steps", "eval_return", "eval_std", "wall_seconds"]
+
+
+class RunConfigError(ValueError):
+    """The run's arguments are wrong or clash with what is already in ``--out``."""
+
+
+@dataclass
+class RunConfig:
+    """What a ``textgym train`` run was asked to do."""
+
+    agent: str
+    env_id: str
+    reward_mode: str = "dense"
+    steps: int = 10_000
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs/run"
+    num_envs: int = 16
+    eval_every: int = 0  # 0: ten evaluations over the run
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def eval_interval(self) -> int:
+        return self.eval_every if self.eval_every > 0 else max(1, self.steps // 10)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must match for ``--resume`` to continue this run."""
+        data = asdict(self)
+        data.pop("out")
+        data.pop("steps")  # a resumed run may be asked to go further
+        return data
+
+
+class RunDirectory:
+    """Creates, checks and writes the files of one run."""
+
+    def __init__(self, config: RunConfig, resume: bool) -> None:
+        self.config = config
+        self.path = Path(config.out)
+        self.config_file = self.path / "run.json"
+        self.metrics_file = self.path / "metrics.csv"
+        self.summary_file = self.path / "summary.json"
+        self.checkpoints = self.path / "checkpoints"
+        self.tensorboard = self.path / "tensorboard"
+        self._check(resume)
+        self._writer = None
+
+    def create(self) -> None:
+        """Create the folder and record the run's config (after every check has passed)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.config_file, json.dumps(asdict(self.config), indent=2) + "\n")
+
+    def _check(self, resume: bool) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunConfigError(f"--out {self.path} is a file; give a folder")
+        holds_run = self.config_file.is_file() or self.metrics_file.is_file()
+        if not resume:
+            if holds_run or self.checkpoints.exists():
+                raise RunConfigError(
+                    f"--out {self.path} already holds a run's files; pass --resume to continue it, or choose an empty folder"
+                )
+            return
+        if not self.config_file.is_file():
+            raise RunConfigError(f"--resume: {self.path} holds no run to resume (no run.json)")
+        try:
+            previous = RunConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise RunConfigError(f"--resume: {self.config_file} is corrupt ({error})") from None
+        mine, theirs = self.config.identity(), previous.identity()
+        different = {key: (theirs[key], mine[key]) for key in mine if mine[key] != theirs.get(key)}
+        if different:
+            detail = ", ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in different.items())
+            raise RunConfigError(f"--resume: {self.path} holds a different run ({detail})")
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def read_metrics(self) -> list[dict[str, float]]:
+        if not self.metrics_file.is_file():
+            return []
+        with self.metrics_file.open(newline="", encoding="utf-8") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def keep_metrics_up_to(self, env_steps: int) -> list[dict[str, float]]:
+        """Drop rows logged after the checkpoint being resumed (they will be produced again)."""
+        rows = [row for row in self.read_metrics() if row["env_steps"] <= env_steps]
+        self._write_metrics(rows)
+        return rows
+
+    def append_metrics(self, row: dict[str, float]) -> None:
+        rows = self.read_metrics() + [row]
+        self._write_metrics(rows)
+        writer = self.writer()
+        if writer is not None:
+            writer.add_scalar("eval/return", row["eval_return"], int(row["env_steps"]))
+            writer.add_scalar("eval/std", row["eval_std"], int(row["env_steps"]))
+            writer.flush()
+
+    def _write_metrics(self, rows: list[dict[str, float]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _number(row[key]) for key in METRIC_COLUMNS})
+        atomic_write_text(self.metrics_file, buffer.getvalue())
+
+    def log_scalars(self, scalars: dict[str, float], env_steps: int) -> None:
+        writer = self.writer()
+        if writer is not None:
+            for key, value in scalars.items():
+                writer.add_scalar(key, value, env_steps)
+
+    def writer(self):
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a dependency, but keep training if it is broken
+                return None
+            self._writer = SummaryWriter(log_dir=str(self.tensorboard))
+        return self._writer
+
+    def write_summary(self, env_steps: int, wall_seconds: float, final_eval_return: float, extra: dict | None = None) -> dict:
+        summary = {
+            "agent": self.config.agent,
+            "env_id": self.config.env_id,
+            "reward_mode": self.config.reward_mode,
+            "seed": self.config.seed,
+            "env_steps": int(env_steps),
+            "wall_seconds": round(float(wall_seconds), 3),
+            "final_eval_return": float(final_eval_return),
+            **(extra or {}),
+        }
+        atomic_write_text(self.summary_file, json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))

@@ -1,0 +1,223 @@
+"""The training driver behind ``textgym train``: evaluate, learn, checkpoint, resume.
+
+Every agent is trained the same way: an evaluation at env step 0, then ``learn`` in
+chunks of ``eval_every`` env steps, each followed by an evaluation on the eval split
+(the mean final score, i.e. the sparse return, in both reward modes) and an atomic
+checkpoint. ``--resume`` loads the latest checkpoint, drops metrics logged after it,
+and continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import signal
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import config_from_dict
+from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from agents.registry import AGENTS, agent_class
+from agents.run import RunConfig, RunConfigError, RunDirectory
+from agents.evaluation import evaluate
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM: the driver saves a checkpoint before leaving."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or inf; the last good checkpoint is kept."""
+
+
+def check_run_config(run: RunConfig) -> None:
+    import gymnasium as gym
+
+    import textgym  # noqa: F401  (registers the ids)
+    from textgym.envs.setup import check_positive_int
+    from textgym.rewards import check_reward_mode
+
+    agent_class(run.agent)
+    if run.env_id not in gym.registry or not run.env_id.startswith("textgym/"):
+        raise RunConfigError(f"unknown env {run.env_id!r}; allowed: {', '.join(textgym.env_ids())}")
+    check_reward_mode(run.reward_mode)
+    if isinstance(run.steps, bool) or not isinstance(run.steps, int) or run.steps < 0:
+        raise RunConfigError(f"--steps must be a non-negative integer, got {run.steps!r}")
+    check_positive_int("--num-envs", run.num_envs)
+    if run.eval_every < 0:
+        raise RunConfigError(f"--eval-every must be >= 0 (0: ten evaluations), got {run.eval_every}")
+    from textgym.devices import resolve_device
+
+    resolve_device(run.device)
+
+
+def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train ``run.agent`` on ``run.env_id`` for ``run.steps`` env steps; return the summary."""
+    check_run_config(run)
+    cls = agent_class(run.agent)
+    config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
+    run.hyperparameters = dataclasses.asdict(config)  # record every value, defaults included
+    directory = RunDirectory(run, resume)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed)
+    agent = cls(run, config)
+    directory.create()
+    start = time.perf_counter()
+    elapsed_before = 0.0
+    if resume:
+        path = latest_checkpoint(directory.checkpoints)
+        if path is None:
+            raise RunConfigError(f"--resume: {directory.path} has no checkpoint yet; start it again without --resume")
+        checkpoint = LoadedCheckpoint(path)
+        agent.load(checkpoint)
+        rows = directory.keep_metrics_up_to(agent.env_steps)
+        elapsed_before = rows[-1]["wall_seconds"] if rows else 0.0
+    else:
+        rows = []
+
+    def record() -> dict[str, float]:
+        mean, std = evaluate(agent.policy, run.env_id, run.env_kwargs, device=agent_device(agent, run))
+        row = {"env_steps": agent.env_steps, "eval_return": mean, "eval_std": std,
+               "wall_seconds": round(elapsed_before + time.perf_counter() - start, 3)}
+        directory.append_metrics(row)
+        return row
+
+    def stop_handler(signum, frame):
+        raise TrainingInterrupted(signal.Signals(signum).name)
+
+    previous_handler = signal.signal(signal.SIGTERM, stop_handler)
+    bar = _progress_bar(progress, run.steps, agent.env_steps, run.agent, run.env_id)
+    try:
+        if not rows:
+            rows.append(record())
+            agent.save(directory.checkpoints)
+        while agent.env_steps < run.steps:
+            before = agent.env_steps
+            chunk = min(run.eval_interval, run.steps - before)
+            scalars = agent.learn(chunk)
+            if any(not math.isfinite(v) for v in scalars.values()):
+                raise NonFiniteLossError(
+                    f"training produced a non-finite value ({scalars}) at env step {agent.env_steps}; "
+                    f"the last good checkpoint in {directory.checkpoints} is kept"
+                )
+            directory.log_scalars(scalars, agent.env_steps)
+            rows.append(record())
+            agent.save(directory.checkpoints)
+            if bar is not None:
+                bar.update(agent.env_steps - before)
+                bar.set_postfix(eval_return=f"{rows[-1]['eval_return']:.3f}")
+    except (KeyboardInterrupt, TrainingInterrupted):
+        agent.save(directory.checkpoints)
+        directory.close()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        if bar is not None:
+            bar.close()
+        agent.close()
+    summary = directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows[-1]["eval_return"])
+    directory.close()
+    return summary
+
+
+def agent_device(agent, run: RunConfig) -> str:
+    from textgym.devices import resolve_device
+
+    return str(getattr(agent, "device", resolve_device(run.device)))
+
+
+def _progress_bar(enabled: bool, total: int, initial: int, agent: str, env_id: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=min(initial, total), unit="step", desc=f"{agent} on {env_id}", dynamic_ncols=True)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", required=True, help=f"one of: {', '.join(AGENTS)}")
+    parser.add_argument("--env", required=True, help="a textgym id, e.g. textgym/Copy-v0")
+    parser.add_argument("--reward-mode", default="dense", help="dense or sparse")
+    parser.add_argument("--steps", type=int, default=10_000, help="environment steps in total")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--num-envs", type=int, default=16, help="parallel environments (one batched env)")
+    parser.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: ten over the run)")
+    parser.add_argument("--env-kwargs", default="{}", help="JSON dict of environment arguments, e.g. '{\"max_new_tokens\": 8}'")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an agent hyper-parameter (repeatable); `textgym train --agent A --help-agent` lists them")
+    parser.add_argument("--help-agent", action="store_true", help="list the agent's hyper-parameters and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_hyperparameters(agent: str, assignments: list[str]) -> dict[str, Any]:
+    """``["lr=1e-4", "pooling=mean"]`` -> typed values, by the agent config's field types."""
+    fields = {f.name: f for f in dataclasses.fields(agent_class(agent).Config)}
+    values: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise RunConfigError(f"--set {item!r}: expected NAME=VALUE")
+        if name not in fields:
+            raise RunConfigError(f"unknown hyper-parameter {name!r} for agent {agent!r}; allowed: {', '.join(fields)}")
+        default = fields[name].default
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                values[name] = text.lower() in ("true", "1")
+            elif isinstance(default, int) and not isinstance(default, bool):
+                values[name] = int(text)
+            elif isinstance(default, float):
+                values[name] = float(text)
+            elif default is None:
+                values[name] = json.loads(text) if text not in ("None", "null") else None
+            else:
+                values[name] = text
+        except ValueError:
+            raise RunConfigError(f"--set {item!r}: {text!r} is not a valid {type(default).__name__}") from None
+    return values
+
+
+def describe_hyperparameters(agent: str) -> str:
+    lines = [f"hyper-parameters of {agent} (set with --set NAME=VALUE):"]
+    for f in dataclasses.fields(agent_class(agent).Config):
+        lines.append(f"  {f.name:<24} {f.default!r:<12} {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+def run_from_args(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+    agent_class(args.agent)
+    try:
+        env_kwargs = json.loads(args.env_kwargs)
+    except json.JSONDecodeError as error:
+        raise RunConfigError(f"--env-kwargs is not valid JSON ({error})") from None
+    if not isinstance(env_kwargs, dict):
+        raise RunConfigError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    run = RunConfig(
+        agent=args.agent, env_id=args.env, reward_mode=args.reward_mode, steps=args.steps, seed=args.seed,
+        device=args.device, out=args.out, num_envs=args.num_envs, eval_every=args.eval_every,
+        env_kwargs=env_kwargs, hyperparameters=parse_hyperparameters(args.agent, args.set),
+    )
+    return run, args.resume
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.help_agent:
+        print(describe_hyperparameters(args.agent))
+        return 0
+    run, resume = run_from_args(args)
+    summary = train(run, resume=resume, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
