@@ -38,17 +38,17 @@ def _help(text: str) -> dict:
 class SB3Config:
     """Hyper-parameters of the on-policy SB3 agents (PPO, A2C, MaskablePPO)."""
 
-    learning_rate: float = field(default=3e-4, metadata=_help("Adam step size"))
+    learning_rate: float = field(default=1e-3, metadata=_help("Adam step size"))
     n_steps: int = field(default=32, metadata=_help("rollout length per env between updates"))
     batch_size: int = field(default=128, metadata=_help("minibatch size (PPO)"))
     n_epochs: int = field(default=4, metadata=_help("passes over each rollout (PPO)"))
     gamma: float = field(default=1.0, metadata=_help("discount; 1 keeps dense and sparse returns equal"))
     gae_lambda: float = field(default=0.95, metadata=_help("GAE lambda"))
-    ent_coef: float = field(default=0.01, metadata=_help("entropy bonus"))
+    ent_coef: float = field(default=0.0, metadata=_help("entropy bonus"))
     vf_coef: float = field(default=0.5, metadata=_help("value loss weight"))
     clip_range: float = field(default=0.2, metadata=_help("PPO clip range"))
     max_grad_norm: float = field(default=0.5, metadata=_help("gradient clipping"))
-    pooling: str = field(default="attention", metadata=_help(f"features extractor pooling: {', '.join(POOLINGS)}"))
+    pooling: str = field(default="flatten", metadata=_help(f"features extractor pooling: {', '.join(POOLINGS)}"))
     embed_dim: int = field(default=64, metadata=_help("token embedding size"))
     features_dim: int = field(default=128, metadata=_help("features extractor output size"))
     init_embeddings_from_lm: bool = field(default=False, metadata=_help("start token embeddings from the env LM's (needs embed_dim = its width)"))

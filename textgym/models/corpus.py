@@ -1205,6 +1205,9 @@ PLACES: tuple[str, ...] = (
     "the city", "the farm", "the mountain", "the harbor", "the bakery", "the museum",
     "the zoo", "the river", "the square", "the hospital", "the old castle", "the fair",
     "the island", "the playground", "the cinema", "the post office", "the bookshop",
+    "the lighthouse", "the orchard", "the meadow", "the church", "the swimming pool",
+    "the old mill", "the town hall", "the valley", "the airport", "the stadium", "the cafe",
+    "the bakery on the corner", "the bus stop", "the hill", "the pier", "the greenhouse",
 )
 STORY_TIMES: tuple[str, ...] = (
     "One morning", "On a rainy afternoon", "Last summer", "Early on Sunday", "After school",
@@ -1217,6 +1220,8 @@ OBJECTS: tuple[str, ...] = (
     "old book", "silver key", "small wooden box", "red kite", "lost puppy", "letter",
     "shiny coin", "blue bicycle", "map", "music box", "kitten", "painting", "basket of apples",
     "golden ring", "photograph", "seashell", "umbrella", "notebook", "guitar", "lantern",
+    "wooden flute", "pocket watch", "glass bottle", "feather", "compass", "teddy bear",
+    "postcard", "pair of gloves", "violin", "chess set", "telescope", "sketchbook",
 )
 FIND_PLACES: tuple[str, ...] = (
     "under a tree", "behind the door", "in the grass", "near the fountain", "on a bench",
@@ -1240,6 +1245,11 @@ ACTIVITIES: tuple[str, ...] = (
 SKILLS: tuple[str, ...] = (
     "play the violin", "make pancakes", "swim", "ride a horse", "carve wood", "sail a boat",
     "grow roses", "draw birds", "speak a little Italian", "juggle", "bake cookies",
+)
+FOODS: tuple[str, ...] = (
+    "vegetable soup", "apple pie", "fresh bread", "roast chicken", "pancakes", "lemon cake",
+    "spaghetti", "fish stew", "blueberry muffins", "potato salad", "rice pudding",
+    "cheese sandwiches", "hot chocolate", "plum jam", "carrot cake", "pumpkin soup",
 )
 JOBS: tuple[str, ...] = (
     "teacher", "baker", "nurse", "carpenter", "gardener", "librarian", "fisherman", "painter",
@@ -1289,6 +1299,7 @@ class _Story:
             city=self.pick(CITIES), month=self.pick(MONTHS), weekday=self.pick(WEEKDAYS),
             animal=self.pick(ANIMALS), activity=self.pick(ACTIVITIES), skill=self.pick(SKILLS),
             job=self.pick(JOBS), number=self.pick(NUMBERS), color=self.pick(COLORS),
+            food=self.pick(FOODS),
         )
 
     SETUPS: tuple[str, ...] = (
@@ -1326,6 +1337,8 @@ class _Story:
         "{His} {relative} taught {him} how to {skill}.",
         "{He} was invited to a wonderful party in {city}.",
         "A letter arrived from {city} with great news.",
+        "{He} cooked {food} for {his} friends, and everyone loved it.",
+        "{His} neighbor brought over some warm {food}.",
     )
     BAD_EVENTS: tuple[str, ...] = (
         "{He} lost {his} keys on the way.",
@@ -1344,6 +1357,7 @@ class _Story:
         "{He} tried to {skill}, but failed again and again.",
         "The train to {city} was cancelled.",
         "{He} lost {his} favorite {color} scarf.",
+        "The {food} {he} made for the party was burnt and nobody ate it.",
     )
     NEUTRAL_EVENTS: tuple[str, ...] = (
         "{He} bought some bread and a bottle of milk.",
@@ -1356,6 +1370,7 @@ class _Story:
         "{He} wrote a short letter to {his} {relative}.",
         "{He} {activity}.",
         "After lunch, {he} {activity}.",
+        "For dinner, {he} made {food}.",
         "A {animal} watched {him} from the other side of the road.",
         "It was {number} o'clock when {he} got back.",
         "The weather in {city} was {weather} that {weekday}.",

@@ -1,0 +1,182 @@
+"""Environment throughput: single envs in Sync/Async vector envs against the batched TextGenVectorEnv.
+
+    python benchmarks/throughput.py                       # CPU, N in 1 8 64 256, Copy and Sentiment
+    python benchmarks/throughput.py --device cuda         # the batched env's tensors on the GPU
+    python benchmarks/throughput.py --quick               # smaller N and shorter timings
+
+Prints a table and writes a CSV (default ``benchmarks/results/throughput-<device>.csv``).
+Every ratio in the table comes from measurements taken side by side in this one run.
+
+Columns: env steps per second (one step of one env = 1) for (a) ``SyncVectorEnv`` over N
+``TextGenEnv``, (b) ``AsyncVectorEnv`` (N processes; skipped above ``--async-max``), (c)
+``TextGenVectorEnv``; the forward time of the bundled tiny LM on the same batch (full
+observation, as a policy without a KV cache; and one KV-cached token), so the env's share
+of a rollout is visible; and the batched step cost at text length 16 against 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import textgym  # noqa: F401
+from textgym.devices import resolve_device
+from textgym.models import load_frozen
+
+TASKS = {"copy": "textgym/Copy-v0", "sentiment": "textgym/Sentiment-v0"}
+
+
+def timed_steps(env, actions: np.ndarray, min_seconds: float, sync=None) -> float:
+    """Steps per second of ``env.step`` over the pre-drawn ``actions`` (cycled), at least ``min_seconds``."""
+    env.reset(seed=0)
+    for a in actions[:3]:  # warm up
+        env.step(a)
+    steps, start = 0, time.perf_counter()
+    while True:
+        for a in actions:
+            env.step(a)
+        steps += len(actions)
+        if sync is not None:
+            sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return steps * actions.shape[1] / elapsed
+
+
+def vector_actions(vocab: int, n: int, steps: int, eos: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, vocab, size=(steps, n))
+    actions[actions == eos] = (eos + 2) % vocab  # episodes end by truncation: same work for every env kind
+    return actions
+
+
+def forward_seconds(batch: int, length: int, device: torch.device, repeats: int) -> tuple[float, float]:
+    """Seconds per forward of the tiny LM: full ``[batch, length]`` input, and one token with a KV cache."""
+    lm = load_frozen("tiny", device)
+    ids = torch.randint(0, lm.tokenizer.vocab_size, (batch, length), device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    with torch.no_grad():
+        past = lm.model(input_ids=ids[:, :-1], use_cache=True).past_key_values
+        sync()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            lm.model(input_ids=ids)
+        sync()
+        full = (time.perf_counter() - start) / repeats
+        start = time.perf_counter()
+        for _ in range(repeats):
+            lm.model(input_ids=ids[:, -1:], past_key_values=past, use_cache=True)
+            past.crop(length - 1)  # back to the same cache length for the next repeat
+        sync()
+        cached = (time.perf_counter() - start) / repeats
+    return full, cached
+
+
+def step_cost_by_length(env_id: str, n: int, device: torch.device, repeats: int) -> tuple[float, float]:
+    """Median seconds per batched step while the texts are 16-23 tokens long, and 256-263 tokens long."""
+    horizon = 264
+    env = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", max_new_tokens=horizon, device=device)
+    actions = vector_actions(env.single_action_space.n, n, horizon, env.tokenizer.eos_token_id, seed=1)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    costs: dict[int, list[float]] = {16: [], 256: []}
+    for _ in range(repeats):
+        env.reset(seed=0)
+        for t in range(horizon - 1):
+            window = 16 if 16 <= t < 24 else 256 if t >= 256 else None
+            sync()
+            start = time.perf_counter()
+            env.step(actions[t])
+            sync()
+            if window is not None:
+                costs[window].append(time.perf_counter() - start)
+    return float(np.median(costs[16])), float(np.median(costs[256]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="device of the batched env and the LM forward: cpu, cuda, auto")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 64, 256])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--async-max", type=int, default=64, help="largest N for AsyncVectorEnv (N processes)")
+    parser.add_argument("--seconds", type=float, default=1.5, help="minimum timing per measurement")
+    parser.add_argument("--quick", action="store_true", help="N in 1 8 64, 0.5 s per measurement")
+    parser.add_argument("--csv", default=None, help="output CSV path")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.num_envs, args.seconds = [n for n in args.num_envs if n <= 64], 0.5
+    device = resolve_device(args.device)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    rows = []
+    for task in args.tasks:
+        env_id = TASKS[task]
+        for n in args.num_envs:
+            batched = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
+            vocab, eos = batched.single_action_space.n, batched.tokenizer.eos_token_id
+            actions = vector_actions(vocab, n, 64, eos)
+            sync = torch.cuda.synchronize if device.type == "cuda" else None
+            vec_sps = timed_steps(batched, actions, args.seconds, sync)
+            sync_env = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync")
+            sync_sps = timed_steps(sync_env, actions, args.seconds)
+            sync_env.close()
+            async_sps = float("nan")
+            if n <= args.async_max:
+                async_env = gym.make_vec(env_id, num_envs=n, vectorization_mode="async")
+                async_sps = timed_steps(async_env, actions, args.seconds)
+                async_env.close()
+            length = batched.setup.obs_length
+            full, cached = forward_seconds(n, length, device, repeats=5 if n >= 64 else 20)
+            step_seconds = n / vec_sps
+            rows.append({
+                "task": task, "num_envs": n, "device": str(device),
+                "sync_steps_per_s": round(sync_sps), "async_steps_per_s": round(async_sps) if async_sps == async_sps else "",
+                "vector_steps_per_s": round(vec_sps), "vector_over_sync": round(vec_sps / sync_sps, 1),
+                "env_step_ms": round(step_seconds * 1e3, 3), "lm_forward_full_ms": round(full * 1e3, 3),
+                "lm_forward_cached_ms": round(cached * 1e3, 3), "env_step_over_lm_full": round(step_seconds / full, 3),
+            })
+            print(_format_row(rows[-1]), flush=True)
+        n_len = 64 if 64 in args.num_envs else args.num_envs[-1]
+        short, long = step_cost_by_length(env_id, n_len, device, repeats=3)
+        rows.append({"task": task, "num_envs": n_len, "device": str(device), "step_ms_len16": round(short * 1e3, 3),
+                     "step_ms_len256": round(long * 1e3, 3), "len256_over_len16": round(long / short, 2)})
+        print(_format_row(rows[-1]), flush=True)
+    path = Path(args.csv or Path(__file__).parent / "results" / f"throughput-{device.type}.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 100)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\n{markdown_table(rows)}\n\nwritten: {path}")
+    return 0
+
+
+def _format_row(row: dict) -> str:
+    return "  ".join(f"{k}={v}" for k, v in row.items())
+
+
+def markdown_table(rows: list[dict]) -> str:
+    main = [r for r in rows if "vector_steps_per_s" in r]
+    lines = ["| task | N | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | env step ms | LM forward ms (full / cached) | env step / LM forward |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in main:
+        lines.append(f"| {r['task']} | {r['num_envs']} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
+                     f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['env_step_ms']} | "
+                     f"{r['lm_forward_full_ms']} / {r['lm_forward_cached_ms']} | {r['env_step_over_lm_full']} |")
+    lengths = [r for r in rows if "step_ms_len16" in r]
+    if lengths:
+        lines += ["", "| task | N | step ms at length 16 | step ms at length 256 | ratio |", "|---|---|---|---|---|"]
+        for r in lengths:
+            lines.append(f"| {r['task']} | {r['num_envs']} | {r['step_ms_len16']} | {r['step_ms_len256']} | {r['len256_over_len16']}x |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
