@@ -11,6 +11,9 @@ AGENTS: dict[str, str] = {
     "sb3-a2c": "agents.sb3.agents:SB3A2CAgent",
     "sb3-dqn": "agents.sb3.agents:SB3DQNAgent",
     "sb3-maskable-ppo": "agents.sb3.agents:SB3MaskablePPOAgent",
+    "lm-ppo": "agents.lm_ppo:LMPPOAgent",
+    "q-learning": "agents.tabular:QLearningAgent",
+    "sarsa": "agents.tabular:SarsaAgent",
 }
 
 

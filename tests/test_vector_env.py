@@ -137,3 +137,22 @@ def test_cuda_state_lives_on_the_gpu():
     vec = TextGenVectorEnv(task="copy", num_envs=8, device="cuda", output="torch")
     obs, _ = vec.reset(seed=0)
     assert obs["input_ids"].is_cuda and vec.scorer.scores.is_cuda
+
+
+def test_disabled_autoreset_freezes_finished_rows_until_reset_mask():
+    vec = TextGenVectorEnv(task="copy", num_envs=3, device="cpu", autoreset_mode="Disabled")
+    assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.DISABLED
+    obs0, _ = vec.reset(seed=0)
+    obs, rewards, terms, truncs, info = vec.step(np.array([0, 2, 3]))
+    assert list(terms) == [True, False, False] and info["text"][0] == "" and list(vec.ended) == [True, False, False]
+    frozen = obs["input_ids"][0].copy()
+    obs, rewards, terms, truncs, info = vec.step(np.array([4, 2, 3]))
+    assert rewards[0] == 0.0 and not terms[0] and not truncs[0]
+    np.testing.assert_array_equal(obs["input_ids"][0], frozen)
+    obs, _ = vec.reset(options={"reset_mask": np.array([True, False, False]), "prompt_index": 5})
+    assert not vec.ended.any() and info["num_generated"][1] == 2
+    np.testing.assert_array_equal(obs["input_ids"][0, : len(vec.setup.prompt_ids[5])], vec.setup.prompt_ids[5])
+    with pytest.raises(ValueError, match="reset_mask must be 3 booleans"):
+        vec.reset(options={"reset_mask": np.array([1, 0, 0])})
+    with pytest.raises(ValueError, match="unsupported autoreset_mode 'NextStep'"):
+        TextGenVectorEnv(task="copy", num_envs=1, autoreset_mode="NextStep")

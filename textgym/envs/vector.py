@@ -20,6 +20,14 @@ from textgym.task import Task
 OUTPUTS = ("numpy", "torch")
 
 
+def _autoreset_mode(mode) -> AutoresetMode:
+    allowed = [AutoresetMode.SAME_STEP, AutoresetMode.DISABLED]
+    for candidate in allowed:
+        if mode == candidate or mode == candidate.value or mode == candidate.name.lower():
+            return candidate
+    raise ValueError(f"unsupported autoreset_mode {mode!r}; allowed: {[m.value for m in allowed]}")
+
+
 class TextGenVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` copies of :class:`~textgym.envs.textgen.TextGenEnv` in one batched environment.
 
@@ -37,6 +45,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     the final observation and info are in ``info["final_obs"]`` (a batched dict, valid where
     ``info["_final_obs"]``) and ``info["final_info"]`` (with ``text`` and ``score``, valid
     where ``info["_final_info"]``).
+
+    With ``autoreset_mode="Disabled"`` (``AutoresetMode.DISABLED``) a finished row is frozen
+    instead: its later actions are ignored (no write, reward 0, both flags False) until
+    ``reset(options={"reset_mask": mask})`` restarts it; ``env.ended`` says which rows
+    wait, and the step that ends a row gives its ``text`` in ``info["text"]``. Agents that
+    decode in lock step with a KV cache (LM-PPO) use this mode.
 
     Info at every step: ``score`` (the running score of every row), ``num_generated``,
     ``prompt_index``. The current continuations are decoded only on demand by
@@ -66,6 +80,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         output: str = "numpy",
         render_mode: str | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
     ) -> None:
         self.num_envs = check_positive_int("num_envs", num_envs)
         if output not in OUTPUTS:
@@ -74,6 +89,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
         self.device = resolve_device(device)
         self.output = output
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = render_mode
         self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs)
         self.task, self.tokenizer = self.setup.task, self.setup.tokenizer
@@ -105,6 +122,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self.num_generated = torch.zeros(n, dtype=torch.int64, device=dev)
         self.prompt_indices = torch.zeros(n, dtype=torch.int64, device=dev)
         self.scorer = self.task.batch_scorer(self.tokenizer, n, dev, self.setup.prompts)
+        #: rows whose episode has ended and that wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode)
+        self.ended = torch.zeros(n, dtype=torch.bool, device=dev)
         self._started = False
 
     # -- Gymnasium API ---------------------------------------------------------------------
@@ -113,8 +132,19 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if isinstance(seed, (list, tuple)):
             seed = int(seed[0]) if seed else None
         super().reset(seed=seed)
-        indices = self._prompt_indices_from(options)
-        self._start_rows(self._rows, indices)
+        options = dict(options or {})
+        rows = self._rows
+        if "reset_mask" in options:
+            mask = options.pop("reset_mask")
+            mask = mask.to(self.device) if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask), device=self.device)
+            if mask.shape != (self.num_envs,) or mask.dtype != torch.bool:
+                raise ValueError(f"reset_mask must be {self.num_envs} booleans, got shape {tuple(mask.shape)} and dtype {mask.dtype}")
+            if not self._started and not bool(mask.all()):
+                raise ValueError("the first reset() must reset every row; omit reset_mask")
+            rows = torch.nonzero(mask).flatten()
+        indices = self._prompt_indices_from(options, len(rows))
+        self._start_rows(rows, indices)
+        self.ended[rows] = False
         self._started = True
         return self._observation(), self._info()
 
@@ -122,17 +152,26 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if not self._started:
             raise EpisodeFinishedError("step() called before reset(); call reset() first")
         tokens = self.check_actions(actions)
-        rows, positions = self._rows, self.positions
-        self.input_ids[rows, positions] = tokens
+        disabled = self.autoreset_mode == AutoresetMode.DISABLED
+        if disabled:  # ended rows are frozen: their actions are ignored until they are reset
+            live = ~self.ended
+            rows = torch.nonzero(live).flatten()
+        else:
+            live, rows = None, self._rows
+        positions = self.positions[rows]
+        self.input_ids[rows, positions] = tokens[rows]
         self.attention_mask[rows, positions] = 1
-        self.positions += 1
-        self.num_generated += 1
+        self.positions[rows] += 1
+        self.num_generated[rows] += 1
 
         previous = self.scorer.scores
         eos = tokens == self._eos
-        scores = self.scorer.step(tokens, ~eos)
+        writes = ~eos if live is None else ~eos & live
+        scores = self.scorer.step(tokens, writes)
         terminated = eos | self.scorer.finished
         truncated = ~terminated & (self.num_generated >= self.max_new_tokens)
+        if live is not None:
+            terminated, truncated = terminated & live, truncated & live
         done = terminated | truncated
         if self.reward_mode == "dense":
             rewards = scores - previous
@@ -142,8 +181,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         infos: dict[str, Any] = {}
         done_rows = torch.nonzero(done).flatten()
         if done_rows.numel():
-            infos = self._final_infos(done, done_rows, scores)
-            self._start_rows(done_rows, self._draw_prompts(done_rows.numel()))
+            if disabled:
+                self.ended |= done
+                texts = np.full(self.num_envs, None, dtype=object)
+                texts[done_rows.tolist()] = self.texts(done_rows.tolist())
+                infos = {"text": texts, "_text": done.cpu().numpy()}
+            else:
+                infos = self._final_infos(done, done_rows, scores)
+                self._start_rows(done_rows, self._draw_prompts(done_rows.numel()))
         infos.update(self._info())
         return self._observation(), self._convert(rewards), self._convert(terminated), self._convert(truncated), infos
 
@@ -196,17 +241,17 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         end = int(self.positions[row])
         return self.tokenizer.decode(self.input_ids[row, start:end].tolist())
 
-    def _prompt_indices_from(self, options) -> torch.Tensor:
+    def _prompt_indices_from(self, options, rows: int) -> torch.Tensor:
         if not options:
-            return self._draw_prompts(self.num_envs)
+            return self._draw_prompts(rows)
         unknown = set(options) - {"prompt_index"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: ['prompt_index']")
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: ['prompt_index', 'reset_mask']")
         index = options["prompt_index"]
-        indices = np.broadcast_to(np.asarray(index), (self.num_envs,)) if np.ndim(index) == 0 else np.asarray(index)
+        indices = np.broadcast_to(np.asarray(index), (rows,)) if np.ndim(index) == 0 else np.asarray(index)
         count = len(self.setup.prompts)
-        if indices.shape != (self.num_envs,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= count).any():
-            raise ValueError(f"prompt_index={index!r} must be an int or {self.num_envs} ints in [0, {count}) for the {self.setup.split!r} split")
+        if indices.shape != (rows,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= count).any():
+            raise ValueError(f"prompt_index={index!r} must be an int or {rows} ints (one per reset row) in [0, {count}) for the {self.setup.split!r} split")
         return torch.as_tensor(indices.astype(np.int64), device=self.device)
 
     def _draw_prompts(self, count: int) -> torch.Tensor:
