@@ -1,4 +1,4 @@
-"""The ``textgym`` command line: ``list``, ``info ID``, ``play ID``, ``train``, ``demo``."""
+"""The ``textgym`` command line: ``list``, ``info ID``, ``play ID``, ``train``, ``bench``, ``demo``."""
 
 from __future__ import annotations
 
@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
+    bench = sub.add_parser("bench", help="agents x tasks x reward modes x seeds: results.csv, summary.md, plots")
+    from agents.bench.cli import add_bench_arguments, cmd_bench
+
+    add_bench_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
     demo = sub.add_parser("demo", help="the environment table and sample episodes, dense and sparse")
     demo.add_argument("ids", nargs="*", default=["textgym/Sentiment-v0", "textgym/Copy-v0"])
     demo.add_argument("--seed", type=int, default=0)

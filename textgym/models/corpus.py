@@ -276,6 +276,7 @@ ADJ: dict[str, dict[int, _Adj]] = {
 }
 
 NEUTRAL_ADJ: tuple[str, ...] = (
+    "adequate", "passable", "middling", "unremarkable", "so so", "reasonable enough",
     "fine", "okay", "average", "acceptable", "ordinary", "about what I expected",
     "neither good nor bad", "standard", "pretty normal", "nothing special",
     "much like any other", "alright",
@@ -322,7 +323,8 @@ NUMBERS: tuple[str, ...] = (
 )
 COLORS: tuple[str, ...] = (
     "black", "white", "blue", "red", "green", "grey", "yellow", "orange", "purple", "pink",
-    "brown", "silver", "navy", "cream",
+    "brown", "silver", "navy", "cream", "beige", "turquoise", "maroon", "olive", "gold",
+    "lavender", "charcoal", "ivory", "teal", "crimson",
 )
 GENERAL_NEUTRAL: tuple[str, ...] = (
     "We were there on a {weekday} in {month}.",
@@ -566,6 +568,14 @@ RESTAURANT = Domain(
         _n("music", "sound"), _n("menu", "general"), _n("wine list", "general"),
         _n("decor", "visual"), _n("wait", "service"), _n("bill", "price"),
         _n("terrace", "venue"), _n("dining room", "venue"),
+        _n("mushroom soup", "food"), _n("tomato salad", "food"), _pl("meatballs", "food"),
+        _n("lobster", "food"), _pl("oysters", "food"), _n("goulash", "food"),
+        _n("paella", "food"), _n("tiramisu", "food"), _pl("spring rolls", "food"),
+        _n("falafel", "food"), _n("hummus", "food"), _n("kebab", "food"), _n("burrito", "food"),
+        _pl("waffles", "food"), _n("milkshake", "food"), _n("espresso", "food"),
+        _n("cappuccino", "food"), _pl("croissants", "food"), _n("porridge", "food"),
+        _n("brisket", "food"), _pl("ribs", "food"), _n("mango sorbet", "food"),
+        _n("bartender", "person"), _n("hostess", "person"), _n("patio", "venue"),
     ),
     prep=("at",),
     verb_past=("had dinner at", "had lunch at", "ate at", "tried", "went to", "had breakfast at"),
@@ -1215,7 +1225,8 @@ STORY_TIMES: tuple[str, ...] = (
     "One day", "Every Saturday", "Just before sunset", "On a foggy morning", "That evening",
     "Once upon a time",
 )
-WEATHER: tuple[str, ...] = ("sunny", "cold", "windy", "warm", "cloudy", "grey", "quiet", "hot")
+WEATHER: tuple[str, ...] = ("sunny", "cold", "windy", "warm", "cloudy", "grey", "quiet", "hot",
+                            "misty", "frosty", "snowy", "humid", "stormy", "chilly", "breezy")
 OBJECTS: tuple[str, ...] = (
     "old book", "silver key", "small wooden box", "red kite", "lost puppy", "letter",
     "shiny coin", "blue bicycle", "map", "music box", "kitten", "painting", "basket of apples",
@@ -1231,6 +1242,8 @@ RELATIVES: tuple[str, ...] = ("grandmother", "grandfather", "brother", "sister",
                               "father", "best friend", "uncle", "aunt", "cousin", "dog")
 ANIMALS: tuple[str, ...] = (
     "fox", "owl", "rabbit", "horse", "goat", "deer", "squirrel", "hedgehog", "duck", "swan",
+    "beaver", "magpie", "lizard", "mole", "sparrow", "pigeon", "raccoon", "moose", "kangaroo",
+    "camel", "peacock", "penguin", "wolf", "bear", "mouse", "snail", "ladybird", "crab",
     "heron", "frog", "turtle", "badger", "robin", "crow", "donkey", "lamb", "cow", "seal",
     "dolphin", "butterfly", "bee", "tortoise", "parrot", "goose", "pony", "otter",
 )
@@ -1245,6 +1258,8 @@ ACTIVITIES: tuple[str, ...] = (
 SKILLS: tuple[str, ...] = (
     "play the violin", "make pancakes", "swim", "ride a horse", "carve wood", "sail a boat",
     "grow roses", "draw birds", "speak a little Italian", "juggle", "bake cookies",
+    "tie a sailor's knot", "whistle a tune", "skate on the frozen pond", "fold paper cranes",
+    "repair a bicycle chain", "build a birdhouse", "paint with watercolors",
 )
 FOODS: tuple[str, ...] = (
     "vegetable soup", "apple pie", "fresh bread", "roast chicken", "pancakes", "lemon cake",
@@ -1254,6 +1269,8 @@ FOODS: tuple[str, ...] = (
 JOBS: tuple[str, ...] = (
     "teacher", "baker", "nurse", "carpenter", "gardener", "librarian", "fisherman", "painter",
     "mechanic", "musician", "tailor", "shopkeeper", "chef", "pilot", "photographer", "doctor",
+    "plumber", "journalist", "farmer", "firefighter", "dentist", "architect", "waiter",
+    "scientist", "pharmacist", "florist", "butcher", "potter", "sculptor", "engineer",
 )
 CONTESTS: tuple[str, ...] = ("baking contest", "school race", "chess tournament", "poetry competition",
                              "singing contest", "spelling bee", "painting competition")

@@ -1,0 +1,140 @@
+"""Benchmark suites: which agents, tasks, reward modes and seeds to run, read from YAML.
+
+A suite file::
+
+    name: quick
+    steps: 20000            # env steps per run (a task entry may override)
+    eval_every: 2000
+    num_envs: 16
+    seeds: 3
+    reward_modes: [dense, sparse]
+    agents:
+      - name: sb3-ppo
+        hyperparameters: {n_steps: 32}
+      - name: lm-ppo
+    tasks:
+      - env: textgym/Copy-v0
+        steps: 30000
+        env_kwargs: {}
+        # per-agent overrides for this task:
+        agents: {lm-ppo: {hyperparameters: {learning_rate: 0.001}}}
+
+Every combination agent x task x reward mode x seed is one ``textgym train`` run.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.registry import AGENTS
+from agents.run import RunConfig
+from textgym.rewards import REWARD_MODES
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+SUITE_KEYS = {"name", "description", "steps", "eval_every", "num_envs", "seeds", "reward_modes", "agents", "tasks"}
+AGENT_KEYS = {"name", "hyperparameters", "num_envs"}
+TASK_KEYS = {"env", "steps", "eval_every", "env_kwargs", "agents", "num_envs"}
+
+
+class SuiteConfigError(ValueError):
+    """A suite file is malformed or names an unknown agent, task or option."""
+
+
+@dataclass
+class Suite:
+    name: str
+    runs: list[RunConfig] = field(default_factory=list)
+    source: str = ""
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def load_suite(suite: str | None, config_file: str | None, out: str, seeds: int | None = None, device: str = "auto") -> Suite:
+    """Read ``--suite NAME`` or ``--config FILE`` into a list of run configs under ``out``."""
+    if (suite is None) == (config_file is None):
+        raise SuiteConfigError("give exactly one of --suite NAME or --config FILE.yaml")
+    if suite is not None:
+        if suite not in suite_names():
+            raise SuiteConfigError(f"unknown suite {suite!r}; allowed: {', '.join(suite_names())}")
+        path = SUITES_DIR / f"{suite}.yaml"
+    else:
+        path = Path(config_file)
+        if not path.is_file():
+            raise SuiteConfigError(f"config file {config_file} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise SuiteConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    return Suite(name=str((data or {}).get("name", path.stem)), runs=expand(data, path, out, seeds, device), source=str(path))
+
+
+def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise SuiteConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> list[RunConfig]:
+    import gymnasium as gym
+
+    import textgym
+
+    if not isinstance(data, dict):
+        raise SuiteConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    _check_keys(str(path), data, SUITE_KEYS)
+    for key in ("agents", "tasks"):
+        if not isinstance(data.get(key), list) or not data[key]:
+            raise SuiteConfigError(f"{path}: '{key}' must be a non-empty list")
+    modes = data.get("reward_modes", list(REWARD_MODES))
+    if not isinstance(modes, list) or not modes or any(m not in REWARD_MODES for m in modes):
+        raise SuiteConfigError(f"{path}: reward_modes must be a non-empty list of {list(REWARD_MODES)}, got {modes!r}")
+    seed_count = seeds if seeds is not None else data.get("seeds", 3)
+    if not isinstance(seed_count, int) or seed_count < 1:
+        raise SuiteConfigError(f"{path}: seeds must be a positive integer, got {seed_count!r}")
+    agents = []
+    for i, agent in enumerate(data["agents"]):
+        agent = {"name": agent} if isinstance(agent, str) else agent
+        if not isinstance(agent, dict) or "name" not in agent:
+            raise SuiteConfigError(f"{path}: agents[{i}] must be a name or a mapping with 'name'")
+        _check_keys(f"{path}: agents[{i}]", agent, AGENT_KEYS)
+        if agent["name"] not in AGENTS:
+            raise SuiteConfigError(f"{path}: unknown agent {agent['name']!r}; allowed: {', '.join(AGENTS)}")
+        agents.append(agent)
+    runs = []
+    for j, task in enumerate(data["tasks"]):
+        task = {"env": task} if isinstance(task, str) else task
+        if not isinstance(task, dict) or "env" not in task:
+            raise SuiteConfigError(f"{path}: tasks[{j}] must be an env id or a mapping with 'env'")
+        _check_keys(f"{path}: tasks[{j}]", task, TASK_KEYS)
+        if task["env"] not in gym.registry or not str(task["env"]).startswith("textgym/"):
+            raise SuiteConfigError(f"{path}: unknown task {task['env']!r}; allowed: {', '.join(textgym.env_ids())}")
+        overrides = task.get("agents", {}) or {}
+        for name in overrides:
+            if name not in [a["name"] for a in agents]:
+                raise SuiteConfigError(f"{path}: tasks[{j}] overrides agent {name!r}, which the suite does not run")
+        for agent in agents:
+            merged = copy.deepcopy(agent)
+            extra = overrides.get(agent["name"], {}) or {}
+            _check_keys(f"{path}: tasks[{j}].agents.{agent['name']}", extra, AGENT_KEYS - {"name"})
+            merged.setdefault("hyperparameters", {})
+            merged["hyperparameters"] = {**(merged["hyperparameters"] or {}), **(extra.get("hyperparameters") or {})}
+            num_envs = extra.get("num_envs", agent.get("num_envs", task.get("num_envs", data.get("num_envs", 16))))
+            steps = task.get("steps", data.get("steps", 10_000))
+            eval_every = task.get("eval_every", data.get("eval_every", 0))
+            for mode in modes:
+                for seed in range(seed_count):
+                    name = f"{agent['name']}__{task['env'].split('/')[-1]}__{mode}__seed{seed}"
+                    runs.append(RunConfig(
+                        agent=agent["name"], env_id=task["env"], reward_mode=mode, steps=int(steps), seed=seed,
+                        device=device, out=str(Path(out) / "runs" / name), num_envs=int(num_envs),
+                        eval_every=int(eval_every), env_kwargs=dict(task.get("env_kwargs") or {}),
+                        hyperparameters=dict(merged["hyperparameters"]),
+                    ))
+    return runs
