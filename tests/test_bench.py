@@ -1,0 +1,94 @@
+"""`textgym bench`: runs a suite, skips finished runs, writes results, refuses bad configs before running."""
+
+import csv
+import json
+
+import pytest
+
+from agents.bench.config import SuiteConfigError, load_suite
+from agents.bench.report import write_report
+from agents.bench.runner import run_suite
+from textgym import cli
+
+MINI = """
+name: mini
+steps: 256
+eval_every: 128
+num_envs: 4
+seeds: 2
+agents:
+  - name: random
+  - name: sb3-ppo
+    hyperparameters: {n_steps: 8, batch_size: 32, n_epochs: 1}
+tasks:
+  - env: textgym/Copy-v0
+"""
+
+
+@pytest.fixture
+def mini_config(tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(MINI)
+    return path
+
+
+def test_suite_runs_reports_and_skips_finished_runs(tmp_path, mini_config):
+    out = tmp_path / "out"
+    suite = load_suite(None, str(mini_config), str(out), device="cpu")
+    assert len(suite.runs) == 2 * 2 * 2  # agents x modes x seeds
+    run_suite(suite, out, workers=1, progress=False)
+    paths = write_report(suite.runs, out, suite.name, "textgym bench --config mini.yaml", heatmap=True)
+    with open(paths["results"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert set(rows[0]) == {"agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds"}
+    assert len(rows) == 8 * 3  # three evaluations per run
+    summary = paths["summary"].read_text()
+    assert "IQM" in summary and "P(dense > sparse)" in summary and "Sample efficiency" in summary
+    for key in ("curves", "aggregate", "heatmap"):
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+    run_suite(suite, out, workers=1, progress=False)  # everything finished: nothing reruns
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+
+
+def test_unfinished_run_is_resumed(tmp_path, mini_config):
+    out = tmp_path / "out"
+    suite = load_suite(None, str(mini_config), str(out), seeds=1, device="cpu")
+    suite.runs = suite.runs[:1]
+    run_suite(suite, out, workers=1, progress=False)
+    first = suite.runs[0]
+    (out / "runs" / first.out.split("/")[-1] / "summary.json").unlink()
+    run_suite(suite, out, workers=1, progress=False)
+    assert json.loads((out / "runs" / first.out.split("/")[-1] / "summary.json").read_text())["env_steps"] >= 256
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\nagents: [alphago]\ntasks: [textgym/Copy-v0]\n", "unknown agent 'alphago'"),
+        ("name: x\nagents: [random]\ntasks: [textgym/Chess-v0]\n", "unknown task 'textgym/Chess-v0'"),
+        ("name: x\nagents: [random\ntasks: [", "is not valid YAML"),
+        ("name: x\nagents: [random]\ntasks: [textgym/Copy-v0]\ncolour: red\n", r"unknown key\(s\) \['colour'\]"),
+        ("name: x\nagents: [random]\ntasks: [textgym/Copy-v0]\nreward_modes: [instant]\n", "reward_modes must be"),
+        ("name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [textgym/Copy-v0]\n", "unknown hyper-parameter"),
+        ("name: x\nagents: []\ntasks: [textgym/Copy-v0]\n", "'agents' must be a non-empty list"),
+    ],
+)
+def test_bad_configs_fail_before_any_run(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises(SuiteConfigError, match=message):
+        suite = load_suite(None, str(path), str(out), device="cpu")
+        run_suite(suite, out, workers=1, progress=False)
+    assert not (out / "runs").exists()
+
+
+def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
+    assert cli.main(["bench", "--suite", "gigantic", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown suite 'gigantic'; allowed: full, quick" in capsys.readouterr().err
+    out = tmp_path / "taken"
+    (out).mkdir()
+    (out / "suite.json").write_text(json.dumps({"name": "other", "runs": ["a"]}))
+    assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--no-progress"]) == 2
+    assert "holds results of another suite ('other'" in capsys.readouterr().err
