@@ -110,3 +110,10 @@ def test_copy_with_language_model_vocabulary():
         obs, r, term, trunc, info = env.step(token)
         total += r
     assert info["text"] == target and info["score"] == pytest.approx(1.0) and total == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_observation_space_does_not_depend_on_split(env_id):
+    train = gym.make(env_id, split="train").observation_space
+    evaluation = gym.make(env_id, split="eval").observation_space
+    assert train == evaluation

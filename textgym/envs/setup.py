@@ -91,22 +91,24 @@ def build_setup(
             raise TaskError(f"task {task_obj.name!r} names no default model and brings no vocabulary; pass model=...")
         tokenizer = load_tokenizer(model_name)
 
-    prompts = task_obj.prompts(split)
-    prompt_ids = []
-    for prompt in prompts:
+    def encode(prompt: Prompt) -> np.ndarray:
         try:
-            ids = np.asarray(tokenizer.encode(prompt.text), dtype=np.int64)
+            return np.asarray(tokenizer.encode(prompt.text), dtype=np.int64)
         except Exception as error:  # a symbol vocabulary cannot encode foreign characters
             raise TaskError(f"task {task_obj.name!r}: prompt {prompt.text!r} cannot be encoded by {tokenizer.name!r}: {error}") from None
-        prompt_ids.append(ids)
-    longest = max(len(ids) for ids in prompt_ids)
+
+    prompts = task_obj.prompts(split)
+    prompt_ids = [encode(prompt) for prompt in prompts]
+    # the observation length must not depend on the split: fit the longest prompt of both
+    other = [encode(prompt) for prompt in task_obj.prompts(next(s for s in SPLITS if s != split))]
+    longest = max(len(ids) for ids in prompt_ids + other)
     if max_prompt_tokens is None:
         max_prompt_tokens = longest
     else:
         max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
         if longest > max_prompt_tokens:
             raise ValueError(
-                f"task {task_obj.name!r} has a {split!r} prompt of {longest} tokens, more than max_prompt_tokens={max_prompt_tokens}; "
+                f"task {task_obj.name!r} has a prompt of {longest} tokens, more than max_prompt_tokens={max_prompt_tokens}; "
                 f"raise it or pass None to fit the longest prompt"
             )
     if model_name is not None:
