@@ -74,7 +74,7 @@ def forward_seconds(batch: int, length: int, device: torch.device, repeats: int)
         start = time.perf_counter()
         for _ in range(repeats):
             lm.model(input_ids=ids[:, -1:], past_key_values=past, use_cache=True)
-            past.crop(length - 1)  # back to the same cache length for the next repeat
+            past.crop(-1)  # drop the token just added: the same cache length for the next repeat
         sync()
         cached = (time.perf_counter() - start) / repeats
     return full, cached

@@ -156,13 +156,17 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if disabled:  # ended rows are frozen: their actions are ignored until they are reset
             live = ~self.ended
             rows = torch.nonzero(live).flatten()
+            positions = self.positions[rows]
+            self.input_ids[rows, positions] = tokens[rows]
+            self.attention_mask[rows, positions] = 1
+            self.positions[rows] += 1
+            self.num_generated[rows] += 1
         else:
-            live, rows = None, self._rows
-        positions = self.positions[rows]
-        self.input_ids[rows, positions] = tokens[rows]
-        self.attention_mask[rows, positions] = 1
-        self.positions[rows] += 1
-        self.num_generated[rows] += 1
+            live = None
+            self.input_ids[self._rows, self.positions] = tokens
+            self.attention_mask[self._rows, self.positions] = 1
+            self.positions += 1
+            self.num_generated += 1
 
         previous = self.scorer.scores
         eos = tokens == self._eos
@@ -212,19 +216,23 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             if actions.dtype.is_floating_point or actions.dtype == torch.bool or actions.is_complex():
                 raise ValueError(f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})")
             tokens = actions.to(self.device, torch.int64)
-        else:
-            array = np.asarray(actions)
-            if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-                raise ValueError(f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})")
-            tokens = torch.from_numpy(array.astype(np.int64, copy=False)).to(self.device)
-        if tokens.shape != (self.num_envs,):
-            raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(tokens.shape)}")
-        bad = (tokens < 0) | (tokens >= self.vocab_size)
-        if bool(bad.any()):
-            rows = torch.nonzero(bad).flatten()[:5].tolist()
-            values = tokens[rows].tolist()
-            raise ValueError(f"actions out of range at env(s) {rows}: {values}; allowed: integers in [0, {self.vocab_size})")
-        return tokens
+            if tuple(tokens.shape) != (self.num_envs,):
+                raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(tokens.shape)}")
+            if bool(((tokens < 0) | (tokens >= self.vocab_size)).any()):
+                self._raise_out_of_range(tokens.cpu().numpy())
+            return tokens
+        array = np.asarray(actions)
+        if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})")
+        if array.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {array.shape}")
+        if array.min() < 0 or array.max() >= self.vocab_size:  # checked on the host: no device round trip
+            self._raise_out_of_range(array)
+        return torch.from_numpy(array.astype(np.int64, copy=False)).to(self.device)
+
+    def _raise_out_of_range(self, values: np.ndarray) -> None:
+        rows = np.flatnonzero((values < 0) | (values >= self.vocab_size))[:5].tolist()
+        raise ValueError(f"actions out of range at env(s) {rows}: {values[rows].tolist()}; allowed: integers in [0, {self.vocab_size})")
 
     def texts(self, rows=None) -> list[str]:
         """The current continuations (decoded from the generated tokens of each row)."""
@@ -232,14 +240,16 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if kept is not None:
             return kept
         rows = list(range(self.num_envs)) if rows is None else [int(r) for r in rows]
-        return [self._decode_row(row) for row in rows]
+        if not rows:
+            return []
+        index = torch.as_tensor(rows, device=self.device)
+        ids = self.input_ids[index].cpu().numpy()
+        starts = self._prompt_lengths[self.prompt_indices[index]].cpu().numpy()
+        ends = self.positions[index].cpu().numpy()
+        decode = self.tokenizer.backend.decode  # per row: decode_batch's thread pool costs more on short texts
+        return [decode(ids[i, starts[i] : ends[i]].tolist(), skip_special_tokens=True) for i in range(len(rows))]
 
     # -- internals ----------------------------------------------------------------------------
-
-    def _decode_row(self, row: int) -> str:
-        start = int(self._prompt_lengths[self.prompt_indices[row]])
-        end = int(self.positions[row])
-        return self.tokenizer.decode(self.input_ids[row, start:end].tolist())
 
     def _prompt_indices_from(self, options, rows: int) -> torch.Tensor:
         if not options:
