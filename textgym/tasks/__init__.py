@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from textgym.task import Task, TaskError
+from textgym.tasks.arithmetic import ArithmeticTask
+from textgym.tasks.coherence import CoherenceTask
 from textgym.tasks.copy import CopyTask
+from textgym.tasks.dialogue import DialogueTask
+from textgym.tasks.keywords import KeywordsTask
+from textgym.tasks.length import LengthTask
+from textgym.tasks.qa import QATask
+from textgym.tasks.reverse import ReverseTask
 from textgym.tasks.sentiment import SentimentTask
+from textgym.tasks.translate import TranslateTask
 
 #: task name -> (Task class, environment id)
 TASKS: dict[str, tuple[type[Task], str]] = {}
@@ -20,7 +28,15 @@ def register_task(task_class: type[Task], env_id: str) -> None:
 
 
 register_task(SentimentTask, "textgym/Sentiment-v0")
+register_task(KeywordsTask, "textgym/Keywords-v0")
+register_task(CoherenceTask, "textgym/Coherence-v0")
+register_task(TranslateTask, "textgym/Translate-v0")
+register_task(QATask, "textgym/QA-v0")
+register_task(DialogueTask, "textgym/Dialogue-v0")
 register_task(CopyTask, "textgym/Copy-v0")
+register_task(ReverseTask, "textgym/Reverse-v0")
+register_task(ArithmeticTask, "textgym/Arithmetic-v0")
+register_task(LengthTask, "textgym/Length-v0")
 
 
 def task_names() -> list[str]:
@@ -44,4 +60,19 @@ def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) ->
     return task_class(**kwargs)
 
 
-__all__ = ["TASKS", "CopyTask", "SentimentTask", "make_task", "register_task", "task_names"]
+__all__ = [
+    "TASKS",
+    "ArithmeticTask",
+    "CoherenceTask",
+    "CopyTask",
+    "DialogueTask",
+    "KeywordsTask",
+    "LengthTask",
+    "QATask",
+    "ReverseTask",
+    "SentimentTask",
+    "TranslateTask",
+    "make_task",
+    "register_task",
+    "task_names",
+]

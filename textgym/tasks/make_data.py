@@ -15,7 +15,7 @@ from textgym.tasks.data import DATA_DIR
 
 #: prompt-set name -> module with ``generate_prompt_set(seed)``
 GENERATORS = {
-    "sentiment": "textgym.tasks.sentiment",
+    name: f"textgym.tasks.{name}" for name in ("sentiment", "keywords", "coherence", "translate", "qa", "dialogue", "length")
 }
 
 
