@@ -142,7 +142,8 @@ class SB3Agent(Agent):
     def learn(self, env_steps: int) -> dict[str, float]:
         self.model.learn(total_timesteps=env_steps, reset_num_timesteps=False, progress_bar=False)
         episodes = self.model.ep_info_buffer
-        scalars = {}
+        # NaN or inf in the weights (a diverged update) shows here, and the driver stops on it
+        scalars = {"train/max_abs_weight": max(float(p.detach().abs().max()) for p in self.model.policy.parameters())}
         if episodes:
             scalars["train/episode_return"] = float(np.mean([e["r"] for e in episodes]))
             scalars["train/episode_length"] = float(np.mean([e["l"] for e in episodes]))
