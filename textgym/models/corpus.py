@@ -28,8 +28,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 __all__ = ["generate_documents", "review_openings"]
 
@@ -71,6 +75,11 @@ def _article(phrase: str) -> str:
     else:
         art = "a"
     return f"{art} {phrase}"
+
+
+def _fix_articles(text: str) -> str:
+    """Turn "a" into "an" before words that start with a vowel letter."""
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", lambda m: m.group(1) + "n ", text)
 
 
 def _cap(text: str) -> str:
@@ -377,42 +386,52 @@ class Domain:
     and_openings: tuple[str, ...] = ()
 
 
+def _parts(*specs: str) -> tuple[Noun, ...]:
+    """Parse compact part specs: ``"name[+][:kind]"`` (``+`` plural, kind defaults to device)."""
+    nouns = []
+    for spec in specs:
+        name, _, kind = spec.partition(":")
+        plural = name.endswith("+")
+        nouns.append(Noun(name.rstrip("+"), plural, kind or "device"))
+    return tuple(nouns)
+
+
 PRODUCT_PARTS: dict[str, tuple[Noun, ...]] = {
-    "blender": (_n("motor", "device"), _pl("blades", "device"), _n("jug", "device"), _n("lid", "device")),
-    "toaster": (_pl("buttons", "device"), _n("timer", "device"), _n("crumb tray", "device")),
-    "coffee maker": (_n("water tank", "device"), _n("coffee", "food"), _n("carafe", "device"), _n("timer", "device")),
-    "kettle": (_n("handle", "device"), _n("lid", "device"), _n("switch", "device")),
-    "vacuum cleaner": (_n("suction", "device"), _n("battery", "device"), _n("filter", "device"), _n("hose", "device")),
-    "laptop": (_n("screen", "visual"), _n("keyboard", "device"), _n("battery", "device"), _pl("speakers", "sound"), _n("trackpad", "device")),
-    "tablet": (_n("screen", "visual"), _n("battery", "device"), _pl("speakers", "sound"), _n("camera", "device")),
-    "phone": (_n("screen", "visual"), _n("battery", "device"), _n("camera", "device"), _n("speaker", "sound")),
-    "phone case": (_n("grip", "device"), _pl("buttons", "device"), _pl("edges", "device")),
-    "smartwatch": (_n("screen", "visual"), _n("battery", "device"), _n("strap", "device"), _n("app", "device")),
-    "camera": (_n("lens", "device"), _n("autofocus", "device"), _n("battery", "device"), _pl("menus", "device")),
-    "printer": (_n("print quality", "visual"), _pl("ink cartridges", "device"), _n("setup", "service"), _n("app", "device")),
-    "desk lamp": (_n("light", "visual"), _n("switch", "device"), _n("base", "device"), _n("arm", "device")),
-    "office chair": (_n("seat", "room"), _pl("armrests", "device"), _pl("wheels", "device"), _n("back support", "device")),
-    "backpack": (_pl("zippers", "device"), _pl("straps", "device"), _pl("pockets", "device"), _n("fabric", "device")),
-    "suitcase": (_pl("wheels", "device"), _n("handle", "device"), _n("zipper", "device"), _n("lock", "device")),
-    "water bottle": (_n("lid", "device"), _n("seal", "device"), _n("straw", "device")),
-    "rice cooker": (_n("rice", "food"), _n("timer", "device"), _n("inner pot", "device"), _pl("buttons", "device")),
-    "microwave": (_n("turntable", "device"), _pl("buttons", "device"), _n("door", "device"), _n("timer", "device")),
-    "hair dryer": (_n("cord", "device"), _n("fan", "device"), _pl("heat settings", "device")),
-    "electric toothbrush": (_n("battery", "device"), _n("brush head", "device"), _n("timer", "device"), _n("charger", "device")),
-    "keyboard": (_pl("keys", "device"), _n("backlight", "visual"), _n("cable", "device")),
-    "mouse": (_pl("buttons", "device"), _n("scroll wheel", "device"), _n("battery", "device")),
-    "speaker": (_n("sound", "sound"), _n("bass", "sound"), _n("battery", "device"), _n("volume", "sound")),
-    "pair of headphones": (_n("sound", "sound"), _n("noise cancelling", "device"), _pl("ear cushions", "room"), _n("battery", "device")),
-    "pair of running shoes": (_pl("soles", "device"), _pl("laces", "device"), _n("fit", "device"), _n("cushioning", "room")),
-    "winter jacket": (_n("zipper", "device"), _n("hood", "device"), _pl("pockets", "device"), _n("lining", "room")),
-    "umbrella": (_n("handle", "device"), _n("frame", "device"), _n("fabric", "device")),
-    "frying pan": (_n("coating", "device"), _n("handle", "device"), _n("lid", "device")),
-    "air fryer": (_n("basket", "device"), _n("timer", "device"), _n("fan", "device"), _pl("buttons", "device")),
-    "mattress": (_n("foam", "room"), _pl("edges", "device"), _n("cover", "room")),
-    "bicycle": (_pl("brakes", "device"), _pl("gears", "device"), _n("seat", "room"), _pl("tires", "device")),
-    "alarm clock": (_n("display", "visual"), _pl("buttons", "device"), _n("alarm sound", "sound")),
-    "board game": (_pl("rules", "story"), _pl("pieces", "device"), _n("box", "visual"), _n("artwork", "visual")),
-    "toy robot": (_n("remote", "device"), _n("battery", "device"), _pl("lights", "visual")),
+    "blender": _parts("motor", "blades+", "jug", "lid"),
+    "toaster": _parts("buttons+", "timer", "crumb tray"),
+    "coffee maker": _parts("water tank", "coffee:food", "carafe", "timer"),
+    "kettle": _parts("handle", "lid", "switch"),
+    "vacuum cleaner": _parts("suction", "battery", "filter", "hose"),
+    "laptop": _parts("screen:visual", "keyboard", "battery", "speakers+:sound", "trackpad"),
+    "tablet": _parts("screen:visual", "battery", "speakers+:sound", "camera"),
+    "phone": _parts("screen:visual", "battery", "camera", "speaker:sound"),
+    "phone case": _parts("grip", "buttons+", "edges+"),
+    "smartwatch": _parts("screen:visual", "battery", "strap", "app"),
+    "camera": _parts("lens", "autofocus", "battery", "menus+"),
+    "printer": _parts("print quality:visual", "ink cartridges+", "setup:service", "app"),
+    "desk lamp": _parts("light:visual", "switch", "base", "arm"),
+    "office chair": _parts("seat:room", "armrests+", "wheels+", "back support"),
+    "backpack": _parts("zippers+", "straps+", "pockets+", "fabric"),
+    "suitcase": _parts("wheels+", "handle", "zipper", "lock"),
+    "water bottle": _parts("lid", "seal", "straw"),
+    "rice cooker": _parts("rice:food", "timer", "inner pot", "buttons+"),
+    "microwave": _parts("turntable", "buttons+", "door", "timer"),
+    "hair dryer": _parts("cord", "fan", "heat settings+"),
+    "electric toothbrush": _parts("battery", "brush head", "timer", "charger"),
+    "keyboard": _parts("keys+", "backlight:visual", "cable"),
+    "mouse": _parts("buttons+", "scroll wheel", "battery"),
+    "speaker": _parts("sound:sound", "bass:sound", "battery", "volume:sound"),
+    "pair of headphones": _parts("sound:sound", "noise cancelling", "ear cushions+:room", "battery"),
+    "pair of running shoes": _parts("soles+", "laces+", "fit", "cushioning:room"),
+    "winter jacket": _parts("zipper", "hood", "pockets+", "lining:room"),
+    "umbrella": _parts("handle", "frame", "fabric"),
+    "frying pan": _parts("coating", "handle", "lid"),
+    "air fryer": _parts("basket", "timer", "fan", "buttons+"),
+    "mattress": _parts("foam:room", "edges+", "cover:room"),
+    "bicycle": _parts("brakes+", "gears+", "seat:room", "tires+"),
+    "alarm clock": _parts("display:visual", "buttons+", "alarm sound:sound"),
+    "board game": _parts("rules+:story", "pieces+", "box:visual", "artwork:visual"),
+    "toy robot": _parts("remote", "battery", "lights+:visual"),
 }
 
 PRODUCT = Domain(
@@ -849,8 +868,7 @@ class _Review:
             item=self.item,
             time=self.pick(TIMES),
             duration=self.pick(self.d.durations),
-            companion=self.pick(COMPANIONS).replace("my ", "") if "My {companion}" in template
-            else self.pick(COMPANIONS),
+            companion=self.companion(bare="My {companion}" in template),
             verb=self.pick(self.d.verb_past),
             location=self.pick(self.d.item_locations or ("in town",)),
             dish=dish,
@@ -861,6 +879,12 @@ class _Review:
             number=self.pick(NUMBERS),
             color=self.pick(COLORS),
         )
+
+    def companion(self, bare: bool = False) -> str:
+        """A companion such as "my sister"; ``bare`` drops the "my" ("sister")."""
+        if bare:
+            return self.pick([c for c in COMPANIONS if c.startswith("my ")])[3:]
+        return self.pick(COMPANIONS)
 
     # -- openings ------------------------------------------------------------------
 
@@ -1433,7 +1457,7 @@ class _Story:
     def line(self, pool: Sequence[str]) -> str:
         text = self.pick(pool).replace("{Friend}", self.friend).replace(
             "{himself}", "herself" if self.c.subj == "she" else "himself")
-        return _cap(self.fill(text))
+        return _cap(_fix_articles(self.fill(text)))
 
     def build(self) -> str:
         rng = self.rng
@@ -1488,7 +1512,7 @@ def generate_documents(n: int, seed: int) -> list[str]:
     return [_review(rng) if rng.random() < 0.6 else _story(rng) for _ in range(n)]
 
 
-def _vader():  # noqa: ANN202 - optional third-party type
+def _vader() -> SentimentIntensityAnalyzer:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
