@@ -6,3 +6,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import textgym  # noqa: E402,F401  (registers the environments)
+
+import torch  # noqa: E402
+
+# Small models and tensors: one thread avoids oversubscribing a 2-core machine (pytest-xdist-free).
+torch.set_num_threads(1)
