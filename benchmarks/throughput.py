@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from pathlib import Path
@@ -109,11 +108,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=1.5, help="minimum timing per measurement")
     parser.add_argument("--quick", action="store_true", help="N in 1 8 64, 0.5 s per measurement")
     parser.add_argument("--csv", default=None, help="output CSV path")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (small tensors: 1 is fastest)")
     args = parser.parse_args(argv)
     if args.quick:
         args.num_envs, args.seconds = [n for n in args.num_envs if n <= 64], 0.5
     device = resolve_device(args.device)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads)
     rows = []
     for task in args.tasks:
         env_id = TASKS[task]

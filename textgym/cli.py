@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 import textgym

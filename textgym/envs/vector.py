@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,7 +101,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self.vocab_size = self.tokenizer.vocab_size
 
         n, length, dev = self.num_envs, self.setup.obs_length, self.device
-        prompt_count, prompt_width = len(self.setup.prompts), self.setup.max_prompt_tokens
+        prompt_count = len(self.setup.prompts)
         pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
         table = torch.full((prompt_count, length), pad, dtype=torch.int64)
         lengths = torch.zeros(prompt_count, dtype=torch.int64)
@@ -114,7 +113,6 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._columns = torch.arange(length, device=dev)
         self._rows = torch.arange(n, device=dev)
         self._eos = torch.tensor(eos, device=dev)
-        del prompt_width
 
         self.input_ids = torch.full((n, length), pad, dtype=torch.int64, device=dev)
         self.attention_mask = torch.zeros((n, length), dtype=torch.int64, device=dev)
