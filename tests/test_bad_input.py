@@ -48,7 +48,7 @@ def test_step_before_reset_on_bare_env():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"task": "poetry"}, r"unknown task 'poetry'; registered tasks: sentiment, copy"),
+        ({"task": "poetry"}, r"unknown task 'poetry'; registered tasks: sentiment, keywords, .*, copy, reverse"),
         ({"reward_mode": "instant"}, r"unknown reward_mode 'instant'; allowed: \['dense', 'sparse'\]"),
         ({"split": "test"}, r"unknown split 'test'; allowed: \['train', 'eval'\]"),
         ({"max_new_tokens": 0}, r"max_new_tokens must be a positive integer, got 0"),
