@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from textgym.task import Prompt, Task
+from textgym.task import Prompt, Scorer, Task
 from textgym.tasks.data import load_prompts
 
 
@@ -45,9 +45,9 @@ class SentimentTask(Task):
     ``[-1, 1]``; ``score("") = 0``.
 
     - dense: ``r_t = score(c_{t+1}) - score(c_t)``. Continuing with ``" really"``,
-      ``" great"``, ``"."`` gives compounds ``0``, ``0.6249``, ``0.6249``, so rewards
-      ``0, +0.6249, 0`` (VADER weighs "really" only once "great" follows).
-    - sparse: ``0, 0, 0.6249``. The two sum to the same return.
+      ``" great"``, ``"."`` gives compounds ``0``, ``0.659``, ``0.659``, so rewards
+      ``0, +0.659, 0`` (VADER weighs "really" only once "great" follows).
+    - sparse: ``0, 0, 0.659``. The two sum to the same return.
 
     ## Starting State
     A review opening drawn uniformly from the split (216 train, 54 eval; disjoint) with
@@ -78,6 +78,12 @@ class SentimentTask(Task):
 
     def score(self, prompt: Prompt, continuation: str) -> float:
         return vader_compound(continuation)
+
+    def scorer(self, prompt: Prompt) -> Scorer:
+        """Incremental: a step costs about the same at any length (exactly ``score``'s value)."""
+        from textgym.tasks.vader_incremental import VaderScorer
+
+        return VaderScorer(self, prompt)
 
 
 def generate_prompt_set(seed: int = 0) -> dict[str, list[str]]:
