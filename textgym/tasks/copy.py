@@ -188,3 +188,13 @@ class CopyTask(Task):
         if not tokenizer.single_character_tokens or prompts is None:
             return super().batch_scorer(tokenizer, num_envs, device)
         return TokenPositionMatchBatchScorer(self, tokenizer, num_envs, device, [tokenizer.encode(p.target or "") for p in prompts])
+
+
+def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:
+    """The prompt records of the default configuration (200 train, 50 eval, disjoint).
+
+    The task builds the same prompts from its arguments when it is constructed; the shipped
+    file records the default set.
+    """
+    task = CopyTask(seed=seed)
+    return {split: [{"text": p.text, "target": p.target} for p in task.prompts(split)] for split in ("train", "eval")}

@@ -15,7 +15,8 @@ from textgym.tasks.data import DATA_DIR
 
 #: prompt-set name -> module with ``generate_prompt_set(seed)``
 GENERATORS = {
-    name: f"textgym.tasks.{name}" for name in ("sentiment", "keywords", "coherence", "translate", "qa", "dialogue", "length")
+    name: f"textgym.tasks.{name}"
+    for name in ("sentiment", "keywords", "coherence", "translate", "qa", "dialogue", "copy", "reverse", "arithmetic", "length")
 }
 
 
