@@ -43,6 +43,9 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(spec["threads"])
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar per run
     from agents.run import RunConfig
     from agents.train import train
 

@@ -14,7 +14,8 @@ episodes (completions), on the CPU:
 - **TRL**: ``GRPOTrainer`` (or ``RLOOTrainer``) with a reward function that returns the
   VADER compound score of each completion, ``--num-generations`` completions per prompt,
   batches of ``--num-envs`` completions, ``--trl-lr`` (the learning rate: TRL's default
-  1e-6 is meant for large models), TRL's defaults otherwise. Prompts are given to TRL with
+  1e-6 is meant for large models), ``--trl-num-iterations`` passes per batch (TRL's
+  default 1; LM-PPO makes 4 epochs x 4 minibatches), TRL's defaults otherwise. Prompts are given to TRL with
   the ``<|endoftext|>`` BOS token in front, as LM-PPO feeds them (``prepend_bos``).
 
 Both are scored by textgym's evaluation: the mean VADER compound of greedy continuations
@@ -29,6 +30,7 @@ import argparse
 import csv
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -74,7 +76,8 @@ def run_lm_ppo(args) -> dict[str, Any]:
     agent.close()
     return {"trainer": f"lm-ppo ({args.reward_mode})", "episodes": episodes, "env_tokens": agent.env_steps,
             "train_seconds": round(seconds, 1), "eval_before": round(before, 4), "eval_after": round(after, 4),
-            "improvement": round(after - before, 4), "note": "defaults"}
+            "improvement": round(after - before, 4),
+            "note": f"defaults (lr {agent.config.learning_rate}, {agent.config.num_epochs} epochs x {agent.config.num_minibatches} minibatches per batch)"}
 
 
 def run_trl(args) -> dict[str, Any]:
@@ -100,9 +103,11 @@ def run_trl(args) -> dict[str, Any]:
         return [vader_compound(text) for text in completions]
 
     common = dict(
-        output_dir=str(Path(args.out).parent / f"trl-{args.trainer}-run"), per_device_train_batch_size=args.num_envs,
+        output_dir=tempfile.mkdtemp(prefix=f"trl-{args.trainer}-"), per_device_train_batch_size=args.num_envs,
         gradient_accumulation_steps=1, num_generations=args.num_generations, max_completion_length=20,
-        learning_rate=args.trl_lr, max_steps=max(1, args.episodes // args.num_envs), temperature=1.0, top_p=1.0,
+        learning_rate=args.trl_lr, max_steps=-(-args.episodes // args.num_envs) * args.trl_num_iterations,
+        num_iterations=args.trl_num_iterations,
+        temperature=1.0, top_p=1.0,
         use_cpu=True, bf16=False, report_to="none", save_strategy="no", logging_steps=10, seed=args.seed,
         disable_dropout=True,
     )
@@ -122,11 +127,12 @@ def run_trl(args) -> dict[str, Any]:
     except Exception as error:  # report why TRL could not run, keep LM-PPO's row
         traceback.print_exc()
         return {"trainer": f"trl {name}", "note": f"failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"}
-    episodes = config.max_steps * args.num_envs
+    episodes = config.max_steps * args.num_envs // config.num_iterations  # each generated batch is used num_iterations times
     return {"trainer": f"trl {trl.__version__} {name}", "episodes": episodes, "env_tokens": "",
             "train_seconds": round(seconds, 1), "eval_before": round(before, 4), "eval_after": round(after, 4),
             "improvement": round(after - before, 4),
-            "note": f"lr {args.trl_lr}, {args.num_generations} completions per prompt, beta {config.beta}"}
+            "note": f"lr {args.trl_lr}, {args.num_generations} completions per prompt, beta {config.beta}, "
+                    f"{config.num_iterations} pass(es) per batch"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-envs", type=int, default=16, help="episodes per update (both)")
     parser.add_argument("--num-generations", type=int, default=4, help="TRL: completions per prompt (group size)")
     parser.add_argument("--trl-lr", type=float, default=None, help="TRL learning rate (default: LM-PPO's)")
+    parser.add_argument("--trl-num-iterations", type=int, default=1, help="TRL: optimisation passes per generated batch (TRL default 1)")
     parser.add_argument("--reward-mode", default="dense", choices=["dense", "sparse"], help="LM-PPO's reward mode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
