@@ -220,8 +220,8 @@ def plot_token_rewards(samples: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def sample_generations(runs: list[RunConfig], prompts_per_task: int = 3) -> list[dict]:
-    """Greedy generations of each task's first dense run (its final checkpoint), with per-token dense rewards."""
+def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list[dict]:
+    """Greedy generations of each (task, agent)'s first dense run (its final checkpoint), with per-token dense rewards."""
     import gymnasium as gym
     import torch
 
@@ -231,13 +231,12 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 3) -> list
 
     chosen = {}
     for run in runs:
-        if run.reward_mode == "dense" and run.seed == 0 and run.env_id not in chosen:
-            chosen[run.env_id] = run
+        if run.reward_mode == "dense" and (run.env_id, run.agent) not in chosen:
+            chosen[(run.env_id, run.agent)] = run
     samples = []
-    for env_id, run in chosen.items():
+    for (env_id, _), run in chosen.items():
         cls = agent_class(run.agent)
-        run_copy = RunConfig(**{**run.__dict__, "num_envs": prompts_per_task})
-        agent = cls(run_copy, config_from_dict(cls.Config, run.hyperparameters, run.agent))
+        agent = cls(run, config_from_dict(cls.Config, run.hyperparameters, run.agent))
         agent.load(LoadedCheckpoint(latest_checkpoint(Path(run.out) / "checkpoints")))
         env = gym.make_vec(env_id, num_envs=prompts_per_task, vectorization_mode="vector_entry_point", split="eval",
                            reward_mode="dense", device=str(getattr(agent, "device", "cpu")), autoreset_mode="Disabled", **run.env_kwargs)
