@@ -8,6 +8,7 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, KeywordsTask, generate_prompt_set, word_forms
@@ -25,18 +26,6 @@ def env(mode):
     return TextGenEnv(task=KeywordsTask(), reward_mode=mode)
 
 
-def play(mode, seed, actions):
-    e = env(mode)
-    _, info = e.reset(seed=seed)
-    rewards, scores = [], [info["score"]]
-    for action in actions:
-        _, reward, terminated, truncated, info = e.step(action)
-        rewards.append(reward)
-        scores.append(info["score"])
-        if terminated or truncated:
-            return rewards, scores, True
-    return rewards, scores, False
-
 
 def useful_tokens():
     tokenizer = env("dense").tokenizer
@@ -50,15 +39,7 @@ def test_dense_rewards_sum_to_sparse_return(data, seed):
     vocab = env("dense").action_space.n
     action = st.one_of(st.integers(0, vocab - 1), st.sampled_from(useful_tokens()))
     actions = data.draw(st.lists(action, min_size=1, max_size=40), label="actions")
-    dense, dense_scores, done = play("dense", seed, actions)
-    sparse, sparse_scores, _ = play("sparse", seed, actions)
-    assert dense_scores == sparse_scores
-    for t in range(len(dense)):
-        assert dense[t] == pytest.approx(dense_scores[t + 1] - dense_scores[t], abs=1e-12)
-    assert all(r == 0.0 for r in sparse[:-1])
-    if done:
-        assert sum(dense) == pytest.approx(sparse[-1], abs=1e-9)
-    assert sum(dense) == pytest.approx(dense_scores[-1], abs=1e-9)
+    reward_contract.assert_dense_sums_to_sparse(env("dense"), env("sparse"), seed, actions)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,32 @@
+"""Shared checks of the reward contract (DESIGN section 2), used by the per-task tests."""
+
+import pytest
+
+
+def play(env, seed, actions):
+    """Reset ``env`` with ``seed`` and take ``actions`` until the episode ends.
+
+    Returns ``(rewards, scores, done)``; ``scores`` starts with the score after reset.
+    """
+    _, info = env.reset(seed=seed)
+    rewards, scores = [], [info["score"]]
+    for action in actions:
+        _, reward, terminated, truncated, info = env.step(action)
+        rewards.append(reward)
+        scores.append(info["score"])
+        if terminated or truncated:
+            return rewards, scores, True
+    return rewards, scores, False
+
+
+def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions):
+    """Dense rewards are score differences, sparse ones 0 until the end, and both sum to the final score."""
+    dense, dense_scores, done = play(dense_env, seed, actions)
+    sparse, sparse_scores, _ = play(sparse_env, seed, actions)
+    assert dense_scores == sparse_scores
+    for t in range(len(dense)):
+        assert dense[t] == pytest.approx(dense_scores[t + 1] - dense_scores[t], abs=1e-12)
+    assert all(r == 0.0 for r in sparse[:-1])
+    if done:
+        assert sum(dense) == pytest.approx(sparse[-1], abs=1e-9)
+    assert sum(dense) == pytest.approx(dense_scores[-1], abs=1e-9)
