@@ -6,36 +6,20 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
 from textgym.tasks.reverse import ReverseTask, generate_prompt_set
 
 PROMPT = Prompt("abc=", target="cba")
 
 
-def play(task, mode, seed, actions):
-    env = TextGenEnv(task=task, reward_mode=mode)
-    _, info = env.reset(seed=seed)
-    rewards, scores = [], [info["score"]]
-    for action in actions:
-        _, reward, terminated, truncated, info = env.step(action)
-        rewards.append(reward)
-        scores.append(info["score"])
-        if terminated or truncated:
-            return rewards, scores, True
-    return rewards, scores, False
-
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(actions=st.lists(st.integers(0, 7), min_size=1, max_size=10), seed=st.integers(0, 2**16))
 def test_dense_rewards_sum_to_sparse_return(actions, seed):
     task = ReverseTask()
-    dense, dense_scores, done = play(task, "dense", seed, actions)
-    sparse, sparse_scores, _ = play(task, "sparse", seed, actions)
-    assert dense_scores == sparse_scores
-    assert all(r == 0.0 for r in sparse[:-1])
-    if done:
-        assert sum(dense) == pytest.approx(sparse[-1], abs=1e-12)
-    assert sum(dense) == pytest.approx(dense_scores[-1], abs=1e-12)
+    envs = [TextGenEnv(task=task, reward_mode=mode) for mode in ("dense", "sparse")]
+    reward_contract.assert_dense_sums_to_sparse(*envs, seed, actions, tolerance=1e-12)
 
 
 @pytest.mark.parametrize(
