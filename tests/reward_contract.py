@@ -1,6 +1,7 @@
 """Shared checks of the reward contract (DESIGN section 2), used by the per-task tests."""
 
 import pytest
+from hypothesis import strategies as st
 
 
 def play(env, seed, actions):
@@ -30,3 +31,11 @@ def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=
     if done:
         assert sum(dense) == pytest.approx(sparse[-1], abs=tolerance)
     assert sum(dense) == pytest.approx(dense_scores[-1], abs=tolerance)
+
+
+def action_lists(env, words, max_size, with_eos=True):
+    """Action sequences mixing any token with the tokens of ``words`` (and EOS), which reach the task's interesting scores."""
+    tokenizer = env.unwrapped.tokenizer
+    useful = {i for w in words for i in tokenizer.encode(w)} | ({tokenizer.eos_token_id} if with_eos else set())
+    action = st.one_of(st.integers(0, env.action_space.n - 1), st.sampled_from(sorted(useful)))
+    return st.lists(action, min_size=1, max_size=max_size)

@@ -31,20 +31,14 @@ def env(mode):
     return TextGenEnv(task=DialogueTask(), reward_mode=mode)
 
 
-
-def useful_tokens():
-    tokenizer = env("dense").tokenizer
-    words = [" welcome", " glad", " sorry", " please", " thank", " you", " hi", "s", " stupid", " whatever", " shut", " up"]
-    words += ["\n", "!", " "]
-    return sorted({i for w in words for i in tokenizer.encode(w)} | {tokenizer.eos_token_id})
+#: words whose tokens reach the interesting scores of this task
+REPLY_WORDS = [" welcome", " glad", " sorry", " please", " thank", " you", " hi", "s", " stupid", " whatever", " shut", " up", "\n", "!", " "]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_dense_rewards_sum_to_sparse_return(data, seed):
-    vocab = env("dense").action_space.n
-    action = st.one_of(st.integers(0, vocab - 1), st.sampled_from(useful_tokens()))
-    actions = data.draw(st.lists(action, min_size=1, max_size=30), label="actions")
+    actions = data.draw(reward_contract.action_lists(env("dense"), REPLY_WORDS, max_size=30), label="actions")
     reward_contract.assert_dense_sums_to_sparse(env("dense"), env("sparse"), seed, actions)
 
 

@@ -26,19 +26,14 @@ def env(mode):
     return TextGenEnv(task=KeywordsTask(), reward_mode=mode)
 
 
-
-def useful_tokens():
-    tokenizer = env("dense").tokenizer
-    words = [" The", " dog", "s", " park", " runs", "ing", " ran", ".", "!", " ", "-", " a", " ball"]
-    return sorted({i for w in words for i in tokenizer.encode(w)})
+#: words whose tokens reach the interesting scores of this task
+KEYWORD_WORDS = [" The", " dog", "s", " park", " runs", "ing", " ran", ".", "!", " ", "-", " a", " ball"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_dense_rewards_sum_to_sparse_return(data, seed):
-    vocab = env("dense").action_space.n
-    action = st.one_of(st.integers(0, vocab - 1), st.sampled_from(useful_tokens()))
-    actions = data.draw(st.lists(action, min_size=1, max_size=40), label="actions")
+    actions = data.draw(reward_contract.action_lists(env("dense"), KEYWORD_WORDS, max_size=40, with_eos=False), label="actions")
     reward_contract.assert_dense_sums_to_sparse(env("dense"), env("sparse"), seed, actions)
 
 
