@@ -29,27 +29,39 @@ def evaluate(
     """
     import gymnasium as gym
 
+    from textgym.tasks import make_task
+
     kwargs = dict(env_kwargs or {})
     kwargs.pop("split", None)
-    probe = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point", split="eval", device=device, **kwargs)
-    count = len(probe.setup.prompts)
+    # build the task once: it sizes the batches and the env reuses it (and its loaded prompts)
+    kwargs["task"] = make_task(kwargs.get("task", gym.spec(env_id).kwargs["task"]), kwargs.pop("task_kwargs", None))
+    count = len(kwargs["task"].prompts("eval"))
+    width = min(batch_size, count)
+    env = make_env(env_id, width, device, output, kwargs)  # one env for every batch of prompts
     scores = np.zeros(count, dtype=np.float64)
-    for start in range(0, count, batch_size):
-        indices = np.arange(start, min(count, start + batch_size))
-        env = gym.make_vec(
-            env_id, num_envs=len(indices), vectorization_mode="vector_entry_point", split="eval", device=device, output=output, **kwargs
-        )
-        obs, _ = env.reset(seed=0, options={"prompt_index": indices})
-        finished = np.zeros(len(indices), dtype=bool)
+    for start in range(0, count, width):
+        indices = np.arange(start, min(count, start + width))
+        # a short last batch repeats its last prompt in the spare rows, whose scores are ignored
+        rows = np.concatenate([indices, np.full(width - len(indices), indices[-1])])
+        obs, _ = env.reset(seed=0, options={"prompt_index": rows})
+        finished = np.arange(width) >= len(indices)  # spare rows count as finished from the start
         while not finished.all():
             actions = policy(obs, env)
             obs, _, terminated, truncated, info = env.step(actions)
             done = _numpy(terminated) | _numpy(truncated)
             newly = done & ~finished
             if newly.any():
-                scores[indices[newly]] = info["final_info"]["score"][newly]
+                scores[rows[newly]] = info["final_info"]["score"][newly]
             finished |= done
     return float(scores.mean()), float(scores.std())
+
+
+def make_env(env_id: str, num_envs: int, device, output: str, kwargs: dict) -> TextGenVectorEnv:
+    """The batched eval-split env of ``env_id``."""
+    import gymnasium as gym
+
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", split="eval",
+                        device=device, output=output, **kwargs)
 
 
 def _numpy(value) -> np.ndarray:
