@@ -25,7 +25,7 @@ def run(env_id, mode, seed, actions, horizon):
         rewards.append(reward)
         done_flags.append(terminated | truncated)
         observations.append(obs)
-    return np.array(rewards), np.array(done_flags), env.scorer.scores.numpy().copy(), observations
+    return np.array(rewards), np.array(done_flags), env.scores.numpy().copy(), observations
 
 
 @pytest.mark.parametrize("env_id", TASK_IDS)

@@ -136,7 +136,7 @@ def test_bad_vector_arguments():
 def test_cuda_state_lives_on_the_gpu():
     vec = TextGenVectorEnv(task="copy", num_envs=8, device="cuda", output="torch")
     obs, _ = vec.reset(seed=0)
-    assert obs["input_ids"].is_cuda and vec.scorer.scores.is_cuda
+    assert obs["input_ids"].is_cuda and vec.scores.is_cuda
 
 
 def test_disabled_autoreset_freezes_finished_rows_until_reset_mask():

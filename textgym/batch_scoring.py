@@ -5,8 +5,11 @@ independently (a finished row starts a new episode while the others go on). The 
 :class:`TextBatchScorer` keeps, per row, an incremental decoder and the task's
 :class:`~textgym.task.Scorer`, so each step decodes only the new token and updates the
 score from the carried state; tasks whose score is a function of token ids override
-:meth:`textgym.task.Task.batch_scorer` with a tensor implementation that scores all rows
+:meth:`textgym.task.Task.batch_scorer` with an array implementation that scores all rows
 in one batched operation and decodes nothing.
+
+Arrays are those of the env's :class:`~textgym.arrays.ArrayBackend`: numpy on the
+CPU, torch tensors on an accelerator (``self.xp`` is the module).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
+from textgym.arrays import ArrayBackend
 from textgym.models.tokenizer import TextTokenizer
 from textgym.task import Prompt, Task
 
@@ -24,20 +27,29 @@ class BatchScorer:
     """The running score of ``num_envs`` episodes of one task.
 
     Subclasses implement :meth:`reset_rows` and :meth:`step`; scores live in
-    ``self.scores`` (float64, on ``device``).
+    ``self.scores`` (float64 array of the backend), and ``step`` binds a new array to it
+    (never changes the previous one in place: the env takes differences of the two).
+
+    Args:
+        task, tokenizer: the task and the env's tokenizer.
+        num_envs: rows.
+        device: the env's device (numpy arrays on the CPU, tensors elsewhere).
+        prompts: the split's prompts; ``reset_rows`` refers to them by index.
     """
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device: torch.device) -> None:
-        self.task, self.tokenizer, self.num_envs, self.device = task, tokenizer, num_envs, device
-        self.scores = torch.zeros(num_envs, dtype=torch.float64, device=device)
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: Sequence[Prompt]) -> None:
+        self.task, self.tokenizer, self.num_envs, self.prompts = task, tokenizer, num_envs, list(prompts)
+        self.arrays = ArrayBackend(device)
+        self.xp = self.arrays.xp
+        self.scores = self.arrays.zeros(num_envs, "float64")
         #: rows whose task stop condition holds after the last step
-        self.finished = torch.zeros(num_envs, dtype=torch.bool, device=device)
+        self.finished = self.arrays.zeros(num_envs, "bool")
 
-    def reset_rows(self, rows: Sequence[int], prompts: Sequence[Prompt], prompt_indices: torch.Tensor) -> None:
-        """Start new episodes in ``rows`` on ``prompts`` (their indices in the split: ``prompt_indices``)."""
+    def reset_rows(self, rows, prompt_indices) -> None:
+        """Start new episodes in ``rows`` (int64 array) on the prompts ``prompt_indices`` of the split."""
         raise NotImplementedError
 
-    def step(self, tokens: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    def step(self, tokens, active):
         """Append ``tokens[i]`` to every row ``i`` where ``active[i]``; return the new scores."""
         raise NotImplementedError
 
@@ -49,8 +61,8 @@ class BatchScorer:
 class TextBatchScorer(BatchScorer):
     """Per-row incremental decoding and the task's incremental :class:`~textgym.task.Scorer`."""
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device: torch.device) -> None:
-        super().__init__(task, tokenizer, num_envs, device)
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: Sequence[Prompt]) -> None:
+        super().__init__(task, tokenizer, num_envs, device, prompts)
         self._scores = np.zeros(num_envs, dtype=np.float64)
         self._finished = np.zeros(num_envs, dtype=bool)
         self._texts = [""] * num_envs
@@ -58,8 +70,9 @@ class TextBatchScorer(BatchScorer):
         self._scorers = [None] * num_envs
         self._prompts: list[Prompt | None] = [None] * num_envs
 
-    def reset_rows(self, rows, prompts, prompt_indices) -> None:
-        for row, prompt in zip(rows, prompts):
+    def reset_rows(self, rows, prompt_indices) -> None:
+        for row, index in zip(rows.tolist(), prompt_indices.tolist()):
+            prompt = self.prompts[index]
             self._texts[row] = ""
             self._decoders[row] = self.tokenizer.incremental_decoder()
             scorer = self.task.scorer(prompt)
@@ -72,9 +85,9 @@ class TextBatchScorer(BatchScorer):
             self._finished[row] = False
         self._publish()
 
-    def step(self, tokens, active) -> torch.Tensor:
+    def step(self, tokens, active):
         token_list = tokens.tolist()
-        for row in np.flatnonzero(active.cpu().numpy()):
+        for row in np.flatnonzero(self.arrays.to_host(active)).tolist():
             appended = self._decoders[row].push(token_list[row])
             if appended:
                 text = self._texts[row] + appended
@@ -85,8 +98,8 @@ class TextBatchScorer(BatchScorer):
         return self.scores
 
     def _publish(self) -> None:
-        self.scores = torch.from_numpy(self._scores.copy()).to(self.device)
-        self.finished = torch.from_numpy(self._finished.copy()).to(self.device)
+        self.scores = self.arrays.from_host(self._scores.copy())
+        self.finished = self.arrays.from_host(self._finished.copy())
 
     def texts(self, rows=None) -> list[str]:
         rows = range(self.num_envs) if rows is None else rows

@@ -167,14 +167,14 @@ class Task:
         """A :class:`Scorer` for one episode on ``prompt``."""
         return Scorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt] | None = None):
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]):
         """A :class:`~textgym.batch_scoring.BatchScorer` for ``num_envs`` rows over the split ``prompts``.
 
-        The default is per-row and incremental; a task may return a tensor implementation.
+        The default is per-row and incremental; a task may return an array implementation.
         """
         from textgym.batch_scoring import TextBatchScorer
 
-        return TextBatchScorer(self, tokenizer, num_envs, device)
+        return TextBatchScorer(self, tokenizer, num_envs, device, prompts)
 
     def is_finished(self, prompt: Prompt, continuation: str) -> bool:
         """A task's own stop condition (besides EOS); ends the episode with ``terminated=True``."""

@@ -143,7 +143,7 @@ def test_tensor_batch_scorer_matches_single_envs():
             if not done[row]:
                 _, reward, term, trunc, info = env.step(int(actions[row]))
                 assert rewards[row] == pytest.approx(reward, abs=1e-12)
-                assert vec.scorer.scores[row].item() == pytest.approx(info["score"], abs=1e-12)
+                assert vec.scores[row].item() == pytest.approx(info["score"], abs=1e-12)
                 assert (terms[row], truncs[row]) == (term, trunc)
                 done[row] = term or trunc
 

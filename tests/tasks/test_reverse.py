@@ -83,7 +83,7 @@ def test_tensor_batch_scorer_matches_task_score():
         prompts = [vec.setup.prompts[i] for i in vec.prompt_indices.tolist()]
         texts = [vec.tokenizer.decode(row[len(vec.setup.prompt_ids[i]) : pos]) for row, i, pos in zip(vec.input_ids.tolist(), vec.prompt_indices.tolist(), vec.positions.tolist())]
         expected = [task.score(p, t) for p, t in zip(prompts, texts)]
-        np.testing.assert_allclose(vec.scorer.scores.numpy(), expected, atol=1e-12)
+        np.testing.assert_allclose(vec.scores.numpy(), expected, atol=1e-12)
 
 
 def test_env_checker_passes():

@@ -11,6 +11,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from textgym.arrays import ArrayBackend
 from textgym.devices import resolve_device
 from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int
 from textgym.envs.textgen import EpisodeFinishedError
@@ -34,8 +35,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     termination); ``gym.make_vec(ID, num_envs=N, vectorization_mode="vector_entry_point")``
     returns this class for every textgym id.
 
-    State lives in ``[num_envs, L]`` int64 tensors on ``device``. A step writes the
-    ``num_envs`` tokens by index, scores all rows in one batch (a tensor operation for
+    State lives in ``[num_envs, L]`` int64 arrays: numpy arrays on the CPU, where numpy's
+    per-operation cost is a few times below torch's, and torch tensors on any other device
+    (see :mod:`textgym.arrays`); the attributes ``input_ids``, ``attention_mask``,
+    ``positions``, ``num_generated``, ``prompt_indices``, ``ended`` and ``scores`` are torch
+    tensors on ``device`` either way (views of the CPU arrays, no copy). A step writes the
+    ``num_envs`` tokens by index, scores all rows in one batch (an array operation for
     tasks with a token-level score such as Copy; the task's incremental per-row scorer
     otherwise), and resets finished rows.
 
@@ -61,7 +66,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         num_envs: number of rows.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         output: ``"numpy"`` (Gymnasium's convention: arrays on the host) or ``"torch"``
-            (observations, rewards and flags as tensors on ``device``: no copy at all).
+            (observations, rewards and flags as tensors on ``device``: no host transfer).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
@@ -100,29 +105,62 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.vocab_size = self.tokenizer.vocab_size
 
-        n, length, dev = self.num_envs, self.setup.obs_length, self.device
+        n, length = self.num_envs, self.setup.obs_length
         prompt_count = len(self.setup.prompts)
-        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
-        table = torch.full((prompt_count, length), pad, dtype=torch.int64)
-        lengths = torch.zeros(prompt_count, dtype=torch.int64)
+        pad = self.tokenizer.pad_token_id
+        table = np.full((prompt_count, length), pad, dtype=np.int64)
+        lengths = np.array([len(ids) for ids in self.setup.prompt_ids], dtype=np.int64)
         for i, ids in enumerate(self.setup.prompt_ids):
-            table[i, : len(ids)] = torch.from_numpy(ids)
-            lengths[i] = len(ids)
-        self._prompt_table = table.to(dev)
-        self._prompt_lengths = lengths.to(dev)
-        self._columns = torch.arange(length, device=dev)
-        self._rows = torch.arange(n, device=dev)
-        self._eos = torch.tensor(eos, device=dev)
-
-        self.input_ids = torch.full((n, length), pad, dtype=torch.int64, device=dev)
-        self.attention_mask = torch.zeros((n, length), dtype=torch.int64, device=dev)
-        self.positions = torch.zeros(n, dtype=torch.int64, device=dev)
-        self.num_generated = torch.zeros(n, dtype=torch.int64, device=dev)
-        self.prompt_indices = torch.zeros(n, dtype=torch.int64, device=dev)
-        self.scorer = self.task.batch_scorer(self.tokenizer, n, dev, self.setup.prompts)
-        #: rows whose episode has ended and that wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode)
-        self.ended = torch.zeros(n, dtype=torch.bool, device=dev)
+            table[i, : len(ids)] = ids
+        #: the state's arrays: numpy on the CPU (shared with the tensor views below), tensors elsewhere
+        self.arrays = arrays = ArrayBackend(self.device)
+        self._prompt_table = arrays.from_host(table)
+        self._prompt_mask_table = arrays.from_host((np.arange(length) < lengths[:, None]).astype(np.int64))
+        self._prompt_lengths = arrays.from_host(lengths)
+        self._rows = arrays.arange(n)
+        self._eos = self.tokenizer.eos_token_id
+        self._input_ids = arrays.full((n, length), pad)
+        self._attention_mask = arrays.zeros((n, length))
+        self._positions = arrays.zeros(n)
+        self._num_generated = arrays.zeros(n)
+        self._prompt_indices = arrays.zeros(n)
+        self._ended = arrays.zeros(n, "bool")
+        self.scorer = self.task.batch_scorer(self.tokenizer, n, self.device, self.setup.prompts)
         self._started = False
+
+    # -- the state, as torch tensors on ``device`` (views: no copy) ------------------------------
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        """``[num_envs, L]`` prompt and generated tokens, right-padded."""
+        return self.arrays.to_tensor(self._input_ids)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        return self.arrays.to_tensor(self._attention_mask)
+
+    @property
+    def positions(self) -> torch.Tensor:
+        """Index of the next token's column in every row."""
+        return self.arrays.to_tensor(self._positions)
+
+    @property
+    def num_generated(self) -> torch.Tensor:
+        return self.arrays.to_tensor(self._num_generated)
+
+    @property
+    def prompt_indices(self) -> torch.Tensor:
+        return self.arrays.to_tensor(self._prompt_indices)
+
+    @property
+    def ended(self) -> torch.Tensor:
+        """Rows whose episode has ended and that wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode)."""
+        return self.arrays.to_tensor(self._ended)
+
+    @property
+    def scores(self) -> torch.Tensor:
+        """The running score of every row."""
+        return self.arrays.to_tensor(self.scorer.scores)
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
@@ -134,15 +172,16 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         rows = self._rows
         if "reset_mask" in options:
             mask = options.pop("reset_mask")
-            mask = mask.to(self.device) if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask), device=self.device)
-            if mask.shape != (self.num_envs,) or mask.dtype != torch.bool:
+            mask = mask if isinstance(mask, torch.Tensor) else np.asarray(mask)
+            if tuple(mask.shape) != (self.num_envs,) or mask.dtype not in (torch.bool, np.bool_):
                 raise ValueError(f"reset_mask must be {self.num_envs} booleans, got shape {tuple(mask.shape)} and dtype {mask.dtype}")
+            mask = self.arrays.from_host(mask, "bool")
             if not self._started and not bool(mask.all()):
                 raise ValueError("the first reset() must reset every row; omit reset_mask")
-            rows = torch.nonzero(mask).flatten()
+            rows = self.arrays.nonzero(mask)
         indices = self._prompt_indices_from(options, len(rows))
         self._start_rows(rows, indices)
-        self.ended[rows] = False
+        self._ended[rows] = False
         self._started = True
         return self._observation(), self._info()
 
@@ -152,45 +191,46 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         tokens = self.check_actions(actions)
         disabled = self.autoreset_mode == AutoresetMode.DISABLED
         if disabled:  # ended rows are frozen: their actions are ignored until they are reset
-            live = ~self.ended
-            rows = torch.nonzero(live).flatten()
-            positions = self.positions[rows]
-            self.input_ids[rows, positions] = tokens[rows]
-            self.attention_mask[rows, positions] = 1
-            self.positions[rows] += 1
-            self.num_generated[rows] += 1
+            live = ~self._ended
+            rows = self.arrays.nonzero(live)
+            positions = self._positions[rows]
+            self._input_ids[rows, positions] = tokens[rows]
+            self._attention_mask[rows, positions] = 1
+            self._positions[rows] += 1
+            self._num_generated[rows] += 1
         else:
             live = None
-            self.input_ids[self._rows, self.positions] = tokens
-            self.attention_mask[self._rows, self.positions] = 1
-            self.positions += 1
-            self.num_generated += 1
+            self._input_ids[self._rows, self._positions] = tokens
+            self._attention_mask[self._rows, self._positions] = 1
+            self._positions += 1
+            self._num_generated += 1
 
         previous = self.scorer.scores
         eos = tokens == self._eos
         writes = ~eos if live is None else ~eos & live
         scores = self.scorer.step(tokens, writes)
         terminated = eos | self.scorer.finished
-        truncated = ~terminated & (self.num_generated >= self.max_new_tokens)
+        truncated = ~terminated & (self._num_generated >= self.max_new_tokens)
         if live is not None:
             terminated, truncated = terminated & live, truncated & live
         done = terminated | truncated
         if self.reward_mode == "dense":
             rewards = scores - previous
         else:
-            rewards = torch.where(done, scores, torch.zeros_like(scores))
+            rewards = self.arrays.xp.where(done, scores, 0.0)
 
         infos: dict[str, Any] = {}
-        done_rows = torch.nonzero(done).flatten()
-        if done_rows.numel():
+        done_rows = self.arrays.nonzero(done)
+        if len(done_rows):
             if disabled:
-                self.ended |= done
+                self._ended |= done
+                row_list = done_rows.tolist()
                 texts = np.full(self.num_envs, None, dtype=object)
-                texts[done_rows.tolist()] = self.texts(done_rows.tolist())
-                infos = {"text": texts, "_text": done.cpu().numpy()}
+                texts[row_list] = self.texts(row_list)
+                infos = {"text": texts, "_text": self.arrays.to_host(done)}
             else:
                 infos = self._final_infos(done, done_rows, scores)
-                self._start_rows(done_rows, self._draw_prompts(done_rows.numel()))
+                self._start_rows(done_rows, self._draw_prompts(len(done_rows)))
         infos.update(self._info())
         return self._observation(), self._convert(rewards), self._convert(terminated), self._convert(truncated), infos
 
@@ -198,7 +238,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
             return None
-        prompts = [self.setup.prompts[i].text for i in self.prompt_indices.tolist()]
+        prompts = [self.setup.prompts[i].text for i in self._prompt_indices.tolist()]
         lines = [f"[{row}] {prompt} | {text}" for row, (prompt, text) in enumerate(zip(prompts, self.texts()))]
         text = "\n".join(lines)
         if self.render_mode == "ansi":
@@ -208,16 +248,16 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     # -- public helpers ----------------------------------------------------------------------
 
-    def check_actions(self, actions) -> torch.Tensor:
-        """``actions`` as an int64 tensor of shape ``(num_envs,)`` on the device, or a clear error."""
+    def check_actions(self, actions):
+        """``actions`` as an int64 array of shape ``(num_envs,)`` of the env's backend, or a clear error."""
         if isinstance(actions, torch.Tensor):
             if actions.dtype.is_floating_point or actions.dtype == torch.bool or actions.is_complex():
                 raise ValueError(f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})")
-            tokens = actions.to(self.device, torch.int64)
-            if tuple(tokens.shape) != (self.num_envs,):
-                raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(tokens.shape)}")
+            if tuple(actions.shape) != (self.num_envs,):
+                raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(actions.shape)}")
+            tokens = self.arrays.from_host(actions, "int64")
             if bool(((tokens < 0) | (tokens >= self.vocab_size)).any()):
-                self._raise_out_of_range(tokens.cpu().numpy())
+                self._raise_out_of_range(self.arrays.to_host(tokens))
             return tokens
         array = np.asarray(actions)
         if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
@@ -226,7 +266,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {array.shape}")
         if array.min() < 0 or array.max() >= self.vocab_size:  # checked on the host: no device round trip
             self._raise_out_of_range(array)
-        return torch.from_numpy(array.astype(np.int64, copy=False)).to(self.device)
+        return self.arrays.from_host(array, "int64")
 
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         rows = np.flatnonzero((values < 0) | (values >= self.vocab_size))[:5].tolist()
@@ -240,16 +280,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         rows = list(range(self.num_envs)) if rows is None else [int(r) for r in rows]
         if not rows:
             return []
-        index = torch.as_tensor(rows, device=self.device)
-        ids = self.input_ids[index].cpu().numpy()
-        starts = self._prompt_lengths[self.prompt_indices[index]].cpu().numpy()
-        ends = self.positions[index].cpu().numpy()
-        decode = self.tokenizer.backend.decode  # per row: decode_batch's thread pool costs more on short texts
-        return [decode(ids[i, starts[i] : ends[i]].tolist(), skip_special_tokens=True) for i in range(len(rows))]
+        index = self.arrays.from_host(rows, "int64")
+        to_host = self.arrays.to_host
+        starts = to_host(self._prompt_lengths[self._prompt_indices[index]])
+        return self.tokenizer.decode_spans(to_host(self._input_ids[index]), starts, to_host(self._positions[index]))
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _prompt_indices_from(self, options, rows: int) -> torch.Tensor:
+    def _prompt_indices_from(self, options, rows: int):
         if not options:
             return self._draw_prompts(rows)
         unknown = set(options) - {"prompt_index"}
@@ -260,49 +298,46 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         count = len(self.setup.prompts)
         if indices.shape != (rows,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= count).any():
             raise ValueError(f"prompt_index={index!r} must be an int or {rows} ints (one per reset row) in [0, {count}) for the {self.setup.split!r} split")
-        return torch.as_tensor(indices.astype(np.int64), device=self.device)
+        return self.arrays.from_host(indices, "int64")
 
-    def _draw_prompts(self, count: int) -> torch.Tensor:
-        indices = self.np_random.integers(len(self.setup.prompts), size=count)
-        return torch.as_tensor(indices, dtype=torch.int64, device=self.device)
+    def _draw_prompts(self, count: int):
+        return self.arrays.from_host(self.np_random.integers(len(self.setup.prompts), size=count), "int64")
 
-    def _start_rows(self, rows: torch.Tensor, indices: torch.Tensor) -> None:
-        self.input_ids[rows] = self._prompt_table[indices]
-        lengths = self._prompt_lengths[indices]
-        self.attention_mask[rows] = (self._columns.unsqueeze(0) < lengths.unsqueeze(1)).long()
-        self.positions[rows] = lengths
-        self.num_generated[rows] = 0
-        self.prompt_indices[rows] = indices
-        index_list = indices.tolist()
-        self.scorer.reset_rows(rows.tolist(), [self.setup.prompts[i] for i in index_list], indices)
+    def _start_rows(self, rows, indices) -> None:
+        self._input_ids[rows] = self._prompt_table[indices]
+        self._attention_mask[rows] = self._prompt_mask_table[indices]
+        self._positions[rows] = self._prompt_lengths[indices]
+        self._num_generated[rows] = 0
+        self._prompt_indices[rows] = indices
+        self.scorer.reset_rows(rows, indices)
 
-    def _final_infos(self, done: torch.Tensor, done_rows: torch.Tensor, scores: torch.Tensor) -> dict[str, Any]:
+    def _final_infos(self, done, done_rows, scores) -> dict[str, Any]:
         rows = done_rows.tolist()
-        mask = done.cpu().numpy()
+        mask = self.arrays.to_host(done)
         texts = np.full(self.num_envs, None, dtype=object)
         texts[rows] = self.texts(rows)
         final_info = {
             "text": texts,
             "_text": mask,
-            "score": scores.cpu().numpy() * mask,
+            "score": self.arrays.to_host(scores) * mask,
             "_score": mask,
-            "num_generated": self.num_generated.cpu().numpy() * mask,
+            "num_generated": self.arrays.to_host(self._num_generated) * mask,
             "_num_generated": mask,
         }
-        final_obs = {"input_ids": self._convert(self.input_ids.clone()), "attention_mask": self._convert(self.attention_mask.clone())}
-        return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask}
+        return {"final_obs": self._observation(), "_final_obs": mask, "final_info": final_info, "_final_info": mask}
 
     def _info(self) -> dict[str, Any]:
         return {
             "score": self._convert(self.scorer.scores),
-            "num_generated": self._convert(self.num_generated),
-            "prompt_index": self._convert(self.prompt_indices),
+            "num_generated": self._convert(self._num_generated),
+            "prompt_index": self._convert(self._prompt_indices),
         }
 
     def _observation(self) -> dict[str, Any]:
-        return {"input_ids": self._convert(self.input_ids), "attention_mask": self._convert(self.attention_mask)}
+        return {"input_ids": self._convert(self._input_ids), "attention_mask": self._convert(self._attention_mask)}
 
-    def _convert(self, tensor: torch.Tensor):
+    def _convert(self, array):
+        """A copy of ``array`` in the output's type: numpy on the host, or a tensor on ``device``."""
         if self.output == "torch":
-            return tensor.clone()
-        return tensor.cpu().numpy().copy()
+            return self.arrays.to_tensor(self.arrays.copy(array))
+        return self.arrays.to_host(array)

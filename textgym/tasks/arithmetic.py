@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import torch
-
 from textgym.batch_scoring import BatchScorer
 from textgym.models.tokenizer import TextTokenizer, symbol_tokenizer
 from textgym.task import Prompt, Scorer, Task, TaskError
@@ -74,10 +72,10 @@ class ArithmeticScorer(PositionMatchScorer):
 class ArithmeticBatchScorer(TokenPositionMatchBatchScorer):
     """Copy's tensor scorer plus the exact-answer bonus; valid when every token is one character."""
 
-    def step(self, tokens, active) -> torch.Tensor:
+    def step(self, tokens, active):
         position_scores = super().step(tokens, active)
         exact = (self.matches == self.target_lengths) & (self.lengths == self.target_lengths)
-        self.scores = POSITION_WEIGHT * position_scores + EXACT_WEIGHT * exact.double()
+        self.scores = POSITION_WEIGHT * position_scores + EXACT_WEIGHT * self.arrays.astype(exact, "float64")
         return self.scores
 
 
@@ -173,10 +171,10 @@ class ArithmeticTask(Task):
     def scorer(self, prompt: Prompt) -> Scorer:
         return ArithmeticScorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt] | None = None) -> BatchScorer:
-        if not tokenizer.single_character_tokens or prompts is None:
-            return super().batch_scorer(tokenizer, num_envs, device)
-        return ArithmeticBatchScorer(self, tokenizer, num_envs, device, [tokenizer.encode(p.target or "") for p in prompts])
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> BatchScorer:
+        if not tokenizer.single_character_tokens:
+            return super().batch_scorer(tokenizer, num_envs, device, prompts)
+        return ArithmeticBatchScorer(self, tokenizer, num_envs, device, prompts)
 
 
 def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:

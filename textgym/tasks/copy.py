@@ -6,7 +6,7 @@ import itertools
 import random
 import string
 
-import torch
+import numpy as np
 
 from textgym.batch_scoring import BatchScorer
 from textgym.models.tokenizer import TextTokenizer, symbol_tokenizer
@@ -59,42 +59,46 @@ def position_match_score(matches: int, length: int, target_length: int) -> float
 
 
 class TokenPositionMatchBatchScorer(BatchScorer):
-    """All rows at once, in tensors: valid when every token is one character.
+    """All rows at once, in arrays: valid when every token is one character.
 
     Each row carries its target as token ids, the count of matching positions and the
-    output length; a step is a gather, two compares and a division, whatever the length.
+    output length; a step is a lookup, two compares and a division, whatever the length.
     """
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device: torch.device, target_ids: list[list[int]]) -> None:
-        super().__init__(task, tokenizer, num_envs, device)
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> None:
+        super().__init__(task, tokenizer, num_envs, device, prompts)
+        target_ids = [tokenizer.encode(p.target or "") for p in prompts]
         width = max(1, max(len(t) for t in target_ids))
-        table = torch.full((len(target_ids), width), -1, dtype=torch.int64)
+        table = np.full((len(target_ids), width), -1, dtype=np.int64)
         for i, ids in enumerate(target_ids):
-            table[i, : len(ids)] = torch.tensor(ids, dtype=torch.int64)
-        self.target_table = table.to(device)
-        self.target_length_table = torch.tensor([len(t) for t in target_ids], dtype=torch.int64, device=device)
-        self.targets = torch.full((num_envs, width), -1, dtype=torch.int64, device=device)
-        self.target_lengths = torch.zeros(num_envs, dtype=torch.int64, device=device)
-        self.matches = torch.zeros(num_envs, dtype=torch.int64, device=device)
-        self.lengths = torch.zeros(num_envs, dtype=torch.int64, device=device)
+            table[i, : len(ids)] = ids
+        arrays = self.arrays
+        self.target_table = arrays.from_host(table)
+        self.target_length_table = arrays.from_host([len(t) for t in target_ids], "int64")
+        self.targets = arrays.full((num_envs, width), -1)
+        self.target_lengths = arrays.zeros(num_envs)
+        self.min_denominators = arrays.zeros(num_envs)  # max(target length, 1): the score's denominator floor
+        self.last_column = arrays.full(num_envs, width - 1)
+        self.matches = arrays.zeros(num_envs)
+        self.lengths = arrays.zeros(num_envs)
+        self.rows = arrays.arange(num_envs)
         self.width = width
 
-    def reset_rows(self, rows, prompts, prompt_indices) -> None:
-        rows = torch.as_tensor(rows, dtype=torch.int64, device=self.device)
+    def reset_rows(self, rows, prompt_indices) -> None:
         self.targets[rows] = self.target_table[prompt_indices]
         self.target_lengths[rows] = self.target_length_table[prompt_indices]
+        self.min_denominators[rows] = self.target_lengths[rows].clip(min=1)
         self.matches[rows] = 0
         self.lengths[rows] = 0
         self.scores[rows] = 0.0
 
-    def step(self, tokens, active) -> torch.Tensor:
+    def step(self, tokens, active):
         writes = active & (tokens != self.tokenizer.pad_token_id)  # special tokens add no character
-        position = self.lengths.clamp(max=self.width - 1).unsqueeze(1)
-        hit = writes & (self.lengths < self.target_lengths) & (self.targets.gather(1, position).squeeze(1) == tokens)
+        expected = self.targets[self.rows, self.xp.minimum(self.lengths, self.last_column)]
+        hit = writes & (self.lengths < self.target_lengths) & (expected == tokens)
         self.matches += hit
         self.lengths += writes
-        denominator = torch.maximum(self.lengths, self.target_lengths).clamp(min=1)
-        self.scores = self.matches.double() / denominator.double()
+        self.scores = self.arrays.astype(self.matches, "float64") / self.xp.maximum(self.lengths, self.min_denominators)
         return self.scores
 
 
@@ -184,10 +188,10 @@ class CopyTask(Task):
     def scorer(self, prompt: Prompt) -> Scorer:
         return PositionMatchScorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt] | None = None) -> BatchScorer:
-        if not tokenizer.single_character_tokens or prompts is None:
-            return super().batch_scorer(tokenizer, num_envs, device)
-        return TokenPositionMatchBatchScorer(self, tokenizer, num_envs, device, [tokenizer.encode(p.target or "") for p in prompts])
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> BatchScorer:
+        if not tokenizer.single_character_tokens:
+            return super().batch_scorer(tokenizer, num_envs, device, prompts)
+        return TokenPositionMatchBatchScorer(self, tokenizer, num_envs, device, prompts)
 
 
 def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:
