@@ -12,9 +12,9 @@ TASK_IDS = [env_id for env_id in textgym.env_ids() if env_id != "textgym/TextGen
 JUDGED = {"textgym/Coherence-v0"}  # a judge LM per row and step: fewer examples
 
 
-def run(env_id, mode, seed, actions, horizon):
+def run(env_id, mode, seed, actions, horizon, arrays="auto"):
     env = gym.make_vec(env_id, num_envs=actions.shape[1], vectorization_mode="vector_entry_point", device="cpu",
-                       reward_mode=mode, max_new_tokens=horizon, autoreset_mode="Disabled")
+                       reward_mode=mode, max_new_tokens=horizon, autoreset_mode="Disabled", arrays=arrays)
     obs, _ = env.reset(seed=seed)
     assert env.observation_space.contains(obs)
     rewards, done_flags, observations = [], [], [obs]
@@ -46,7 +46,7 @@ def test_batched_env_fuzz(env_id):
         np.testing.assert_allclose(dense.sum(0), sparse.sum(0), atol=1e-9)  # the reward contract, per row
         np.testing.assert_allclose(dense.sum(0), dense_final, atol=1e-9)
         assert (sparse[~sparse_done] == 0).all()
-        again = run(env_id, "dense", seed, actions, horizon)  # determinism under a seed
+        again = run(env_id, "dense", seed, actions, horizon, arrays="torch")  # determinism, and the accelerator path agrees
         np.testing.assert_array_equal(again[0], dense)
         for a, b in zip(again[3], dense_obs):
             np.testing.assert_array_equal(a["input_ids"], b["input_ids"])

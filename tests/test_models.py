@@ -2,8 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from textgym import models
 from textgym.models import ModelNotFoundError
@@ -51,6 +54,19 @@ def test_symbol_tokenizer():
     assert tok.decode(tok.encode("cab=")) == "cab="
     with pytest.raises(ValueError, match="distinct"):
         models.symbol_tokenizer("aab")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), rows=st.integers(1, 6), width=st.integers(1, 12))
+def test_decode_spans_matches_decoding_each_row(data, rows, width):
+    """The one-character fast path (code points as fixed-width strings) and the BPE path equal per-row decode."""
+    for tok in (models.symbol_tokenizer("abc=xyz"), models.load_tokenizer("tiny")):
+        vocab = min(tok.vocab_size, 40)  # ids 0 and 1 are EOS and pad: special tokens, often mid-span
+        ids = np.array(data.draw(st.lists(st.integers(0, vocab - 1), min_size=rows * width, max_size=rows * width))).reshape(rows, width)
+        starts = np.array(data.draw(st.lists(st.integers(0, width), min_size=rows, max_size=rows)))
+        ends = np.array([data.draw(st.integers(int(s), width)) for s in starts])
+        expected = [tok.decode(ids[i, starts[i] : ends[i]].tolist()) for i in range(rows)]
+        assert tok.decode_spans(ids, starts, ends) == expected
 
 
 def test_hub_name_offline_gives_one_line_error():

@@ -33,11 +33,13 @@ def single_rollouts(env_id, kwargs, prompt_indices, actions, reward_mode):
     return out
 
 
+@pytest.mark.parametrize("arrays", ["numpy", "torch"])
 @pytest.mark.parametrize("reward_mode", ["dense", "sparse"])
 @pytest.mark.parametrize("env_id, kwargs", CASES)
-def test_rows_match_single_envs(env_id, kwargs, reward_mode):
+def test_rows_match_single_envs(env_id, kwargs, reward_mode, arrays):
     n, steps = 6, 30
-    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", reward_mode=reward_mode, device="cpu", **kwargs)
+    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", reward_mode=reward_mode, device="cpu",
+                       arrays=arrays, **kwargs)
     assert isinstance(vec, TextGenVectorEnv)
     rng = np.random.default_rng(0)
     vocab = vec.single_action_space.n
@@ -58,7 +60,7 @@ def test_rows_match_single_envs(env_id, kwargs, reward_mode):
         if done.any():
             np.testing.assert_allclose(info["final_info"]["score"][done], exp_scores[done], atol=1e-12)
             assert list(info["final_info"]["text"][done]) == [exp_texts[i] for i in np.flatnonzero(done)]
-            vec._start_rows(torch.as_tensor(np.flatnonzero(done)), torch.as_tensor(prompt_indices[done]))
+            vec._start_rows(vec.arrays.from_host(np.flatnonzero(done)), vec.arrays.from_host(prompt_indices[done]))
         live = ~done
         np.testing.assert_allclose(info["score"][live], exp_scores[live], atol=1e-12)
         assert [vec.texts()[i] for i in np.flatnonzero(live)] == [exp_texts[i] for i in np.flatnonzero(live)]
@@ -132,6 +134,53 @@ def test_bad_vector_arguments():
         TextGenVectorEnv(task="copy", num_envs=2, device="cpu").step(np.array([1, 2]))
 
 
+def _collect(vec, actions, seed):
+    """Everything a rollout returns, converted to numpy, step by step."""
+    def host(value):
+        if isinstance(value, dict):
+            return {k: host(v) for k, v in value.items()}
+        return value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+    out = [host(vec.reset(seed=seed))]
+    for step_actions in actions:
+        out.append(host(vec.step(step_actions)))
+        if vec.autoreset_mode == gym.vector.AutoresetMode.DISABLED and vec.ended.any():
+            out.append(host(vec.reset(options={"reset_mask": vec.ended.clone()})))
+    return out
+
+
+def _assert_same(a, b):
+    if isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same(x, y)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same(a[key], b[key])
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("output", ["numpy", "torch"])
+@pytest.mark.parametrize("autoreset_mode", ["SameStep", "Disabled"])
+@pytest.mark.parametrize("env_id", ["textgym/Copy-v0", "textgym/Arithmetic-v0", "textgym/Sentiment-v0", "textgym/Length-v0"])
+def test_torch_arrays_match_numpy_arrays(env_id, autoreset_mode, output):
+    """The accelerator code path (torch tensors), run on the CPU, returns exactly what the numpy path does."""
+    envs = [gym.make_vec(env_id, num_envs=5, vectorization_mode="vector_entry_point", device="cpu", arrays=arrays,
+                         output=output, autoreset_mode=autoreset_mode, max_new_tokens=6) for arrays in ("numpy", "torch")]
+    assert envs[0].arrays.is_numpy and not envs[1].arrays.is_numpy
+    rng = np.random.default_rng(3)
+    actions = rng.integers(0, min(envs[0].single_action_space.n, 40), size=(25, 5))
+    actions[rng.random(actions.shape) < 0.15] = envs[0].tokenizer.eos_token_id
+    _assert_same(_collect(envs[0], actions, 7), _collect(envs[1], actions, 7))
+
+
+def test_bad_array_backend():
+    with pytest.raises(ValueError, match=r"unknown arrays 'jax'; allowed: \['auto', 'numpy', 'torch'\]"):
+        TextGenVectorEnv(task="copy", num_envs=2, device="cpu", arrays="jax")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_state_lives_on_the_gpu():
     vec = TextGenVectorEnv(task="copy", num_envs=8, device="cuda", output="torch")
@@ -139,8 +188,9 @@ def test_cuda_state_lives_on_the_gpu():
     assert obs["input_ids"].is_cuda and vec.scores.is_cuda
 
 
-def test_disabled_autoreset_freezes_finished_rows_until_reset_mask():
-    vec = TextGenVectorEnv(task="copy", num_envs=3, device="cpu", autoreset_mode="Disabled")
+@pytest.mark.parametrize("arrays", ["numpy", "torch"])
+def test_disabled_autoreset_freezes_finished_rows_until_reset_mask(arrays):
+    vec = TextGenVectorEnv(task="copy", num_envs=3, device="cpu", autoreset_mode="Disabled", arrays=arrays)
     assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.DISABLED
     obs0, _ = vec.reset(seed=0)
     obs, rewards, terms, truncs, info = vec.step(np.array([0, 2, 3]))

@@ -29,16 +29,27 @@ _DTYPES = {
 }
 
 
+ARRAY_KINDS = ("auto", "numpy", "torch")
+
+
 class ArrayBackend:
     """Array operations on one device: numpy when ``device`` is the CPU, torch otherwise.
 
     Args:
         device: a resolved ``torch.device``.
+        kind: ``"auto"`` (numpy on the CPU, torch elsewhere), ``"torch"`` (torch tensors on
+            any device: the accelerator code path, runnable on the CPU), or ``"numpy"``
+            (CPU only).
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, kind: str = "auto") -> None:
+        if kind not in ARRAY_KINDS:
+            raise ValueError(f"unknown arrays {kind!r}; allowed: {list(ARRAY_KINDS)}")
         self.device = torch.device(device)
-        self.is_numpy = self.device.type == "cpu"
+        if kind == "numpy" and self.device.type != "cpu":
+            raise ValueError(f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; use arrays='auto' or 'torch'")
+        self.kind = kind
+        self.is_numpy = self.device.type == "cpu" and kind != "torch"
         #: the array module: ``numpy`` or ``torch``
         self.xp: ModuleType = np if self.is_numpy else torch
 
@@ -47,6 +58,7 @@ class ArrayBackend:
         return numpy_dtype if self.is_numpy else torch_dtype
 
     def full(self, shape, value, dtype: str = "int64"):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if self.is_numpy:
             return np.full(shape, value, dtype=self._dtype(dtype))
         return torch.full(shape, value, dtype=self._dtype(dtype), device=self.device)
@@ -61,9 +73,13 @@ class ArrayBackend:
         """``array`` converted to ``dtype`` (a new array)."""
         return array.astype(self._dtype(dtype)) if self.is_numpy else array.to(self._dtype(dtype))
 
+    def divide(self, numerators, denominators):
+        """Elementwise float64 quotient of two int64 arrays."""
+        return numerators / denominators if self.is_numpy else numerators.double() / denominators
+
     def nonzero(self, mask):
         """The indices where the 1-D ``mask`` is true, as an int64 array."""
-        return np.flatnonzero(mask) if self.is_numpy else torch.nonzero(mask).flatten()
+        return mask.nonzero()[0] if self.is_numpy else torch.nonzero(mask).flatten()
 
     def copy(self, array):
         return array.copy() if self.is_numpy else array.clone()
@@ -81,11 +97,16 @@ class ArrayBackend:
                 values = values.to(self.device)
                 return values if dtype is None else values.to(self._dtype(dtype))
         array = np.asarray(values) if dtype is None else np.asarray(values, dtype=_DTYPES[dtype][0])
-        return array if self.is_numpy else torch.from_numpy(array).to(self.device)
+        if self.is_numpy:
+            return array
+        return torch.from_numpy(array if array.flags.writeable else array.copy()).to(self.device)
 
     def to_host(self, array) -> np.ndarray:
         """A numpy copy of ``array``: the caller may keep or change it."""
-        return array.copy() if self.is_numpy else array.cpu().numpy()
+        if self.is_numpy:
+            return array.copy()
+        host = array.cpu().numpy()
+        return host.copy() if self.device.type == "cpu" else host  # .cpu() of a CPU tensor is the tensor itself
 
     def to_tensor(self, array) -> torch.Tensor:
         """``array`` as a torch tensor on the device, sharing its memory (no copy)."""

@@ -33,17 +33,16 @@ class BatchScorer:
     Args:
         task, tokenizer: the task and the env's tokenizer.
         num_envs: rows.
-        device: the env's device (numpy arrays on the CPU, tensors elsewhere).
+        arrays: the env's array backend (numpy arrays on the CPU, tensors elsewhere).
         prompts: the split's prompts; ``reset_rows`` refers to them by index.
     """
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: Sequence[Prompt]) -> None:
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
         self.task, self.tokenizer, self.num_envs, self.prompts = task, tokenizer, num_envs, list(prompts)
-        self.arrays = ArrayBackend(device)
-        self.xp = self.arrays.xp
+        self.arrays, self.xp = arrays, arrays.xp
         self.scores = self.arrays.zeros(num_envs, "float64")
-        #: rows whose task stop condition holds after the last step
-        self.finished = self.arrays.zeros(num_envs, "bool")
+        #: rows whose task stop condition holds after the last step; ``None`` when the task has none
+        self.finished = self.arrays.zeros(num_envs, "bool") if task.has_stop_condition() else None
 
     def reset_rows(self, rows, prompt_indices) -> None:
         """Start new episodes in ``rows`` (int64 array) on the prompts ``prompt_indices`` of the split."""
@@ -61,8 +60,8 @@ class BatchScorer:
 class TextBatchScorer(BatchScorer):
     """Per-row incremental decoding and the task's incremental :class:`~textgym.task.Scorer`."""
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: Sequence[Prompt]) -> None:
-        super().__init__(task, tokenizer, num_envs, device, prompts)
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
+        super().__init__(task, tokenizer, num_envs, arrays, prompts)
         self._scores = np.zeros(num_envs, dtype=np.float64)
         self._finished = np.zeros(num_envs, dtype=bool)
         self._texts = [""] * num_envs
@@ -93,13 +92,15 @@ class TextBatchScorer(BatchScorer):
                 text = self._texts[row] + appended
                 self._texts[row] = text
                 self._scores[row] = self.task.checked_score(self._scorers[row].update(text, appended))
-                self._finished[row] = self.task.is_finished(self._prompts[row], text)
+                if self.finished is not None:
+                    self._finished[row] = self.task.is_finished(self._prompts[row], text)
         self._publish()
         return self.scores
 
     def _publish(self) -> None:
         self.scores = self.arrays.from_host(self._scores.copy())
-        self.finished = self.arrays.from_host(self._finished.copy())
+        if self.finished is not None:
+            self.finished = self.arrays.from_host(self._finished.copy())
 
     def texts(self, rows=None) -> list[str]:
         rows = range(self.num_envs) if rows is None else rows

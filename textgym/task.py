@@ -167,18 +167,23 @@ class Task:
         """A :class:`Scorer` for one episode on ``prompt``."""
         return Scorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]):
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, arrays, prompts: list[Prompt]):
         """A :class:`~textgym.batch_scoring.BatchScorer` for ``num_envs`` rows over the split ``prompts``.
 
-        The default is per-row and incremental; a task may return an array implementation.
+        ``arrays`` is the env's :class:`~textgym.arrays.ArrayBackend`. The default is per-row
+        and incremental; a task may return an array implementation.
         """
         from textgym.batch_scoring import TextBatchScorer
 
-        return TextBatchScorer(self, tokenizer, num_envs, device, prompts)
+        return TextBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
     def is_finished(self, prompt: Prompt, continuation: str) -> bool:
         """A task's own stop condition (besides EOS); ends the episode with ``terminated=True``."""
         return False
+
+    def has_stop_condition(self) -> bool:
+        """Whether :meth:`is_finished` is overridden (else no text ever ends an episode but EOS)."""
+        return getattr(self.is_finished, "__func__", None) is not Task.is_finished
 
     def checked_score(self, value: object) -> float:
         """``value`` as a finite float, or a :class:`TaskError` naming the task."""

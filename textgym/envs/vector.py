@@ -67,6 +67,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         output: ``"numpy"`` (Gymnasium's convention: arrays on the host) or ``"torch"``
             (observations, rewards and flags as tensors on ``device``: no host transfer).
+        arrays: where the state lives: ``"auto"`` (numpy on the CPU, torch tensors on any
+            other device), ``"torch"`` (torch tensors on every device, the CPU included: the
+            accelerator code path) or ``"numpy"`` (CPU only).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
@@ -85,6 +88,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
+        arrays: str = "auto",
     ) -> None:
         self.num_envs = check_positive_int("num_envs", num_envs)
         if output not in OUTPUTS:
@@ -113,19 +117,19 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         for i, ids in enumerate(self.setup.prompt_ids):
             table[i, : len(ids)] = ids
         #: the state's arrays: numpy on the CPU (shared with the tensor views below), tensors elsewhere
-        self.arrays = arrays = ArrayBackend(self.device)
-        self._prompt_table = arrays.from_host(table)
-        self._prompt_mask_table = arrays.from_host((np.arange(length) < lengths[:, None]).astype(np.int64))
-        self._prompt_lengths = arrays.from_host(lengths)
-        self._rows = arrays.arange(n)
+        self.arrays = backend = ArrayBackend(self.device, arrays)
+        self._prompt_table = backend.from_host(table)
+        self._prompt_mask_table = backend.from_host((np.arange(length) < lengths[:, None]).astype(np.int64))
+        self._prompt_lengths = backend.from_host(lengths)
+        self._rows = backend.arange(n)
         self._eos = self.tokenizer.eos_token_id
-        self._input_ids = arrays.full((n, length), pad)
-        self._attention_mask = arrays.zeros((n, length))
-        self._positions = arrays.zeros(n)
-        self._num_generated = arrays.zeros(n)
-        self._prompt_indices = arrays.zeros(n)
-        self._ended = arrays.zeros(n, "bool")
-        self.scorer = self.task.batch_scorer(self.tokenizer, n, self.device, self.setup.prompts)
+        self._input_ids = backend.full((n, length), pad)
+        self._attention_mask = backend.zeros((n, length))
+        self._positions = backend.zeros(n)
+        self._num_generated = backend.zeros(n)
+        self._prompt_indices = backend.zeros(n)
+        self._ended = backend.zeros(n, "bool")
+        self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
         self._started = False
 
     # -- the state, as torch tensors on ``device`` (views: no copy) ------------------------------
@@ -209,7 +213,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         eos = tokens == self._eos
         writes = ~eos if live is None else ~eos & live
         scores = self.scorer.step(tokens, writes)
-        terminated = eos | self.scorer.finished
+        terminated = eos if self.scorer.finished is None else eos | self.scorer.finished
         truncated = ~terminated & (self._num_generated >= self.max_new_tokens)
         if live is not None:
             terminated, truncated = terminated & live, truncated & live
@@ -220,8 +224,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             rewards = self.arrays.xp.where(done, scores, 0.0)
 
         infos: dict[str, Any] = {}
-        done_rows = self.arrays.nonzero(done)
-        if len(done_rows):
+        if done.any():
+            done_rows = self.arrays.nonzero(done)
             if disabled:
                 self._ended |= done
                 row_list = done_rows.tolist()
@@ -232,7 +236,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
                 infos = self._final_infos(done, done_rows, scores)
                 self._start_rows(done_rows, self._draw_prompts(len(done_rows)))
         infos.update(self._info())
-        return self._observation(), self._convert(rewards), self._convert(terminated), self._convert(truncated), infos
+        fresh = self._convert_fresh
+        return self._observation(), fresh(rewards), fresh(terminated), fresh(truncated), infos
 
     def render(self) -> str | None:
         if self.render_mode is None:
@@ -260,13 +265,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
                 self._raise_out_of_range(self.arrays.to_host(tokens))
             return tokens
         array = np.asarray(actions)
-        if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        if array.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
             raise ValueError(f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})")
         if array.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {array.shape}")
-        if array.min() < 0 or array.max() >= self.vocab_size:  # checked on the host: no device round trip
+        array = array.astype(np.int64, copy=False)
+        if array.view(np.uint64).max() >= self.vocab_size:  # negatives wrap to huge; checked on the host: no device round trip
             self._raise_out_of_range(array)
-        return self.arrays.from_host(array, "int64")
+        return self.arrays.from_host(array)
 
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         rows = np.flatnonzero((values < 0) | (values >= self.vocab_size))[:5].tolist()
@@ -341,3 +347,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if self.output == "torch":
             return self.arrays.to_tensor(self.arrays.copy(array))
         return self.arrays.to_host(array)
+
+    def _convert_fresh(self, array):
+        """``array``, made by this step and kept nowhere, in the output's type (no copy where none is needed)."""
+        if self.output == "torch":
+            return self.arrays.to_tensor(array)
+        return array if self.arrays.is_numpy else array.cpu().numpy()

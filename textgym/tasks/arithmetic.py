@@ -171,10 +171,10 @@ class ArithmeticTask(Task):
     def scorer(self, prompt: Prompt) -> Scorer:
         return ArithmeticScorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> BatchScorer:
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, arrays, prompts: list[Prompt]) -> BatchScorer:
         if not tokenizer.single_character_tokens:
-            return super().batch_scorer(tokenizer, num_envs, device, prompts)
-        return ArithmeticBatchScorer(self, tokenizer, num_envs, device, prompts)
+            return super().batch_scorer(tokenizer, num_envs, arrays, prompts)
+        return ArithmeticBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
 
 def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:

@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 
+from textgym.arrays import ArrayBackend
 from textgym.batch_scoring import BatchScorer
 from textgym.models.tokenizer import TextTokenizer, symbol_tokenizer
 from textgym.task import Prompt, Scorer, Task, TaskError
@@ -61,20 +62,22 @@ def position_match_score(matches: int, length: int, target_length: int) -> float
 class TokenPositionMatchBatchScorer(BatchScorer):
     """All rows at once, in arrays: valid when every token is one character.
 
-    Each row carries its target as token ids, the count of matching positions and the
-    output length; a step is a lookup, two compares and a division, whatever the length.
+    Each row carries its target as token ids (then ``-1``, which no token equals), the
+    count of matching positions and the output length; a step is a lookup, a compare and
+    a division, whatever the length.
     """
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> None:
-        super().__init__(task, tokenizer, num_envs, device, prompts)
+    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: list[Prompt]) -> None:
+        super().__init__(task, tokenizer, num_envs, arrays, prompts)
         target_ids = [tokenizer.encode(p.target or "") for p in prompts]
-        width = max(1, max(len(t) for t in target_ids))
+        width = max(len(t) for t in target_ids) + 1  # the last column is always -1
         table = np.full((len(target_ids), width), -1, dtype=np.int64)
         for i, ids in enumerate(target_ids):
             table[i, : len(ids)] = ids
-        arrays = self.arrays
+        target_lengths = np.array([len(t) for t in target_ids], dtype=np.int64)
         self.target_table = arrays.from_host(table)
-        self.target_length_table = arrays.from_host([len(t) for t in target_ids], "int64")
+        self.target_length_table = arrays.from_host(target_lengths)
+        self.min_denominator_table = arrays.from_host(np.maximum(target_lengths, 1))
         self.targets = arrays.full((num_envs, width), -1)
         self.target_lengths = arrays.zeros(num_envs)
         self.min_denominators = arrays.zeros(num_envs)  # max(target length, 1): the score's denominator floor
@@ -87,18 +90,17 @@ class TokenPositionMatchBatchScorer(BatchScorer):
     def reset_rows(self, rows, prompt_indices) -> None:
         self.targets[rows] = self.target_table[prompt_indices]
         self.target_lengths[rows] = self.target_length_table[prompt_indices]
-        self.min_denominators[rows] = self.target_lengths[rows].clip(min=1)
+        self.min_denominators[rows] = self.min_denominator_table[prompt_indices]
         self.matches[rows] = 0
         self.lengths[rows] = 0
         self.scores[rows] = 0.0
 
     def step(self, tokens, active):
         writes = active & (tokens != self.tokenizer.pad_token_id)  # special tokens add no character
-        expected = self.targets[self.rows, self.xp.minimum(self.lengths, self.last_column)]
-        hit = writes & (self.lengths < self.target_lengths) & (expected == tokens)
-        self.matches += hit
+        expected = self.targets[self.rows, self.xp.minimum(self.lengths, self.last_column)]  # -1 past the target
+        self.matches += writes & (expected == tokens)
         self.lengths += writes
-        self.scores = self.arrays.astype(self.matches, "float64") / self.xp.maximum(self.lengths, self.min_denominators)
+        self.scores = self.arrays.divide(self.matches, self.xp.maximum(self.lengths, self.min_denominators))
         return self.scores
 
 
@@ -188,10 +190,10 @@ class CopyTask(Task):
     def scorer(self, prompt: Prompt) -> Scorer:
         return PositionMatchScorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, device, prompts: list[Prompt]) -> BatchScorer:
+    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, arrays, prompts: list[Prompt]) -> BatchScorer:
         if not tokenizer.single_character_tokens:
-            return super().batch_scorer(tokenizer, num_envs, device, prompts)
-        return TokenPositionMatchBatchScorer(self, tokenizer, num_envs, device, prompts)
+            return super().batch_scorer(tokenizer, num_envs, arrays, prompts)
+        return TokenPositionMatchBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
 
 def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:
