@@ -279,6 +279,23 @@ class Rollout:
     def live_steps(self) -> torch.Tensor:
         return self.response_mask.sum()
 
+    def episodes(self, rows: torch.Tensor | slice) -> "Rollout":
+        """The episodes ``rows``, without the columns that are padding in every one of them.
+
+        Prompts are left-padded and responses right-padded, so the prompt columns before the
+        longest prompt and the response columns after the longest episode are dropped (at
+        least one of each is kept). Attention never sees padding: the remaining tokens score
+        the same, and a forward over fewer columns costs less.
+        """
+        prompt_mask, response_mask = self.prompt_mask[rows], self.response_mask[rows]
+        prompt_width = max(1, int(prompt_mask.sum(1).max().item()))
+        response_width = max(1, int(response_mask.sum(1).max().item()))
+        return Rollout(
+            self.prompt_ids[rows][:, -prompt_width:], prompt_mask[:, -prompt_width:],
+            *(getattr(self, name)[rows][:, :response_width] for name in
+              ("response_ids", "response_mask", "env_rewards", "sample_logprobs")),
+        )
+
     @staticmethod
     def concatenate(parts: list["Rollout"]) -> "Rollout":
         if len(parts) == 1:
@@ -382,11 +399,21 @@ def forward_responses(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_m
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float, vocab_size: int,
-                   with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``log pi(token)`` (and the entropy) of the tempered distribution over the env's vocabulary."""
-    logprobs_all = torch.log_softmax(logits[..., :vocab_size].float() / temperature, dim=-1)
+                   with_entropy: bool = False, entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``log pi(token)`` (and the entropy) of the tempered distribution over the env's vocabulary.
+
+    ``entropy_grad=False`` leaves the entropy out of the autograd graph (when it is only a
+    statistic, its backward over the whole vocabulary would be wasted).
+    """
+    logits = logits[..., :vocab_size].float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    logprobs_all = torch.log_softmax(logits, dim=-1)
     logprobs = logprobs_all.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-    entropy = -(logprobs_all.exp() * logprobs_all).sum(-1) if with_entropy else None
+    entropy = None
+    if with_entropy:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):
+            entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)
     return logprobs, entropy
 
 
@@ -520,7 +547,9 @@ class LMPPOAgent(Agent):
         torch.nn.init.zeros_(self.value_head.weight)  # values start at 0 and value gradients start off the LM
         torch.nn.init.zeros_(self.value_head.bias)
         self.dist.broadcast_parameters(self.trainable_modules())
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate, eps=config.adam_eps)
+        # fused: one kernel for all parameters (the per-tensor loop costs as much as a minibatch's backward on the CPU)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate, eps=config.adam_eps,
+                                          fused=self.device.type in ("cpu", "cuda"))
 
         self.kl_controller = (AdaptiveKLController(config.kl_coef, config.target_kl, config.kl_horizon)
                               if config.adaptive_kl else FixedKLController(config.kl_coef))
@@ -565,29 +594,26 @@ class LMPPOAgent(Agent):
         self._env_steps += int(self.dist.all_reduce_sum(rollout.live_steps.clone()).item())
         return rollout
 
-    def evaluate_tokens(self, rollout: Rollout, rows: torch.Tensor | slice, with_entropy: bool
-                        ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Current ``log pi``, entropy and values of the rollout's tokens for ``rows``."""
-        args = (rollout.prompt_ids[rows], rollout.prompt_mask[rows], rollout.response_ids[rows], rollout.response_mask[rows])
+    def evaluate_tokens(self, rollout: Rollout, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Current ``log pi``, entropy and values of the rollout's tokens."""
+        args = (rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, rollout.response_mask)
         logits, hidden = forward_responses(self.policy_model, *args, want_hidden=self.critic is None)
         if self.critic is not None:
             _, hidden = forward_responses(self.critic, *args, want_hidden=True, want_logits=False)
-        logprobs, entropy = token_logprobs(logits, rollout.response_ids[rows], self.config.temperature, self.vocab_size, with_entropy)
+        logprobs, entropy = token_logprobs(logits, rollout.response_ids, self.config.temperature, self.vocab_size, with_entropy,
+                                           entropy_grad=self.config.ent_coef > 0)
         values = self.value_head(hidden).squeeze(-1).float()
         return logprobs, entropy, values
 
     def update(self, rollout: Rollout) -> dict[str, float]:
         """One PPO update on ``rollout``; returns statistics."""
         c = self.config
-        width = int(rollout.response_mask.sum(1).max().item())  # drop columns where every episode had ended
-        rollout = dataclasses.replace(rollout, **{name: getattr(rollout, name)[:, :width] for name in
-                                                  ("response_ids", "response_mask", "env_rewards", "sample_logprobs")})
+        rollout = rollout.episodes(slice(None))  # drop columns that are padding in every episode
         mask = rollout.response_mask
-        everything = slice(None)
 
         # old log-probs, values and reference log-probs in the same (full-sequence) layout as the update
         with torch.no_grad(), self.autocast():
-            old_logprobs, _, old_values = self.evaluate_tokens(rollout, everything, with_entropy=False)
+            old_logprobs, _, old_values = self.evaluate_tokens(rollout, with_entropy=False)
             ref_logits, _ = forward_responses(self.reference, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, mask)
             ref_logprobs, _ = token_logprobs(ref_logits, rollout.response_ids, c.temperature, self.vocab_size)
         fmask = mask.float()
@@ -611,15 +637,18 @@ class LMPPOAgent(Agent):
                 totals = torch.zeros(len(stat_names), device=self.device)
                 self.optimizer.zero_grad(set_to_none=True)
                 for micro in minibatch.tensor_split(c.gradient_accumulation_steps):
-                    m = fmask[micro]
+                    part = rollout.episodes(micro)  # trimmed to these episodes' longest prompt and response
+                    width = part.response_ids.shape[1]
+                    mb_old_logprobs, mb_old_values, mb_advantages, mb_returns = (
+                        x[micro, :width] for x in (old_logprobs, old_values, advantages, returns))
+                    m = part.response_mask.float()
                     with self.autocast():
-                        logprobs, entropy, values = self.evaluate_tokens(rollout, micro, with_entropy=True)
-                    log_ratio = logprobs - old_logprobs[micro]
+                        logprobs, entropy, values = self.evaluate_tokens(part, with_entropy=True)
+                    log_ratio = logprobs - mb_old_logprobs
                     ratio = log_ratio.exp()
-                    adv = advantages[micro]
-                    policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - c.clip_range, 1 + c.clip_range))
-                    values_clipped = old_values[micro] + (values - old_values[micro]).clamp(-c.clip_range_value, c.clip_range_value)
-                    value_loss = 0.5 * torch.max((values - returns[micro]) ** 2, (values_clipped - returns[micro]) ** 2)
+                    policy_loss = torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - c.clip_range, 1 + c.clip_range))
+                    values_clipped = mb_old_values + (values - mb_old_values).clamp(-c.clip_range_value, c.clip_range_value)
+                    value_loss = 0.5 * torch.max((values - mb_returns) ** 2, (values_clipped - mb_returns) ** 2)
                     loss_per_token = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
                     # summed over tokens / the minibatch's token count: micro-batches add up to the minibatch mean
                     ((loss_per_token * m).sum() / tokens_in_minibatch).backward()
