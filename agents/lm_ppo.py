@@ -21,7 +21,10 @@ Implementation Details of RLHF with PPO"):
    (with ``position_ids`` from the attention mask), prefilled once, and then each step feeds
    only the new token. Tokens are sampled with ``temperature``, ``top_k`` and ``top_p``.
    Rows that end are frozen by the environment; the round stops when every row has ended.
-   ``rollout_rounds`` rounds make one update's batch.
+   ``rollout_rounds`` rounds make one update's batch. The log-probability of each sampled
+   token and the value of each state are recorded while decoding: they are the update's
+   "old" policy and values (a full forward gives the same up to float rounding), so only
+   the reference model (and a separate critic) runs an extra forward over the batch.
 3. **Rewards.** Each token's reward is the environment's reward (dense: the per-token
    score difference; sparse: the score at the last token) minus ``beta * KL_t``, where
    ``KL_t`` estimates the KL divergence between policy and reference at that state from the
@@ -274,6 +277,7 @@ class Rollout:
     response_mask: torch.Tensor  # [B, H] bool
     env_rewards: torch.Tensor  # [B, H] float32
     sample_logprobs: torch.Tensor  # [B, H] log pi(token) computed while decoding (KV cache)
+    values: torch.Tensor  # [B, H] value of the state before each token, while decoding (0 without a value head)
 
     @property
     def live_steps(self) -> torch.Tensor:
@@ -292,8 +296,7 @@ class Rollout:
         response_width = max(1, int(response_mask.sum(1).max().item()))
         return Rollout(
             self.prompt_ids[rows][:, -prompt_width:], prompt_mask[:, -prompt_width:],
-            *(getattr(self, name)[rows][:, :response_width] for name in
-              ("response_ids", "response_mask", "env_rewards", "sample_logprobs")),
+            *(getattr(self, f.name)[rows][:, :response_width] for f in dataclasses.fields(Rollout)[2:]),
         )
 
     @staticmethod
@@ -313,13 +316,15 @@ def collect_rollout(
     vocab_size: int,
     use_kv_cache: bool = True,
     logits_processor: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    value_head: torch.nn.Module | None = None,
 ) -> Rollout:
     """Reset every row of ``env`` and decode one episode per row in lock step.
 
     With ``use_kv_cache`` (the default) the prompts are prefilled once and each step feeds
     only the new token; without it every step re-encodes the whole prefix (for comparison
     in benchmarks). ``logits_processor(logits, step)`` may edit the logits before sampling
-    (benchmarks use it to suppress EOS).
+    (benchmarks use it to suppress EOS). With ``value_head``, the value of each state (the
+    head on the model's last hidden state) is recorded too.
     """
     device = env.device
     n, horizon = env.num_envs, env.max_new_tokens
@@ -331,10 +336,13 @@ def collect_rollout(
     response_mask = torch.zeros((n, horizon), dtype=torch.bool, device=device)
     env_rewards = torch.zeros((n, horizon), dtype=torch.float32, device=device)
     sample_logprobs = torch.zeros((n, horizon), dtype=torch.float32, device=device)
+    values = torch.zeros((n, horizon), dtype=torch.float32, device=device)
     cache_arg = cache_keyword(model)
+    want_hidden = value_head is not None
 
     ids, mask = prompt_ids, prompt_mask
-    output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=use_kv_cache, logits_to_keep=1)
+    output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=use_kv_cache,
+                   logits_to_keep=1, output_hidden_states=want_hidden)
     cache = output_cache(output) if use_kv_cache else None
     next_position = mask.sum(1, keepdim=True)  # position of the next token, per row
     for t in range(horizon):
@@ -348,18 +356,21 @@ def collect_rollout(
         response_mask[:, t] = live
         env_rewards[:, t] = torch.where(live, rewards.float(), 0.0)
         sample_logprobs[:, t] = torch.where(live, logprobs, 0.0)
+        if value_head is not None:
+            values[:, t] = torch.where(live, value_head(output.hidden_states[-1][:, -1]).squeeze(-1).float(), 0.0)
         if t + 1 == horizon or bool(env.ended.all()):
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         if use_kv_cache:
             output = model(input_ids=tokens.unsqueeze(1), attention_mask=mask, position_ids=next_position,
-                           use_cache=True, logits_to_keep=1, **{cache_arg: cache})
+                           use_cache=True, logits_to_keep=1, output_hidden_states=want_hidden, **{cache_arg: cache})
             cache = output_cache(output)
         else:
             ids = torch.cat([ids, tokens.unsqueeze(1)], dim=1)
-            output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=False, logits_to_keep=1)
+            output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=False,
+                           logits_to_keep=1, output_hidden_states=want_hidden)
         next_position = next_position + 1
-    return Rollout(prompt_ids, prompt_mask, response_ids, response_mask, env_rewards, sample_logprobs)
+    return Rollout(prompt_ids, prompt_mask, response_ids, response_mask, env_rewards, sample_logprobs, values)
 
 
 @torch.no_grad()
@@ -589,20 +600,25 @@ class LMPPOAgent(Agent):
         with self.autocast():
             for _ in range(self.config.rollout_rounds):
                 parts.append(collect_rollout(self.env, self.policy_model, self.config, self.sample_generator,
-                                             self.bos_token_id, self.vocab_size))
+                                             self.bos_token_id, self.vocab_size,
+                                             value_head=self.value_head if self.critic is None else None))
         rollout = Rollout.concatenate(parts)
         self._env_steps += int(self.dist.all_reduce_sum(rollout.live_steps.clone()).item())
         return rollout
 
+    def critic_values(self, rollout: Rollout) -> torch.Tensor:
+        """The separate critic's values of the rollout's states."""
+        _, hidden = forward_responses(self.critic, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
+                                      rollout.response_mask, want_hidden=True, want_logits=False)
+        return self.value_head(hidden).squeeze(-1).float()
+
     def evaluate_tokens(self, rollout: Rollout, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Current ``log pi``, entropy and values of the rollout's tokens."""
-        args = (rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, rollout.response_mask)
-        logits, hidden = forward_responses(self.policy_model, *args, want_hidden=self.critic is None)
-        if self.critic is not None:
-            _, hidden = forward_responses(self.critic, *args, want_hidden=True, want_logits=False)
+        logits, hidden = forward_responses(self.policy_model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
+                                           rollout.response_mask, want_hidden=self.critic is None)
         logprobs, entropy = token_logprobs(logits, rollout.response_ids, self.config.temperature, self.vocab_size, with_entropy,
                                            entropy_grad=self.config.ent_coef > 0)
-        values = self.value_head(hidden).squeeze(-1).float()
+        values = self.value_head(hidden).squeeze(-1).float() if self.critic is None else self.critic_values(rollout)
         return logprobs, entropy, values
 
     def update(self, rollout: Rollout) -> dict[str, float]:
@@ -611,9 +627,12 @@ class LMPPOAgent(Agent):
         rollout = rollout.episodes(slice(None))  # drop columns that are padding in every episode
         mask = rollout.response_mask
 
-        # old log-probs, values and reference log-probs in the same (full-sequence) layout as the update
+        # old log-probs and values: the rollout's (its KV-cached decoding matches a full forward up to float
+        # rounding); a separate critic's values and the reference log-probs: one full forward each
+        old_logprobs, old_values = rollout.sample_logprobs, rollout.values
         with torch.no_grad(), self.autocast():
-            old_logprobs, _, old_values = self.evaluate_tokens(rollout, with_entropy=False)
+            if self.critic is not None:
+                old_values = self.critic_values(rollout)
             ref_logits, _ = forward_responses(self.reference, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, mask)
             ref_logprobs, _ = token_logprobs(ref_logits, rollout.response_ids, c.temperature, self.vocab_size)
         fmask = mask.float()
@@ -628,6 +647,7 @@ class LMPPOAgent(Agent):
         params = self.parameters()
         stat_names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
         minibatch_stats: list[torch.Tensor] = []  # per minibatch: token means of stat_names
+        rollout_mismatch = torch.zeros((), device=self.device)  # max |log pi - rollout's log pi| before the first step
         epochs_done = 0
         for _epoch in range(c.num_epochs):
             order = torch.randperm(episodes, generator=self.shuffle_generator).to(self.device)
@@ -653,6 +673,8 @@ class LMPPOAgent(Agent):
                     # summed over tokens / the minibatch's token count: micro-batches add up to the minibatch mean
                     ((loss_per_token * m).sum() / tokens_in_minibatch).backward()
                     with torch.no_grad():
+                        if not minibatch_stats and not epoch_stats:  # no step yet: the policy is the rollout's
+                            rollout_mismatch = torch.maximum(rollout_mismatch, (log_ratio.abs() * m).max())
                         approx_kl = (ratio - 1) - log_ratio  # k3 estimate of KL(old || new)
                         clipped = ((ratio - 1).abs() > c.clip_range).float()
                         parts = (policy_loss, value_loss, entropy, approx_kl, clipped)
@@ -679,7 +701,7 @@ class LMPPOAgent(Agent):
             "train/episode_return": rollout.env_rewards.sum(1).mean(),
             "train/episode_length": fmask.sum(1).mean(),
             "train/explained_variance": explained_variance,
-            "train/logprob_rollout_mismatch": ((rollout.sample_logprobs - old_logprobs).abs() * fmask).max(),
+            "train/logprob_rollout_mismatch": rollout_mismatch,
         }
         means = torch.stack(minibatch_stats).mean(0)
         summary.update({f"train/{name}": means[i] for i, name in enumerate(stat_names)})

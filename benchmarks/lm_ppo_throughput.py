@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         with agent.autocast():
             rollout = collect_rollout(agent.env, agent.policy_model, config, agent.sample_generator, agent.bos_token_id,
-                                      agent.vocab_size, use_kv_cache=use_kv_cache, logits_processor=no_eos)
+                                      agent.vocab_size, use_kv_cache=use_kv_cache, logits_processor=no_eos,
+                                      value_head=agent.value_head)
         sync()
         return time.perf_counter() - start, rollout
 

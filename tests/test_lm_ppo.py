@@ -146,27 +146,48 @@ def small_agent(tmp_path, **config) -> LMPPOAgent:
     return LMPPOAgent(run_config(tmp_path, num_envs=6), LMPPOConfig(**{**FAST, **config}))
 
 
-def test_kv_cache_rollout_log_probs_equal_a_full_forward(tmp_path):
+def test_kv_cache_rollout_log_probs_and_values_equal_a_full_forward(tmp_path):
     agent = small_agent(tmp_path)
-    env, model = agent.env, agent.policy_model
+    env, model, value_head = agent.env, agent.policy_model, agent.value_head
+    torch.nn.init.normal_(value_head.weight)  # (zero at the start: give the values something to agree on)
     prompt_draws = env.np_random.bit_generator.state
     with torch.no_grad():
         generator = torch.Generator().manual_seed(1)
-        rollout = collect_rollout(env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size)
-        logits, _ = forward_responses(model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, rollout.response_mask)
+        rollout = collect_rollout(env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, value_head=value_head)
+        logits, hidden = forward_responses(model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
+                                           rollout.response_mask, want_hidden=True)
         full, _ = token_logprobs(logits, rollout.response_ids, agent.config.temperature, agent.vocab_size)
+        full_values = value_head(hidden).squeeze(-1)
         generator = torch.Generator().manual_seed(1)
         env.np_random.bit_generator.state = prompt_draws  # the same prompts again
         reencoded = collect_rollout(env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, use_kv_cache=False)
     mask = rollout.response_mask
     assert mask[:, 0].all() and rollout.live_steps > env.num_envs
     torch.testing.assert_close(rollout.sample_logprobs[mask], full[mask], atol=1e-4, rtol=0)
+    torch.testing.assert_close(rollout.values[mask], full_values[mask], atol=1e-4, rtol=0)
+    assert rollout.values[mask].abs().min() > 0 and (rollout.values[~mask] == 0).all()
     # re-encoding the whole prefix every step samples the same tokens with the same log-probs
     assert torch.equal(reencoded.response_mask, mask)
     assert torch.equal(reencoded.response_ids[mask], rollout.response_ids[mask])
     torch.testing.assert_close(reencoded.sample_logprobs, rollout.sample_logprobs, atol=1e-4, rtol=0)
     # frozen rows: nothing after an episode's end is rewarded
     assert (rollout.env_rewards[~mask] == 0).all()
+
+
+def test_episodes_drop_padding_columns_and_score_the_same(tmp_path):
+    agent = small_agent(tmp_path)
+    rollout = agent.collect()
+    rows = torch.tensor([4, 1])
+    part = rollout.episodes(rows)
+    assert part.prompt_ids.shape[1] == rollout.prompt_mask[rows].sum(1).max() <= rollout.prompt_ids.shape[1]
+    assert part.response_ids.shape[1] == rollout.response_mask[rows].sum(1).max() <= rollout.response_ids.shape[1]
+    with torch.no_grad():
+        full, _, full_values = agent.evaluate_tokens(rollout, with_entropy=False)
+        trimmed, _, trimmed_values = agent.evaluate_tokens(part, with_entropy=False)
+    width = part.response_ids.shape[1]
+    mask = part.response_mask
+    torch.testing.assert_close(trimmed[mask], full[rows, :width][mask], atol=1e-5, rtol=0)
+    torch.testing.assert_close(trimmed_values[mask], full_values[rows, :width][mask], atol=1e-5, rtol=0)
 
 
 def test_gradient_accumulation_gives_the_same_update(tmp_path):
