@@ -52,13 +52,18 @@ class BatchScorer:
         """Append ``tokens[i]`` to every row ``i`` where ``active[i]``; return the new scores."""
         raise NotImplementedError
 
-    def texts(self, rows: Sequence[int] | None = None) -> list[str] | None:
-        """The continuations of ``rows`` if this scorer keeps text, else ``None`` (the env decodes them)."""
-        return None
+    #: whether :meth:`texts` gives the continuations (else the env decodes them from the tokens)
+    keeps_text = False
+
+    def texts(self, rows: Sequence[int] | None = None) -> list[str]:
+        """The continuations of ``rows`` (all rows if ``None``), when :attr:`keeps_text`."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no text")
 
 
 class TextBatchScorer(BatchScorer):
     """Per-row incremental decoding and the task's incremental :class:`~textgym.task.Scorer`."""
+
+    keeps_text = True
 
     def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
         super().__init__(task, tokenizer, num_envs, arrays, prompts)

@@ -228,9 +228,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             done_rows = self.arrays.nonzero(done)
             if disabled:
                 self._ended |= done
-                row_list = done_rows.tolist()
                 texts = np.full(self.num_envs, None, dtype=object)
-                texts[row_list] = self.texts(row_list)
+                texts[done_rows.tolist()] = self._texts(done_rows)
                 infos = {"text": texts, "_text": self.arrays.to_host(done)}
             else:
                 infos = self._final_infos(done, done_rows, scores)
@@ -280,16 +279,19 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     def texts(self, rows=None) -> list[str]:
         """The current continuations (decoded from the generated tokens of each row)."""
-        kept = self.scorer.texts(rows)
-        if kept is not None:
-            return kept
-        rows = list(range(self.num_envs)) if rows is None else [int(r) for r in rows]
-        if not rows:
+        if rows is None:
+            return self._texts(self._rows)
+        return self._texts(self.arrays.from_host([int(r) for r in rows], "int64"))
+
+    def _texts(self, rows) -> list[str]:
+        """:meth:`texts` of the rows in the index array ``rows``."""
+        if self.scorer.keeps_text:
+            return self.scorer.texts(rows.tolist())
+        if not len(rows):
             return []
-        index = self.arrays.from_host(rows, "int64")
         to_host = self.arrays.to_host
-        starts = to_host(self._prompt_lengths[self._prompt_indices[index]])
-        return self.tokenizer.decode_spans(to_host(self._input_ids[index]), starts, to_host(self._positions[index]))
+        starts = to_host(self._prompt_lengths[self._prompt_indices[rows]])
+        return self.tokenizer.decode_spans(to_host(self._input_ids[rows]), starts, to_host(self._positions[rows]))
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -318,10 +320,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self.scorer.reset_rows(rows, indices)
 
     def _final_infos(self, done, done_rows, scores) -> dict[str, Any]:
-        rows = done_rows.tolist()
         mask = self.arrays.to_host(done)
         texts = np.full(self.num_envs, None, dtype=object)
-        texts[rows] = self.texts(rows)
+        texts[done_rows.tolist()] = self._texts(done_rows)
         final_info = {
             "text": texts,
             "_text": mask,

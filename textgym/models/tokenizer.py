@@ -88,12 +88,13 @@ class TextTokenizer:
         width = max(int((ends - starts).max()), 1)
         columns = starts[:, None] + np.arange(width)
         inside = columns < ends[:, None]
-        codes = self._code_points[np.take_along_axis(ids, np.minimum(columns, ids.shape[1] - 1), axis=1)]
+        codes = self._code_points[ids[np.arange(len(ids))[:, None], np.minimum(columns, ids.shape[1] - 1)]]
         codes[~inside] = 0
         texts = codes.view(f"<U{width}").ravel().tolist()  # trailing zeros end each string
-        gaps = np.flatnonzero(((codes == 0) & inside).any(axis=1))
-        for row in gaps.tolist():  # a special token inside the text (a zero that is not trailing)
-            texts[row] = texts[row].replace("\0", "")
+        specials = (codes == 0) & inside  # a special token inside the text: a zero that is not trailing
+        if specials.any():
+            for row in np.flatnonzero(specials.any(axis=1)).tolist():
+                texts[row] = texts[row].replace("\0", "")
         return texts
 
     def token_string(self, token_id: int) -> str:
