@@ -176,6 +176,22 @@ def test_torch_arrays_match_numpy_arrays(env_id, autoreset_mode, output):
     _assert_same(_collect(envs[0], actions, 7), _collect(envs[1], actions, 7))
 
 
+def test_accelerator_path_keeps_mid_episode_steps_on_the_device(monkeypatch):
+    """With torch arrays and torch output, a step that ends no episode copies nothing to the host."""
+    vec = TextGenVectorEnv(task="copy", num_envs=4, device="cpu", arrays="torch", output="torch", max_new_tokens=8)
+    vec.reset(seed=0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("host transfer on the hot path")
+
+    monkeypatch.setattr(torch.Tensor, "numpy", refuse)
+    monkeypatch.setattr(torch.Tensor, "tolist", refuse)
+    monkeypatch.setattr(torch.Tensor, "cpu", refuse)
+    for token in (2, 3, 4):
+        obs, rewards, terms, truncs, info = vec.step(torch.full((4,), token))
+        assert isinstance(rewards, torch.Tensor) and not (terms | truncs).any()
+
+
 def test_bad_array_backend():
     with pytest.raises(ValueError, match=r"unknown arrays 'jax'; allowed: \['auto', 'numpy', 'torch'\]"):
         TextGenVectorEnv(task="copy", num_envs=2, device="cpu", arrays="jax")
