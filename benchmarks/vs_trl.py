@@ -15,7 +15,7 @@ episodes (completions), on the CPU:
   VADER compound score of each completion, ``--num-generations`` completions per prompt,
   batches of ``--num-envs`` completions, ``--trl-lr`` (the learning rate: TRL's default
   1e-6 is meant for large models), ``--trl-num-iterations`` passes per batch (TRL's
-  default 1; LM-PPO makes 4 epochs x 4 minibatches), TRL's defaults otherwise. Prompts are given to TRL with
+  default 1; LM-PPO makes 2 epochs x 4 minibatches), TRL's defaults otherwise. Prompts are given to TRL with
   the ``<|endoftext|>`` BOS token in front, as LM-PPO feeds them (``prepend_bos``).
 
 Both are scored by textgym's evaluation: the mean VADER compound of greedy continuations
