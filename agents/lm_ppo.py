@@ -23,8 +23,10 @@ Implementation Details of RLHF with PPO"):
    Rows that end are frozen by the environment; the round stops when every row has ended.
    ``rollout_rounds`` rounds make one update's batch. The log-probability of each sampled
    token and the value of each state are recorded while decoding: they are the update's
-   "old" policy and values (a full forward gives the same up to float rounding), so only
-   the reference model (and a separate critic) runs an extra forward over the batch.
+   "old" policy and values (in fp32 a full forward gives the same up to float rounding), so
+   only the reference model (and a separate critic) runs an extra forward over the batch.
+   Under bf16 autocast the cached decoding drifts from a full forward by more than that, so
+   there the update recomputes them with one full forward, and the first ratio is exactly 1.
 3. **Rewards.** Each token's reward is the environment's reward (dense: the per-token
    score difference; sparse: the score at the last token) minus ``beta * KL_t``, where
    ``KL_t`` estimates the KL divergence between policy and reference at that state from the
@@ -589,6 +591,11 @@ class LMPPOAgent(Agent):
         return autocast_for(self.device, self.config.bf16)
 
     @property
+    def low_precision(self) -> bool:
+        """Whether the forwards run under bf16 autocast (CUDA with ``bf16``)."""
+        return self.device.type == "cuda" and self.config.bf16
+
+    @property
     def env_steps(self) -> int:
         return self._env_steps
 
@@ -627,11 +634,14 @@ class LMPPOAgent(Agent):
         rollout = rollout.episodes(slice(None))  # drop columns that are padding in every episode
         mask = rollout.response_mask
 
-        # old log-probs and values: the rollout's (its KV-cached decoding matches a full forward up to float
-        # rounding); a separate critic's values and the reference log-probs: one full forward each
+        # old log-probs and values: the rollout's (in fp32 its KV-cached decoding matches a full forward up to
+        # float rounding; under bf16 it does not, so a full forward in the update's layout recomputes them);
+        # a separate critic's values and the reference log-probs: one full forward each
         old_logprobs, old_values = rollout.sample_logprobs, rollout.values
         with torch.no_grad(), self.autocast():
-            if self.critic is not None:
+            if self.low_precision:
+                old_logprobs, _, old_values = self.evaluate_tokens(rollout, with_entropy=False)
+            elif self.critic is not None:
                 old_values = self.critic_values(rollout)
             ref_logits, _ = forward_responses(self.reference, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids, mask)
             ref_logprobs, _ = token_logprobs(ref_logits, rollout.response_ids, c.temperature, self.vocab_size)
@@ -674,7 +684,8 @@ class LMPPOAgent(Agent):
                     ((loss_per_token * m).sum() / tokens_in_minibatch).backward()
                     with torch.no_grad():
                         if not minibatch_stats and not epoch_stats:  # no step yet: the policy is the rollout's
-                            rollout_mismatch = torch.maximum(rollout_mismatch, (log_ratio.abs() * m).max())
+                            drift = (logprobs - part.sample_logprobs).abs()  # (under bf16 the old log-probs are not the rollout's)
+                            rollout_mismatch = torch.maximum(rollout_mismatch, (drift * m).max())
                         approx_kl = (ratio - 1) - log_ratio  # k3 estimate of KL(old || new)
                         clipped = ((ratio - 1).abs() > c.clip_range).float()
                         parts = (policy_loss, value_loss, entropy, approx_kl, clipped)

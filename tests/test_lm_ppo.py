@@ -200,6 +200,22 @@ def test_gradient_accumulation_gives_the_same_update(tmp_path):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
+def test_low_precision_update_recomputes_the_old_policy_with_a_full_forward(tmp_path, monkeypatch):
+    """Under bf16 the cached decoding drifts from a full forward: the update then takes its old log-probs from one."""
+    agents = [small_agent(tmp_path, num_minibatches=1, num_epochs=1) for _ in range(2)]
+    rollout = agents[0].collect()
+    rollout.sample_logprobs += 0.3  # a drifted rollout: only the low-precision path is immune to it
+    monkeypatch.setattr(LMPPOAgent, "low_precision", property(lambda self: self is agents[1]))
+    calls = []
+    evaluate = LMPPOAgent.evaluate_tokens
+    monkeypatch.setattr(LMPPOAgent, "evaluate_tokens", lambda self, *a, **k: calls.append(self) or evaluate(self, *a, **k))
+    drifted, recomputed = agents[0].update(rollout), agents[1].update(rollout)
+    assert calls.count(agents[1]) == calls.count(agents[0]) + 1  # one extra forward, before the minibatches
+    assert drifted["train/clip_fraction"] > 0.5 and recomputed["train/clip_fraction"] == 0.0
+    for stats in (drifted, recomputed):  # the drift is reported either way
+        assert stats["train/logprob_rollout_mismatch"] == pytest.approx(0.3, abs=1e-3)
+
+
 def test_options_run_and_early_stop_on_approx_kl(tmp_path):
     agent = small_agent(tmp_path, separate_critic=True, kl_estimator="k3", adaptive_kl=False, kl_coef=0.2,
                         gradient_accumulation_steps=2, num_epochs=8, learning_rate=5e-3, target_approx_kl=1e-6,
