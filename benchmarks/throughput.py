@@ -7,7 +7,7 @@
 Prints a table and writes a CSV (default ``benchmarks/results/throughput-<device>.csv``).
 Every ratio in the table comes from measurements taken side by side in this one run.
 
-Columns: env steps per second (one step of one env = 1) for (a) ``SyncVectorEnv`` over N
+Columns: env steps per second (one transition of one env = 1; see :func:`timed_steps`) for (a) ``SyncVectorEnv`` over N
 ``TextGenEnv``, (b) ``AsyncVectorEnv`` (N processes; skipped above ``--async-max``), (c)
 ``TextGenVectorEnv`` (on the CPU also with ``arrays="torch"``, the accelerator code path:
 torch tensors instead of numpy arrays); the forward time of the bundled tiny LM on the same
@@ -38,22 +38,33 @@ TASKS = {"copy": "textgym/Copy-v0", "sentiment": "textgym/Sentiment-v0"}
 
 
 def timed_steps(env, actions: np.ndarray, min_seconds: float, sync=None) -> float:
-    """Steps per second of ``env.step`` over the pre-drawn ``actions`` (cycled), at least ``min_seconds``."""
+    """Env steps (transitions) per second of ``env.step`` over the pre-drawn ``actions`` (cycled), at least ``min_seconds``.
+
+    A transition is one env applying one action. In Gymnasium's default next-step autoreset
+    (``SyncVectorEnv``, ``AsyncVectorEnv``) the call after an episode's end resets that env
+    and ignores its action: that env makes no transition in that call and is not counted. In
+    same-step autoreset (``TextGenVectorEnv``) every call is a transition for every env.
+    """
+    next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == gym.vector.AutoresetMode.NEXT_STEP
     env.reset(seed=0)
+    resetting = 0  # envs whose next call is a reset (next-step autoreset)
     for a in actions[:3]:  # warm up
-        env.step(a)
+        _, _, terminated, truncated, _ = env.step(a)
+        resetting = int((terminated | truncated).sum()) if next_step else 0
     if sync is not None:
         sync()
-    steps, start = 0, time.perf_counter()
+    transitions, start = 0, time.perf_counter()
     while True:
         for a in actions:
-            env.step(a)
-        steps += len(actions)
+            _, _, terminated, truncated, _ = env.step(a)
+            transitions += len(a) - resetting
+            if next_step:
+                resetting = int((terminated | truncated).sum())
         if sync is not None:
             sync()
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
-            return steps * actions.shape[1] / elapsed
+            return transitions / elapsed
 
 
 def vector_actions(vocab: int, n: int, steps: int, eos: int, seed: int = 0) -> np.ndarray:
