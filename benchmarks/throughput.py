@@ -3,6 +3,9 @@
     python benchmarks/throughput.py                       # CPU, N in 1 8 64 256, Copy and Sentiment
     python benchmarks/throughput.py --device cuda         # the batched env's tensors on the GPU
     python benchmarks/throughput.py --quick               # smaller N and shorter timings
+    python benchmarks/throughput.py --agent lm-ppo [--device cuda --model-size gpt2]
+                                                          # LM-PPO rollout tokens/s and update time
+                                                          # (benchmarks/lm_ppo_throughput.py; its options)
 
 Prints a table and writes a CSV (default ``benchmarks/results/throughput-<device>.csv``).
 Every ratio in the table comes from measurements taken side by side in this one run.
@@ -117,7 +120,18 @@ def step_cost_by_length(env_id: str, n: int, device: torch.device, repeats: int)
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    agent = argparse.ArgumentParser(add_help=False)
+    agent.add_argument("--agent", choices=["env", "lm-ppo"], default="env")
+    known, rest = agent.parse_known_args(argv)
+    if known.agent == "lm-ppo":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from lm_ppo_throughput import main as lm_ppo_main
+
+        return lm_ppo_main(rest)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agent", choices=["env", "lm-ppo"], default="env",
+                        help="env: this table; lm-ppo: LM-PPO rollout and update throughput (lm_ppo_throughput.py)")
     parser.add_argument("--device", default="cpu", help="device of the batched env and the LM forward: cpu, cuda, auto")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
