@@ -107,7 +107,7 @@ class LMPPOConfig:
     # optimisation
     learning_rate: float = field(default=5e-5, metadata=_help("Adam step size"))
     adam_eps: float = field(default=1e-5, metadata=_help("Adam epsilon"))
-    num_epochs: int = field(default=2, metadata=_help("PPO passes over each batch"))
+    num_epochs: int = field(default=4, metadata=_help("PPO passes over each batch (2 is faster per second, 4 learns more per env step)"))
     num_minibatches: int = field(default=4, metadata=_help("minibatches (of whole episodes) per epoch"))
     gradient_accumulation_steps: int = field(default=1, metadata=_help("micro-batches per minibatch (gradients summed before a step)"))
     max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping (global norm)"))
