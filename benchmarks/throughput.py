@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 import textgym  # noqa: F401
+from agents.lm_ppo import cache_keyword, output_cache
 from textgym.devices import resolve_device
 from textgym.models import load_frozen
 
@@ -83,7 +84,7 @@ def forward_seconds(batch: int, length: int, device: torch.device, repeats: int)
     ids = torch.randint(0, lm.tokenizer.vocab_size, (batch, length), device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.no_grad():
-        past = lm.model(input_ids=ids[:, :-1], use_cache=True).past_key_values
+        past = output_cache(lm.model(input_ids=ids[:, :-1], use_cache=True))
         sync()
         start = time.perf_counter()
         for _ in range(repeats):
@@ -92,7 +93,7 @@ def forward_seconds(batch: int, length: int, device: torch.device, repeats: int)
         full = (time.perf_counter() - start) / repeats
         start = time.perf_counter()
         for _ in range(repeats):
-            lm.model(input_ids=ids[:, -1:], past_key_values=past, use_cache=True)
+            lm.model(input_ids=ids[:, -1:], use_cache=True, **{cache_keyword(lm.model): past})
             past.crop(-1)  # drop the token just added: the same cache length for the next repeat
         sync()
         cached = (time.perf_counter() - start) / repeats
