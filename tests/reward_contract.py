@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 def play(env, seed, actions):
     """Reset ``env`` with ``seed`` and take ``actions`` until the episode ends.
 
-    Returns ``(rewards, scores, done)``; ``scores`` starts with the score after reset.
+    Returns ``(rewards, scores, done, info)``; ``scores`` starts with the score after reset,
+    ``info`` is the last step's.
     """
     _, info = env.reset(seed=seed)
     rewards, scores = [], [info["score"]]
@@ -16,14 +17,14 @@ def play(env, seed, actions):
         rewards.append(reward)
         scores.append(info["score"])
         if terminated or truncated:
-            return rewards, scores, True
-    return rewards, scores, False
+            return rewards, scores, True, info
+    return rewards, scores, False, info
 
 
 def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=1e-9):
     """Dense rewards are score differences, sparse ones 0 until the end, and both sum to the final score."""
-    dense, dense_scores, done = play(dense_env, seed, actions)
-    sparse, sparse_scores, _ = play(sparse_env, seed, actions)
+    dense, dense_scores, done, _ = play(dense_env, seed, actions)
+    sparse, sparse_scores, _, _ = play(sparse_env, seed, actions)
     assert dense_scores == sparse_scores
     for t in range(len(dense)):
         assert dense[t] == pytest.approx(dense_scores[t + 1] - dense_scores[t], abs=1e-12)

@@ -5,22 +5,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reward_contract
 import textgym
 
 TASK_IDS = [env_id for env_id in textgym.env_ids() if env_id != "textgym/TextGenEnv-v0"]
 
 
 def play(env_id, mode, seed, actions, **kwargs):
-    env = gym.make(env_id, reward_mode=mode, **kwargs)
-    _, info = env.reset(seed=seed)
-    rewards, scores = [], [info["score"]]
-    for action in actions:
-        _, reward, terminated, truncated, info = env.step(action)
-        rewards.append(reward)
-        scores.append(info["score"])
-        if terminated or truncated:
-            return rewards, scores, True, info
-    return rewards, scores, False, info
+    return reward_contract.play(gym.make(env_id, reward_mode=mode, **kwargs), seed, actions)
 
 
 #: tasks whose score runs a judge LM get fewer examples, to keep the suite fast

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
 from textgym.tasks.length import LengthTask, count_words, generate_prompt_set
 
@@ -16,16 +17,7 @@ FOUR = Prompt("Write a sentence of exactly 4 words about the sea:", data={"n": 4
 
 
 def play(task, mode, seed, actions):
-    env = TextGenEnv(task=task, reward_mode=mode)
-    _, info = env.reset(seed=seed)
-    rewards, scores = [], [info["score"]]
-    for action in actions:
-        _, reward, terminated, truncated, info = env.step(action)
-        rewards.append(reward)
-        scores.append(info["score"])
-        if terminated or truncated:
-            return rewards, scores, True, info
-    return rewards, scores, False, info
+    return reward_contract.play(TextGenEnv(task=task, reward_mode=mode), seed, actions)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
