@@ -26,16 +26,11 @@ Updates, for a transition ``(s, a, r, s')`` with step size ``alpha`` and discoun
 End of episodes
     - Terminated transitions (EOS or a task's stop condition) bootstrap nothing: the
       target is ``r``.
-    - Truncated transitions (``max_new_tokens`` reached) are treated as terminal too, by
-      default. ``max_new_tokens`` is part of the environment's MDP, not an artificial
-      cutoff, and with prefix keys the key's length says how many tokens are left, so a
-      prefix of full length has no successor and value 0: treating truncation as
-      terminal is exact. With n-gram keys the time step is not in the key, and the
-      same key may be terminal in one episode and not in another; that is part of the
-      n-gram approximation. ``truncation_bootstraps=True`` instead bootstraps a
-      truncated transition from the state of ``info["final_obs"]`` (as for an
-      artificial time limit); it only makes sense with n-gram keys, since a full-length
-      prefix is never a decision state and keeps its initial value.
+    - The ``max_new_tokens`` horizon terminates an episode too (it is part of the task's
+      MDP, not an artificial cutoff): with prefix keys the key's length says how many
+      tokens are left, so a prefix of full length has no successor and value 0. With
+      n-gram keys the time step is not in the key, and the same key may be terminal in
+      one episode and not in another; that is part of the n-gram approximation.
 
 Training runs on one batched environment (``gym.make_vec(..., vectorization_mode=
 "vector_entry_point")`` with ``num_envs`` rows, on the CPU, same-step autoreset). The
@@ -110,10 +105,6 @@ class TabularConfig:
         metadata={"help": "prefix: prompt + generated tokens (exact); ngram: the last `ngram` tokens (aliases states)"},
     )
     ngram: int = field(default=3, metadata={"help": "tokens in an n-gram state key (state_key=ngram)"})
-    truncation_bootstraps: bool = field(
-        default=False,
-        metadata={"help": "bootstrap truncated transitions from info['final_obs'] instead of treating them as terminal"},
-    )
     max_vocab: int = field(default=64, metadata={"help": "largest vocabulary allowed with state_key=prefix"})
     max_estimated_states: int = field(
         default=10**9, metadata={"help": "largest estimated prefix state space (prompts x (vocab-1)^t summed over t < horizon)"}
@@ -135,8 +126,6 @@ class TabularConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.truncation_bootstraps, bool):
-            raise ValueError(f"truncation_bootstraps must be true or false, got {self.truncation_bootstraps!r}")
 
 
 def _check_number(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
@@ -358,10 +347,7 @@ class TabularAgent(Agent):
                 if terminated[i] or truncated[i]:
                     finished_returns.append(float(episode_returns[i]))
                     episode_returns[i] = 0.0
-                    target = r
-                    if truncated[i] and c.truncation_bootstraps:
-                        target = r + c.discount * self._final_state_value(info, i)
-                    td_errors.append(self._update(s, a, target))
+                    td_errors.append(self._update(s, a, r))
                 elif self.on_policy:
                     pending[i] = (s, a, r)
                 else:
@@ -445,14 +431,6 @@ class TabularAgent(Agent):
         error = float(target - self.table.values[row, action])
         self.table.values[row, action] += self.config.step_size * error
         return error
-
-    def _final_state_value(self, info: dict[str, Any], i: int) -> float:
-        final = info["final_obs"]
-        key = state_keys(final["input_ids"][i : i + 1], final["attention_mask"][i : i + 1], self.config.state_key, self.config.ngram)[0]
-        row = self.table.row(key)
-        if self.on_policy:
-            return float(self.table.values[row, int(self._explore([row])[0])])
-        return float(self.table.values[row].max())
 
 
 class QLearningAgent(TabularAgent):

@@ -35,7 +35,7 @@ def test_play_through_stdin():
     assert cli.cmd_play(args, stdin=stdin, stdout=stdout) == 0
     out = stdout.getvalue()
     assert "candidates: [0] 'a'" in out and "instant reward" in out
-    assert "episode over (terminated): text 'ab'" in out
+    assert "episode over (eos): text 'ab'" in out
 
 
 def test_console_script_runs():

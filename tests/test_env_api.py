@@ -42,18 +42,39 @@ def test_observation_layout(env_id):
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
-def test_eos_terminates_and_horizon_truncates(env_id):
+def test_eos_and_horizon_terminate(env_id):
+    """EOS and the max_new_tokens horizon both terminate (the horizon is part of the task); truncated stays False."""
     env = gym.make(env_id, max_new_tokens=3)
     base = env.unwrapped
     env.reset(seed=0)
-    _, _, terminated, truncated, _ = env.step(base.tokenizer.eos_token_id)
-    assert terminated and not truncated
+    _, _, terminated, truncated, info = env.step(base.tokenizer.eos_token_id)
+    assert terminated and not truncated and info["end_reason"] == "eos"
     env.reset(seed=0)
     # a plain word-character token: no task stops on it (a full stop or newline may end some tasks)
     other = next(i for i in range(env.action_space.n) if base.tokenizer.decode([i]).isalnum())
-    flags = [env.step(other)[2:4] for _ in range(3)]
-    assert flags[:2] == [(False, False), (False, False)]
-    assert flags[2] == (False, True)
+    steps = [env.step(other) for _ in range(3)]
+    assert [s[2:4] for s in steps] == [(False, False), (False, False), (True, False)]
+    assert "end_reason" not in steps[0][4] and steps[2][4]["end_reason"] == "max_new_tokens"
+
+
+def test_outer_time_limit_still_truncates():
+    env = gym.make("textgym/Copy-v0", max_episode_steps=2)
+    env.reset(seed=0)
+    other = next(i for i in range(env.action_space.n) if env.unwrapped.tokenizer.decode([i]).isalnum())
+    assert env.step(other)[2:4] == (False, False)
+    _, _, terminated, truncated, info = env.step(other)
+    assert (terminated, truncated) == (False, True) and "end_reason" not in info
+
+
+def test_task_stop_condition_end_reason():
+    env = gym.make("textgym/QA-v0")
+    env.reset(seed=0)
+    base = env.unwrapped
+    newline = base.tokenizer.encode("\n")[-1]
+    word = next(i for i in range(env.action_space.n) if base.tokenizer.decode([i]).isalpha())
+    env.step(word)
+    _, _, terminated, _, info = env.step(newline)
+    assert terminated and info["end_reason"] == "stop"
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)

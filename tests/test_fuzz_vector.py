@@ -63,6 +63,6 @@ def test_texts_up_to_the_context_length_work():
     for _ in range(room - 1):
         assert env.step(token)[2:4] == (False, False)
     _, _, terminated, truncated, info = env.step(token)
-    assert truncated and np.isfinite(info["score"])
+    assert terminated and not truncated and info["end_reason"] == "max_new_tokens" and np.isfinite(info["score"])
     with pytest.raises(ValueError, match="exceeds the context length 512"):
         gym.make("textgym/Sentiment-v0", max_new_tokens=room + 1)

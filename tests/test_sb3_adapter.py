@@ -31,3 +31,30 @@ def test_ppo_trains_a_few_steps_on_the_adapter():
 def test_adapter_refuses_torch_output():
     with pytest.raises(ValueError, match="output='numpy'"):
         TextGenSB3VecEnv(TextGenVectorEnv(task="copy", num_envs=2, device="cpu", output="torch"))
+
+
+def test_ppo_does_not_bootstrap_at_the_horizon():
+    """The horizon terminates: SB3's rollout buffer holds exactly the env's rewards, with no gamma * V(s_T) added."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    class Recorder(VecEnvWrapper):
+        def __init__(self, venv):
+            super().__init__(venv)
+            self.rewards, self.reasons = [], []
+
+        def reset(self):
+            return self.venv.reset()
+
+        def step_wait(self):
+            obs, rewards, dones, infos = self.venv.step_wait()
+            self.rewards.append(rewards.copy())
+            self.reasons += [info.get("end_reason") for info in infos if info]
+            assert not any(info.get("TimeLimit.truncated") for info in infos if info)
+            return obs, rewards, dones, infos
+
+    base = make_sb3_vec_env("textgym/Sentiment-v0", num_envs=4, seed=0, device="cpu", max_new_tokens=3)
+    env = Recorder(base)
+    model = PPO("MultiInputPolicy", env, n_steps=8, batch_size=32, n_epochs=1, gamma=1.0, seed=0, device="cpu")
+    model.learn(total_timesteps=32)
+    assert "max_new_tokens" in env.reasons
+    np.testing.assert_array_equal(model.rollout_buffer.rewards, np.stack(env.rewards[-8:]))

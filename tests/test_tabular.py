@@ -209,10 +209,9 @@ def test_ngram_table_is_smaller_and_policy_is_greedy(tmp_path):
         assert action == (0 if values is None else int(np.argmax(values)))
 
 
-@pytest.mark.parametrize("bootstraps", [False, True])
-def test_truncation_is_terminal_unless_asked(tmp_path, bootstraps):
-    """At the last step (3 tokens written, horizon 4) a tried token's value is its reward, or reward + the initial value."""
-    agent = make_agent(tmp_path, step_size=1.0, initial_value=5.0, truncation_bootstraps=bootstraps)
+def test_horizon_is_terminal(tmp_path):
+    """At the last step (3 tokens written, horizon 4) a tried token's value is its reward: nothing is bootstrapped."""
+    agent = make_agent(tmp_path, step_size=1.0, initial_value=5.0)
     agent.learn(800)
     separator = agent.env.tokenizer.encode("=")[0]
     last_step_values = [agent.table.values[row] for key, row in agent.table.index.items()
@@ -220,7 +219,4 @@ def test_truncation_is_terminal_unless_asked(tmp_path, bootstraps):
     assert last_step_values
     tried = np.concatenate([values[1:][values[1:] != 5.0] for values in last_step_values])  # every token but EOS
     assert tried.size
-    if bootstraps:
-        assert (tried >= 4.0).all()
-    else:
-        assert (np.abs(tried) <= 1.0).all()
+    assert (np.abs(tried) <= 1.0).all()

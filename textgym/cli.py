@@ -49,7 +49,7 @@ def format_episode(record) -> str:
     lines = [f"prompt: {record.prompt!r}", "step  token              instant reward"]
     for t, (token, reward) in enumerate(zip(record.tokens, record.rewards)):
         lines.append(f"{t:>4}  {token!r:<18} {reward:+.4f}")
-    end = "terminated (EOS or stop)" if record.terminated else "truncated (max_new_tokens)"
+    end = f"terminated ({record.end_reason})" if record.terminated else "truncated (outer time limit)"
     lines.append(f"text: {record.text!r}")
     lines.append(f"score {record.score:+.4f} = sum of instant rewards {record.episode_return:+.4f}; {end}")
     return "\n".join(lines)
@@ -134,7 +134,7 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
         total += reward
         print(f"token {tokenizer.token_string(action)!r}: instant reward {reward:+.4f}, return so far {total:+.4f}", file=out)
         if terminated or truncated:
-            print(f"episode over ({'terminated' if terminated else 'truncated'}): text {info['text']!r}, score {info['score']:+.4f}", file=out)
+            print(f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, score {info['score']:+.4f}", file=out)
             return 0
 
 

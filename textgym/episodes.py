@@ -21,6 +21,7 @@ class EpisodeRecord:
     text: str = ""
     score: float = 0.0
     terminated: bool = False
+    end_reason: str | None = None
 
     @property
     def episode_return(self) -> float:
@@ -81,5 +82,6 @@ def run_episode(env: gym.Env, policy=None, seed: int | None = None, options: dic
         record.rewards.append(float(reward))
         done = terminated or truncated
         record.terminated = terminated
+        record.end_reason = info.get("end_reason")
     record.text, record.score = info["text"], info["score"]
     return record

@@ -21,7 +21,10 @@ class TextGenSB3VecEnv(VecEnv):
     """SB3 view of a :class:`TextGenVectorEnv` (numpy output, SAME_STEP autoreset).
 
     Each finished row's info carries ``terminal_observation``, ``TimeLimit.truncated``,
-    ``text`` and ``score``, as SB3's own ``DummyVecEnv`` would give them.
+    ``text``, ``score`` and ``end_reason``, as SB3's own ``DummyVecEnv`` would give them.
+    Every end of a textgym episode is a termination (the ``max_new_tokens`` horizon is
+    part of the task), so ``TimeLimit.truncated`` is False and SB3 bootstraps nothing
+    past it.
     """
 
     def __init__(self, vector_env: TextGenVectorEnv) -> None:
@@ -57,6 +60,7 @@ class TextGenSB3VecEnv(VecEnv):
                 "TimeLimit.truncated": bool(truncated[row] and not terminated[row]),
                 "text": final["text"][row],
                 "score": float(final["score"][row]),
+                "end_reason": final["end_reason"][row],
             }
         return obs, rewards.astype(np.float32), dones, infos
 

@@ -65,12 +65,17 @@ class TextGenEnv(gym.Env):
     ``reset(options={"prompt_index": i})``.
 
     ## Episode End
-    - Termination: the agent emits the EOS token, or the task's stop condition holds.
-    - Truncation: ``max_new_tokens`` tokens have been generated.
+    The episode terminates (``terminated=True``) when the agent emits the EOS token, when
+    the task's stop condition holds, or when ``max_new_tokens`` tokens have been generated.
+    The horizon is part of the task: the observation shows how many tokens were generated,
+    and the score is taken there, so no agent should bootstrap a value past it.
+    ``info["end_reason"]`` says which: ``"eos"``, ``"stop"`` or ``"max_new_tokens"``.
+    ``truncated`` is left to outer time limits (``gym.make(..., max_episode_steps=k)``).
 
     ## Info
     ``text`` (the generated continuation, decoded), ``score`` (the task's score of it),
-    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``.
+    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``; at the last step
+    also ``end_reason``.
 
     ## Arguments
     - ``task``: a registered task name (``textgym list``) or a :class:`textgym.Task`.
@@ -149,7 +154,7 @@ class TextGenEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            what = "before reset()" if not self._episode_started else "after the episode ended (terminated or truncated)"
+            what = "before reset()" if not self._episode_started else "after the episode ended"
             raise EpisodeFinishedError(f"step() called {what}; call reset() to start a new episode")
         token = check_action(action, self.action_space.n)
         self._input_ids[self._position] = token
@@ -158,19 +163,26 @@ class TextGenEnv(gym.Env):
         self._num_generated += 1
 
         previous = self._score
-        terminated = token == self.tokenizer.eos_token_id
-        if not terminated:
+        end_reason = None
+        if token == self.tokenizer.eos_token_id:
+            end_reason = "eos"
+        else:
             appended = self._decoder.push(token)
             if appended:
                 self._text += appended
                 self._score = self.task.checked_score(self._scorer.update(self._text, appended))
-            terminated = self.task.is_finished(self._prompt, self._text)
-        truncated = not terminated and self._num_generated >= self.max_new_tokens
-        self._done = terminated or truncated
+            if self.task.is_finished(self._prompt, self._text):
+                end_reason = "stop"
+        if end_reason is None and self._num_generated >= self.max_new_tokens:
+            end_reason = "max_new_tokens"
+        self._done = end_reason is not None
         reward = step_reward(self.reward_mode, previous, self._score, self._done)
         if self.render_mode == "human":
             self.render()
-        return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+        info = self._info()
+        if end_reason is not None:
+            info["end_reason"] = end_reason
+        return self._observation(), float(reward), self._done, False, info
 
     def render(self) -> str | None:
         if self.render_mode is None:

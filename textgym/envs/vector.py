@@ -44,10 +44,16 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     tasks with a token-level score such as Copy; the task's incremental per-row scorer
     otherwise), and resets finished rows.
 
+    A row's episode ends with ``terminated=True`` (EOS, the task's stop condition, or the
+    ``max_new_tokens`` horizon, which is part of the task); ``truncated`` is always False
+    here and left to outer time limits. ``end_reason`` (in ``final_info``, or in the info
+    of the ending step with DISABLED autoreset) says which: ``"eos"``, ``"stop"`` or
+    ``"max_new_tokens"``.
+
     Autoreset (``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``): when a row ends,
     the observation returned for it is already the first observation of its next episode;
     the final observation and info are in ``info["final_obs"]`` (a batched dict, valid where
-    ``info["_final_obs"]``) and ``info["final_info"]`` (with ``text`` and ``score``, valid
+    ``info["_final_obs"]``) and ``info["final_info"]`` (with ``text``, ``score`` and ``end_reason``, valid
     where ``info["_final_info"]``).
 
     With ``autoreset_mode="Disabled"`` (``AutoresetMode.DISABLED``) a finished row is frozen
@@ -213,11 +219,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         eos = tokens == self._eos
         writes = ~eos if live is None else ~eos & live
         scores = self.scorer.step(tokens, writes)
-        terminated = eos if self.scorer.finished is None else eos | self.scorer.finished
-        truncated = ~terminated & (self._num_generated >= self.max_new_tokens)
+        stopped = eos if self.scorer.finished is None else eos | self.scorer.finished
+        # the horizon is part of the task: reaching it terminates (DESIGN section 1)
+        done = stopped | (self._num_generated >= self.max_new_tokens)
         if live is not None:
-            terminated, truncated = terminated & live, truncated & live
-        done = terminated | truncated
+            done = done & live
+        terminated = done
+        truncated = self.arrays.zeros(self.num_envs, "bool")
         if self.reward_mode == "dense":
             rewards = scores - previous
         else:
@@ -226,13 +234,15 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         infos: dict[str, Any] = {}
         if done.any():
             done_rows = self.arrays.nonzero(done)
+            reasons = self._end_reasons(done, eos, stopped)
             if disabled:
                 self._ended |= done
                 texts = np.full(self.num_envs, None, dtype=object)
                 texts[done_rows.tolist()] = self._texts(done_rows)
-                infos = {"text": texts, "_text": self.arrays.to_host(done)}
+                mask = self.arrays.to_host(done)
+                infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask}
             else:
-                infos = self._final_infos(done, done_rows, scores)
+                infos = self._final_infos(done, done_rows, scores, reasons)
                 self._start_rows(done_rows, self._draw_prompts(len(done_rows)))
         infos.update(self._info())
         fresh = self._convert_fresh
@@ -319,13 +329,25 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_indices[rows] = indices
         self.scorer.reset_rows(rows, indices)
 
-    def _final_infos(self, done, done_rows, scores) -> dict[str, Any]:
+    def _end_reasons(self, done, eos, stopped) -> np.ndarray:
+        """``info["end_reason"]`` of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``None``."""
+        to_host = self.arrays.to_host
+        done, eos, stopped = to_host(done), to_host(eos), to_host(stopped)
+        reasons = np.full(self.num_envs, None, dtype=object)
+        reasons[done] = "max_new_tokens"
+        reasons[done & stopped] = "stop"
+        reasons[done & eos] = "eos"
+        return reasons
+
+    def _final_infos(self, done, done_rows, scores, reasons) -> dict[str, Any]:
         mask = self.arrays.to_host(done)
         texts = np.full(self.num_envs, None, dtype=object)
         texts[done_rows.tolist()] = self._texts(done_rows)
         final_info = {
             "text": texts,
             "_text": mask,
+            "end_reason": reasons,
+            "_end_reason": mask,
             "score": self.arrays.to_host(scores) * mask,
             "_score": mask,
             "num_generated": self.arrays.to_host(self._num_generated) * mask,
