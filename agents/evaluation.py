@@ -1,17 +1,30 @@
-"""Evaluation: every eval prompt once, the mean final score (= the sparse return, in both reward modes)."""
+"""Evaluation: every eval prompt once, the mean final score (= the sparse return, in both reward modes),
+and the naturalness of the generated text (see :mod:`textgym.naturalness`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from textgym.envs.vector import TextGenVectorEnv
+from textgym.naturalness import Naturalness, measure_naturalness
 
 #: ``policy(observation, vector_env) -> token ids``; the observation is numpy (or torch, see ``output``).
 Policy = Callable[[dict[str, Any], TextGenVectorEnv], Any]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation: the final scores' mean and std, the naturalness of the texts, the texts."""
+
+    mean: float
+    std: float
+    naturalness: Naturalness | None
+    texts: list[str]
 
 
 def evaluate(
@@ -27,6 +40,20 @@ def evaluate(
     The final score is the sparse return, and it equals the sum of dense rewards, so the
     number is comparable across reward modes.
     """
+    result = evaluate_episodes(policy, env_id, env_kwargs, device, batch_size, output, naturalness=False)
+    return result.mean, result.std
+
+
+def evaluate_episodes(
+    policy: Policy,
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+    output: str = "numpy",
+    naturalness: bool = True,
+) -> Evaluation:
+    """:func:`evaluate`, plus the generated texts and (``naturalness=True``) their naturalness."""
     import gymnasium as gym
 
     from textgym.tasks import make_task
@@ -39,6 +66,8 @@ def evaluate(
     width = min(batch_size, count)
     env = make_env(env_id, width, device, output, kwargs)  # one env for every batch of prompts
     scores = np.zeros(count, dtype=np.float64)
+    texts: list[str] = [""] * count
+    generated: list[list[int]] = [[] for _ in range(count)]
     for start in range(0, count, width):
         indices = np.arange(start, min(count, start + width))
         # a short last batch repeats its last prompt in the spare rows, whose scores are ignored
@@ -48,12 +77,22 @@ def evaluate(
         while not finished.all():
             actions = policy(obs, env)
             obs, _, terminated, truncated, info = env.step(actions)
+            tokens = _numpy(actions).reshape(width)
+            for row in np.flatnonzero(~finished):
+                generated[rows[row]].append(int(tokens[row]))
             done = _numpy(terminated) | _numpy(truncated)
             newly = done & ~finished
             if newly.any():
                 scores[rows[newly]] = info["final_info"]["score"][newly]
+                for row in np.flatnonzero(newly):
+                    texts[rows[row]] = info["final_info"]["text"][row]
             finished |= done
-    return float(scores.mean()), float(scores.std())
+    measured = None
+    if naturalness:
+        setup = env.setup
+        measured = measure_naturalness(setup.model, setup.prompt_ids, generated, env.tokenizer.eos_token_id,
+                                       env.tokenizer.pad_token_id, device)
+    return Evaluation(float(scores.mean()), float(scores.std()), measured, texts)
 
 
 def make_env(env_id: str, num_envs: int, device, output: str, kwargs: dict) -> TextGenVectorEnv:

@@ -3,8 +3,12 @@
 Layout of ``--out DIR``::
 
     DIR/run.json          what was asked (agent, env, reward mode, seed, steps, hyper-parameters)
-    DIR/metrics.csv       one row per evaluation: env_steps, eval_return, eval_std, wall_seconds
-    DIR/summary.json      agent, env_id, reward_mode, seed, env_steps, wall_seconds, final_eval_return
+    DIR/metrics.csv       one row per evaluation: env_steps, eval_return, eval_std and the naturalness of
+                          the generated text (ref_perplexity, distinct_1, distinct_2, repetition);
+                          deterministic, so a resumed run writes the same file as a straight one
+    DIR/timing.csv        one row per evaluation: env_steps, wall_seconds (training time so far)
+    DIR/summary.json      agent, env_id, reward_mode, seed, env_steps, wall_seconds, final_eval_return,
+                          naturalness at the first and the last evaluation, likely_reward_hacking
     DIR/tensorboard/      TensorBoard event files
     DIR/checkpoints/      atomic checkpoints (see agents.checkpoint)
 """
@@ -14,13 +18,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import atomic_write_text
 
-METRIC_COLUMNS = ["env_steps", "eval_return", "eval_std", "wall_seconds"]
+from textgym.naturalness import NATURALNESS_COLUMNS
+
+METRIC_COLUMNS = ["env_steps", "eval_return", "eval_std", *NATURALNESS_COLUMNS]
+TIMING_COLUMNS = ["env_steps", "wall_seconds"]
+#: a final reference perplexity above this multiple of the initial policy's flags likely reward hacking
+HACKING_PERPLEXITY_RATIO = 3.0
 
 
 class RunConfigError(ValueError):
@@ -63,6 +73,7 @@ class RunDirectory:
         self.path = Path(config.out)
         self.config_file = self.path / "run.json"
         self.metrics_file = self.path / "metrics.csv"
+        self.timing_file = self.path / "timing.csv"
         self.summary_file = self.path / "summary.json"
         self.checkpoints = self.path / "checkpoints"
         self.tensorboard = self.path / "tensorboard"
@@ -99,10 +110,12 @@ class RunDirectory:
     # -- metrics ---------------------------------------------------------------------------
 
     def read_metrics(self) -> list[dict[str, float]]:
-        if not self.metrics_file.is_file():
-            return []
-        with self.metrics_file.open(newline="", encoding="utf-8") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        """Every evaluation row, with its ``wall_seconds`` from ``timing.csv`` (``nan`` where missing)."""
+        rows = _read_csv(self.metrics_file)
+        walls = {row["env_steps"]: row["wall_seconds"] for row in _read_csv(self.timing_file)}
+        for row in rows:
+            row["wall_seconds"] = walls.get(row["env_steps"], float("nan"))
+        return rows
 
     def keep_metrics_up_to(self, env_steps: int) -> list[dict[str, float]]:
         """Drop rows logged after the checkpoint being resumed (they will be produced again)."""
@@ -117,15 +130,14 @@ class RunDirectory:
         if writer is not None:
             writer.add_scalar("eval/return", row["eval_return"], int(row["env_steps"]))
             writer.add_scalar("eval/std", row["eval_std"], int(row["env_steps"]))
+            for key in NATURALNESS_COLUMNS:
+                if math.isfinite(row[key]):
+                    writer.add_scalar(f"eval/{key}", row[key], int(row["env_steps"]))
             writer.flush()
 
     def _write_metrics(self, rows: list[dict[str, float]]) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: _number(row[key]) for key in METRIC_COLUMNS})
-        atomic_write_text(self.metrics_file, buffer.getvalue())
+        _write_csv(self.timing_file, TIMING_COLUMNS, rows)  # first: a row in metrics.csv always has its time
+        _write_csv(self.metrics_file, METRIC_COLUMNS, rows)
 
     def log_scalars(self, scalars: dict[str, float], env_steps: int) -> None:
         writer = self.writer()
@@ -142,7 +154,10 @@ class RunDirectory:
             self._writer = SummaryWriter(log_dir=str(self.tensorboard))
         return self._writer
 
-    def write_summary(self, env_steps: int, wall_seconds: float, final_eval_return: float, extra: dict | None = None) -> dict:
+    def write_summary(self, env_steps: int, wall_seconds: float, rows: list[dict[str, float]], extra: dict | None = None) -> dict:
+        """``summary.json`` from the evaluation ``rows``: the final return, naturalness first and last, the hacking flag."""
+        first, last = rows[0], rows[-1]
+        initial, final = first["ref_perplexity"], last["ref_perplexity"]
         summary = {
             "agent": self.config.agent,
             "env_id": self.config.env_id,
@@ -150,7 +165,11 @@ class RunDirectory:
             "seed": self.config.seed,
             "env_steps": int(env_steps),
             "wall_seconds": round(float(wall_seconds), 3),
-            "final_eval_return": float(final_eval_return),
+            "final_eval_return": float(last["eval_return"]),
+            "initial_naturalness": {key: _jsonable(first[key]) for key in NATURALNESS_COLUMNS},
+            "final_naturalness": {key: _jsonable(last[key]) for key in NATURALNESS_COLUMNS},
+            # nan (no language model) compares False: symbol tasks are never flagged
+            "likely_reward_hacking": bool(final > HACKING_PERPLEXITY_RATIO * initial),
             **(extra or {}),
         }
         atomic_write_text(self.summary_file, json.dumps(summary, indent=2) + "\n")
@@ -163,4 +182,27 @@ class RunDirectory:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+    value = float(value)
+    if not math.isfinite(value):
+        return ""  # no value (e.g. no reference LM): an empty cell
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _jsonable(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _read_csv(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, float]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _number(row[key]) for key in columns})
+    atomic_write_text(path, buffer.getvalue())

@@ -24,7 +24,7 @@ from agents.base import config_from_dict
 from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
 from agents.registry import AGENTS, agent_class
 from agents.run import RunConfig, RunConfigError, RunDirectory
-from agents.evaluation import evaluate
+from agents.evaluation import evaluate_episodes
 
 
 class TrainingInterrupted(Exception):
@@ -81,9 +81,9 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
         rows = []
 
     def record() -> dict[str, float]:
-        mean, std = evaluate(agent.policy, run.env_id, run.env_kwargs, device=agent_device(agent, run))
-        row = {"env_steps": agent.env_steps, "eval_return": mean, "eval_std": std,
-               "wall_seconds": round(elapsed_before + time.perf_counter() - start, 3)}
+        result = evaluate_episodes(agent.policy, run.env_id, run.env_kwargs, device=agent_device(agent, run))
+        row = {"env_steps": agent.env_steps, "eval_return": result.mean, "eval_std": result.std,
+               **result.naturalness.as_dict(), "wall_seconds": round(elapsed_before + time.perf_counter() - start, 3)}
         directory.append_metrics(row)
         return row
 
@@ -120,7 +120,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
         if bar is not None:
             bar.close()
         agent.close()
-    summary = directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows[-1]["eval_return"])
+    summary = directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows)
     directory.close()
     return summary
 
