@@ -101,18 +101,27 @@ class RunDirectory:
             previous = RunConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError) as error:
             raise RunConfigError(f"--resume: {self.config_file} is corrupt ({error})") from None
-        mine, theirs = self.config.identity(), previous.identity()
-        different = {key: (theirs[key], mine[key]) for key in mine if mine[key] != theirs.get(key)}
+        different = _differences(previous.identity(), self.config.identity())
+        if "agent" in different:  # another agent has other hyper-parameters anyway: name the agent only
+            different = {k: v for k, v in different.items() if not k.startswith("hyperparameters.")}
         if different:
             detail = ", ".join(f"{k}: run has {a!r}, asked {b!r}" for k, (a, b) in different.items())
-            raise RunConfigError(f"--resume: {self.path} holds a different run ({detail})")
+            raise RunConfigError(
+                f"--resume: {self.path} holds a different run ({detail}); resume it with the arguments in "
+                f"{self.config_file}, or give another --out"
+            )
 
     # -- metrics ---------------------------------------------------------------------------
 
     def read_metrics(self) -> list[dict[str, float]]:
         """Every evaluation row, with its ``wall_seconds`` from ``timing.csv`` (``nan`` where missing)."""
-        rows = _read_csv(self.metrics_file)
-        walls = {row["env_steps"]: row["wall_seconds"] for row in _read_csv(self.timing_file)}
+        return self.read_metrics_of(self.path)
+
+    @staticmethod
+    def read_metrics_of(folder: Path) -> list[dict[str, float]]:
+        """:meth:`read_metrics` of the run folder ``folder``."""
+        rows = _read_csv(Path(folder) / "metrics.csv")
+        walls = {row["env_steps"]: row["wall_seconds"] for row in _read_csv(Path(folder) / "timing.csv")}
         for row in rows:
             row["wall_seconds"] = walls.get(row["env_steps"], float("nan"))
         return rows
@@ -179,6 +188,21 @@ class RunDirectory:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+_MISSING = "<not set>"
+
+
+def _differences(theirs: dict[str, Any], mine: dict[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """``{"seed": (0, 1), "hyperparameters.learning_rate": (0.001, 0.5), ...}``: what differs, dicts key by key."""
+    different: dict[str, tuple[Any, Any]] = {}
+    for key in list(theirs) + [k for k in mine if k not in theirs]:
+        a, b = theirs.get(key, _MISSING), mine.get(key, _MISSING)
+        if isinstance(a, dict) and isinstance(b, dict):
+            different.update(_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            different[f"{prefix}{key}"] = (a, b)
+    return different
 
 
 def _number(value: float) -> str:

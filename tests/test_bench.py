@@ -22,6 +22,7 @@ agents:
     hyperparameters: {n_steps: 8, batch_size: 32, n_epochs: 1}
 tasks:
   - env: textgym/Copy-v0
+    threshold: 0.4
 """
 
 
@@ -37,14 +38,19 @@ def test_suite_runs_reports_and_skips_finished_runs(tmp_path, mini_config):
     suite = load_suite(None, str(mini_config), str(out), device="cpu")
     assert len(suite.runs) == 2 * 2 * 2  # agents x modes x seeds
     run_suite(suite, out, workers=1, progress=False)
-    paths = write_report(suite.runs, out, suite.name, "textgym bench --config mini.yaml", heatmap=True)
+    paths = write_report(suite.runs, out, suite.name, "textgym bench --config mini.yaml", heatmap=True, thresholds=suite.thresholds)
     with open(paths["results"], newline="") as f:
         rows = list(csv.DictReader(f))
-    assert set(rows[0]) == {"agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds"}
+    assert set(rows[0]) == {"agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds",
+                            "ref_perplexity", "distinct_1", "distinct_2", "repetition"}
+    assert rows[0]["ref_perplexity"] == ""  # Copy has its own symbol vocabulary: no reference LM
+    assert 0 < float(rows[0]["distinct_1"]) <= 1
     assert len(rows) == 8 * 3  # three evaluations per run
     summary = paths["summary"].read_text()
     assert "IQM" in summary and "P(dense > sparse)" in summary and "Sample efficiency" in summary
-    for key in ("curves", "aggregate", "heatmap"):
+    assert "| textgym/Copy-v0 | 0.4 |" in summary  # the suite file's threshold
+    assert "hacking" in summary and "per seed" in summary
+    for key in ("curves", "aggregate", "heatmap", "naturalness"):
         assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
     run_suite(suite, out, workers=1, progress=False)  # everything finished: nothing reruns
@@ -65,13 +71,18 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("name: x\nagents: [alphago]\ntasks: [textgym/Copy-v0]\n", "unknown agent 'alphago'"),
-        ("name: x\nagents: [random]\ntasks: [textgym/Chess-v0]\n", "unknown task 'textgym/Chess-v0'"),
+        ("name: x\nagents: [alphago]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "unknown agent 'alphago'"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Chess-v0, threshold: 0.5}]\n", "unknown task 'textgym/Chess-v0'"),
         ("name: x\nagents: [random\ntasks: [", "is not valid YAML"),
-        ("name: x\nagents: [random]\ntasks: [textgym/Copy-v0]\ncolour: red\n", r"unknown key\(s\) \['colour'\]"),
-        ("name: x\nagents: [random]\ntasks: [textgym/Copy-v0]\nreward_modes: [instant]\n", "reward_modes must be"),
-        ("name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [textgym/Copy-v0]\n", "unknown hyper-parameter"),
-        ("name: x\nagents: []\ntasks: [textgym/Copy-v0]\n", "'agents' must be a non-empty list"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\ncolour: red\n", r"unknown key\(s\) \['colour'\]"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\nreward_modes: [instant]\n", "reward_modes must be"),
+        ("name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "unknown hyper-parameter"),
+        ("name: x\nagents: []\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "'agents' must be a non-empty list"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0}]\n", r"tasks\[0\] \(textgym/Copy-v0\) has no 'threshold'"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 1.5}]\n",
+         r"tasks\[0\] \(textgym/Copy-v0\): threshold 1.5 is outside the task's score range \[0, 1\]"),
+        ("name: x\nagents: [random]\ntasks: [{env: textgym/Sentiment-v0, threshold: high}]\n",
+         r"\(textgym/Sentiment-v0\): threshold 'high' is outside the task's score range \[-1, 1\]"),
     ],
 )
 def test_bad_configs_fail_before_any_run(tmp_path, text, message):
@@ -92,3 +103,13 @@ def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
     (out / "suite.json").write_text(json.dumps({"name": "other", "runs": ["a"]}))
     assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--no-progress"]) == 2
     assert "holds results of another suite ('other'" in capsys.readouterr().err
+
+
+def test_out_folder_of_another_seed_count_is_refused(tmp_path, mini_config, capsys):
+    out = tmp_path / "out"
+    suite = load_suite(None, str(mini_config), str(out), seeds=1, device="cpu")
+    from agents.bench.runner import claim_output
+
+    claim_output(suite, out)
+    assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "2", "--no-progress"]) == 2
+    assert "1 seeds, asked 2" in capsys.readouterr().err

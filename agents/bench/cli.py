@@ -32,7 +32,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite, args.config, str(out), args.seeds, args.device)
     run_suite(suite, out, workers=args.workers, progress=not args.no_progress)
     command = "textgym bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else "textgym bench"
-    paths = write_report(suite.runs, out, suite.name, command, heatmap=not args.no_heatmap)
+    paths = write_report(suite.runs, out, suite.name, command, heatmap=not args.no_heatmap, thresholds=suite.thresholds)
     print(paths["summary"].read_text(encoding="utf-8"))
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

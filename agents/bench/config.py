@@ -14,6 +14,8 @@ A suite file::
       - name: lm-ppo
     tasks:
       - env: textgym/Copy-v0
+        threshold: 0.5      # sample efficiency: env steps until the eval return reaches this
+                            # (required, inside the task's score range, fixed before any run)
         steps: 30000
         env_kwargs: {}
         # per-agent overrides for this task:
@@ -38,7 +40,7 @@ from textgym.rewards import REWARD_MODES
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 SUITE_KEYS = {"name", "description", "steps", "eval_every", "num_envs", "seeds", "reward_modes", "agents", "tasks"}
 AGENT_KEYS = {"name", "hyperparameters", "num_envs"}
-TASK_KEYS = {"env", "steps", "eval_every", "env_kwargs", "agents", "num_envs"}
+TASK_KEYS = {"env", "threshold", "steps", "eval_every", "env_kwargs", "agents", "num_envs"}
 
 
 class SuiteConfigError(ValueError):
@@ -50,6 +52,8 @@ class Suite:
     name: str
     runs: list[RunConfig] = field(default_factory=list)
     source: str = ""
+    #: env id -> the sample-efficiency threshold fixed in the suite file
+    thresholds: dict[str, float] = field(default_factory=dict)
 
 
 def suite_names() -> list[str]:
@@ -72,7 +76,8 @@ def load_suite(suite: str | None, config_file: str | None, out: str, seeds: int 
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise SuiteConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    return Suite(name=str((data or {}).get("name", path.stem)), runs=expand(data, path, out, seeds, device), source=str(path))
+    runs, thresholds = expand(data, path, out, seeds, device)
+    return Suite(name=str((data or {}).get("name", path.stem)), runs=runs, source=str(path), thresholds=thresholds)
 
 
 def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
@@ -81,7 +86,25 @@ def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
         raise SuiteConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> list[RunConfig]:
+def _threshold(path: Path, j: int, task: dict) -> float:
+    """The task entry's sample-efficiency threshold: present, a number, inside the task's score range."""
+    import gymnasium as gym
+
+    from textgym.tasks import make_task
+
+    env_id = task["env"]
+    kwargs = {**gym.spec(env_id).kwargs, **(task.get("env_kwargs") or {})}
+    low, high = make_task(kwargs["task"], kwargs.get("task_kwargs")).score_range
+    where = f"{path}: tasks[{j}] ({env_id})"
+    if "threshold" not in task:
+        raise SuiteConfigError(f"{where} has no 'threshold'; give the sample-efficiency threshold, a score in [{low:g}, {high:g}]")
+    value = task["threshold"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise SuiteConfigError(f"{where}: threshold {value!r} is outside the task's score range [{low:g}, {high:g}]")
+    return float(value)
+
+
+def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> tuple[list[RunConfig], dict[str, float]]:
     import gymnasium as gym
 
     import textgym
@@ -107,14 +130,14 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> l
         if agent["name"] not in AGENTS:
             raise SuiteConfigError(f"{path}: unknown agent {agent['name']!r}; allowed: {', '.join(AGENTS)}")
         agents.append(agent)
-    runs = []
+    runs, thresholds = [], {}
     for j, task in enumerate(data["tasks"]):
-        task = {"env": task} if isinstance(task, str) else task
         if not isinstance(task, dict) or "env" not in task:
-            raise SuiteConfigError(f"{path}: tasks[{j}] must be an env id or a mapping with 'env'")
+            raise SuiteConfigError(f"{path}: tasks[{j}] must be a mapping with 'env' and 'threshold'")
         _check_keys(f"{path}: tasks[{j}]", task, TASK_KEYS)
         if task["env"] not in gym.registry or not str(task["env"]).startswith("textgym/"):
             raise SuiteConfigError(f"{path}: unknown task {task['env']!r}; allowed: {', '.join(textgym.env_ids())}")
+        thresholds[task["env"]] = _threshold(path, j, task)
         overrides = task.get("agents", {}) or {}
         for name in overrides:
             if name not in [a["name"] for a in agents]:
@@ -137,4 +160,4 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> l
                         eval_every=int(eval_every), env_kwargs=dict(task.get("env_kwargs") or {}),
                         hyperparameters=dict(merged["hyperparameters"]),
                     ))
-    return runs
+    return runs, thresholds

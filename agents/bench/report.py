@@ -11,20 +11,20 @@ from pathlib import Path
 import numpy as np
 
 from agents.bench import stats
-from agents.run import RunConfig
+from agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
+from textgym.naturalness import NATURALNESS_COLUMNS
 
-RESULT_COLUMNS = ["agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds"]
+RESULT_COLUMNS = ["agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", *NATURALNESS_COLUMNS, "wall_seconds"]
 
 
 def collect(runs: list[RunConfig]) -> list[dict]:
     """One row per run per evaluation."""
     rows = []
     for run in runs:
-        with (Path(run.out) / "metrics.csv").open(newline="") as f:
-            for metric in csv.DictReader(f):
-                rows.append({"agent": run.agent, "env_id": run.env_id, "reward_mode": run.reward_mode, "seed": run.seed,
-                             "env_steps": int(float(metric["env_steps"])), "eval_return": float(metric["eval_return"]),
-                             "wall_seconds": float(metric["wall_seconds"])})
+        for metric in RunDirectory.read_metrics_of(Path(run.out)):
+            rows.append({"agent": run.agent, "env_id": run.env_id, "reward_mode": run.reward_mode, "seed": run.seed,
+                         "env_steps": int(metric["env_steps"]), "eval_return": metric["eval_return"],
+                         **{key: metric[key] for key in NATURALNESS_COLUMNS}, "wall_seconds": metric["wall_seconds"]})
     return rows
 
 
@@ -32,7 +32,7 @@ def write_results_csv(rows: list[dict], path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows])
 
 
 def _curves(rows: list[dict]) -> dict[tuple, dict[int, list[tuple[int, float]]]]:
@@ -54,22 +54,53 @@ def _score_range(env_id: str) -> tuple[float, float]:
 
 
 def _fmt(point: float, low: float, high: float) -> str:
-    def one(v):
-        return "∞" if v == float("inf") else f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
-
-    return f"{one(point)} [{one(low)}, {one(high)}]"
+    return f"{_one(point)} [{_one(low)}, {_one(high)}]"
 
 
-def summarize(rows: list[dict], suite_name: str, command: str) -> str:
+def _one(v: float) -> str:
+    if isinstance(v, float) and math.isnan(v):
+        return "–"
+    return "∞" if v == float("inf") else f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
+def _final_rows(rows: list[dict]) -> dict[tuple, dict[int, tuple[dict, dict]]]:
+    """(env, agent, mode) -> seed -> (first evaluation row, last evaluation row)."""
+    out: dict[tuple, dict[int, list]] = defaultdict(dict)
+    for r in rows:
+        key = (r["env_id"], r["agent"], r["reward_mode"])
+        first, last = out[key].get(r["seed"], (r, r))
+        out[key][r["seed"]] = (first if first["env_steps"] <= r["env_steps"] else r,
+                               r if r["env_steps"] >= last["env_steps"] else last)
+    return out
+
+
+def likely_hacking(first: dict, last: dict) -> bool:
+    """A run whose final reference perplexity exceeds ``HACKING_PERPLEXITY_RATIO`` x its initial policy's."""
+    return bool(last["ref_perplexity"] > HACKING_PERPLEXITY_RATIO * first["ref_perplexity"])
+
+
+def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[str, float] | None = None) -> str:
     curves = _curves(rows)
-    finals: dict[tuple, list[float]] = {key: [seq[-1][1] for seq in seeds.values()] for key, seeds in curves.items()}
+    ends = _final_rows(rows)
+    finals: dict[tuple, list[float]] = {key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends}
     envs = sorted({k[0] for k in curves})
     agents = sorted({k[1] for k in curves})
     modes = sorted({k[2] for k in curves})
     lines = [f"# Benchmark: suite `{suite_name}`", "", f"Reproduce: `{command}`", "",
-             "Final eval return (the mean task score over the eval split = the sparse return, in both reward modes): "
-             "IQM over seeds with a 95% stratified-bootstrap CI.", "",
-             "## Final return per task", "", "| task | agent | reward | seeds | IQM final return [95% CI] | mean wall s |", "|---|---|---|---|---|---|"]
+             "Final eval return: the mean task score over the eval split (= the sparse return, in both reward modes), "
+             "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see `agents/bench/stats.py`). "
+             "Beside it, the naturalness of the final greedy generations, median over seeds (GRUE-style): `ppl` the "
+             "perplexity under the environment's reference LM (– for tasks with their own symbol vocabulary), `d-1`/`d-2` "
+             "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity exceeds "
+             f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking).", "",
+             "## Final return per task", "",
+             "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking | mean wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     final_walls = defaultdict(dict)  # key -> seed -> wall seconds at the last evaluation
     for r in rows:
         final_walls[(r["env_id"], r["agent"], r["reward_mode"])][r["seed"]] = r["wall_seconds"]
@@ -81,9 +112,15 @@ def summarize(rows: list[dict], suite_name: str, command: str) -> str:
                     continue
                 ci = stats.stratified_bootstrap_ci({env: finals[key]}, stats.pooled_iqm)
                 wall = float(np.mean(list(final_walls[key].values())))
-                lines.append(f"| {env} | {agent} | {mode} | {len(finals[key])} | {_fmt(*ci)} | {wall:.1f} |")
+                pairs = [ends[key][seed] for seed in sorted(ends[key])]
+                nat = {c: _median([last[c] for _, last in pairs]) for c in NATURALNESS_COLUMNS}
+                hacked = sum(likely_hacking(first, last) for first, last in pairs)
+                per_seed = " ".join(f"{v:.3f}" for v in finals[key])
+                ppl = "–" if math.isnan(nat["ref_perplexity"]) else f"{nat['ref_perplexity']:.3g}"
+                lines.append(f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
+                             f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | {'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | {wall:.1f} |")
     lines += ["", "## Overall (scores normalised to [0, 1] by each task's score range)", "",
-              "| agent | reward | IQM normalised final return [95% CI] |", "|---|---|---|"]
+              "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking |", "|---|---|---|---|---|"]
     normalised = {}
     for key, values in finals.items():
         low, high = _score_range(key[0])
@@ -92,10 +129,13 @@ def summarize(rows: list[dict], suite_name: str, command: str) -> str:
         for mode in modes:
             by_task = {env: normalised[(env, agent, mode)] for env in envs if (env, agent, mode) in normalised}
             if by_task:
-                lines.append(f"| {agent} | {mode} | {_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} |")
+                flagged = sum(likely_hacking(f, l) for env in by_task for f, l in ends[(env, agent, mode)].values())
+                total = sum(len(ends[(env, agent, mode)]) for env in by_task)
+                lines.append(f"| {agent} | {mode} | {len(by_task)} | {_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |")
     if {"dense", "sparse"} <= set(modes):
         lines += ["", "## Does the instant (dense) reward help? P(dense > sparse)", "",
-                  "The probability that a dense run beats a sparse run of the same agent on the same task (0.5 = no difference).", "",
+                  "The probability that a dense run beats a sparse run of the same agent on the same task (0.5 = no difference), "
+                  "with Newcombe's 95% score interval.", "",
                   "| agent | task | P(dense > sparse) [95% CI] |", "|---|---|---|"]
         for agent in agents:
             dense_all, sparse_all = {}, {}
@@ -106,21 +146,68 @@ def summarize(rows: list[dict], suite_name: str, command: str) -> str:
                     lines.append(f"| {agent} | {env} | {_fmt(*stats.probability_of_improvement_ci({env: d}, {env: s}))} |")
             if len(dense_all) > 1:
                 lines.append(f"| {agent} | all tasks | {_fmt(*stats.probability_of_improvement_ci(dense_all, sparse_all))} |")
-    lines += ["", "## Sample efficiency", "",
-              "Env steps until the eval return first reaches the task's threshold: 80% of the way from the mean initial "
-              "return to the best final return of any agent on that task (∞: not reached within the budget). IQM over seeds [95% CI].", "",
-              "| task | threshold | agent | reward | reached | IQM env steps [95% CI] |", "|---|---|---|---|---|---|"]
-    for env in envs:
-        keys = [k for k in curves if k[0] == env]
-        initial = float(np.mean([seq[0][1] for k in keys for seq in curves[k].values()]))
-        best = max(stats.iqm(finals[k]) for k in keys)
-        threshold = initial + 0.8 * (best - initial)
-        for key in sorted(keys):
-            steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], threshold) for seq in curves[key].values()]
-            reached = sum(math.isfinite(s) for s in steps)
-            ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
-            lines.append(f"| {env} | {threshold:.3f} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci)} |")
+    if thresholds:
+        lines += ["", "## Sample efficiency", "",
+                  "Env steps until the eval return first reaches the task's threshold, fixed in the suite file before the runs "
+                  "(∞: not reached within the budget). IQM over seeds [95% CI].", "",
+                  "| task | threshold | agent | reward | reached | IQM env steps [95% CI] |", "|---|---|---|---|---|---|"]
+        for env in envs:
+            if env not in thresholds:
+                continue
+            for key in sorted(k for k in curves if k[0] == env):
+                steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], thresholds[env])
+                         for seq in curves[key].values()]
+                reached = sum(math.isfinite(s) for s in steps)
+                ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
+                lines.append(f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci)} |")
     return "\n".join(lines) + "\n"
+
+
+def plot_score_vs_perplexity(rows: list[dict], path: Path) -> None:
+    """Final eval return against final reference perplexity, one point per run, a panel per task with an LM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ends = _final_rows(rows)
+    envs = sorted({k[0] for k in ends if any(not math.isnan(l["ref_perplexity"]) for _, l in ends[k].values())})
+    if not envs:
+        envs = sorted({k[0] for k in ends})
+    columns = min(len(envs), 3)
+    grid = (math.ceil(len(envs) / columns), columns)
+    fig, axes = plt.subplots(*grid, figsize=(4.8 * grid[1], 3.8 * grid[0]), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    agents = sorted({k[1] for k in ends})
+    for ax, env in zip(axes.flat, envs):
+        initial = [f["ref_perplexity"] for k in ends if k[0] == env for f, _ in ends[k].values()]
+        for key in sorted(k for k in ends if k[0] == env):
+            pairs = list(ends[key].values())
+            x = [l["ref_perplexity"] for _, l in pairs]
+            y = [l["eval_return"] for _, l in pairs]
+            flagged = [likely_hacking(f, l) for f, l in pairs]
+            colour = colours[agents.index(key[1]) % len(colours)]
+            marker = "o" if key[2] == "dense" else "s"
+            ax.scatter(x, y, color=colour, marker=marker, facecolors="none" if key[2] == "sparse" else colour,
+                       label=f"{key[1]} ({key[2]})", s=30)
+            for xi, yi, f in zip(x, y, flagged):
+                if f:
+                    ax.scatter([xi], [yi], marker="x", color="red", s=60, linewidths=1)
+        finite = [v for v in initial if not math.isnan(v)]
+        if finite:
+            ax.axvline(float(np.median(finite)), color="grey", ls=":", lw=1, label="initial policy (median)")
+            ax.set_xscale("log")
+        ax.set_title(env, fontsize=9)
+        ax.set_xlabel("final reference-LM perplexity")
+        ax.set_ylabel("final eval return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(envs):]:
+        ax.axis("off")
+    fig.suptitle("score against naturalness per run; red x: likely reward hacking", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot_learning_curves(rows: list[dict], path: Path) -> None:
@@ -260,14 +347,16 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
     return samples
 
 
-def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str, heatmap: bool = True) -> dict[str, Path]:
+def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str, heatmap: bool = True,
+                 thresholds: dict[str, float] | None = None) -> dict[str, Path]:
     rows = collect(runs)
     paths = {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "learning_curves.png",
-             "aggregate": out / "aggregate_iqm.png"}
+             "aggregate": out / "aggregate_iqm.png", "naturalness": out / "score_vs_perplexity.png"}
     write_results_csv(rows, paths["results"])
-    text = summarize(rows, suite_name, command)
+    text = summarize(rows, suite_name, command, thresholds)
     plot_learning_curves(rows, paths["curves"])
     plot_aggregate(rows, paths["aggregate"])
+    plot_score_vs_perplexity(rows, paths["naturalness"])
     if heatmap:
         paths["heatmap"] = out / "token_rewards.png"
         plot_token_rewards(sample_generations(runs), paths["heatmap"])

@@ -49,9 +49,20 @@ def claim_output(suite: Suite, out: Path) -> None:
     if marker.is_file():
         previous = json.loads(marker.read_text(encoding="utf-8"))
         if previous.get("name") != suite.name or previous.get("runs") != names:
+            theirs, mine = set(previous.get("runs", [])), set(names)
+            seeds = lambda runs: len({r.rsplit("__seed", 1)[-1] for r in runs})  # noqa: E731
+            detail = []
+            if previous.get("name") != suite.name:
+                detail.append(f"suite {previous.get('name')!r}, asked {suite.name!r}")
+            if seeds(theirs) != seeds(mine):
+                detail.append(f"{seeds(theirs)} seeds, asked {seeds(mine)}")
+            if theirs - mine:
+                detail.append(f"runs not asked now, e.g. {sorted(theirs - mine)[0]}")
+            if mine - theirs:
+                detail.append(f"no run {sorted(mine - theirs)[0]}")
             raise SuiteConfigError(
-                f"--out {out} holds results of another suite ({previous.get('name')!r}, {len(previous.get('runs', []))} runs); "
-                "choose another folder, or delete it to start over"
+                f"--out {out} holds results of another suite ({previous.get('name')!r}, {len(theirs)} runs: "
+                f"{'; '.join(detail)}); choose another folder, or delete it to start over"
             )
     elif out.exists() and any(out.iterdir()):
         raise SuiteConfigError(f"--out {out} is not empty and holds no suite results; choose an empty or new folder")
