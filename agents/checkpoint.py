@@ -9,6 +9,11 @@ A checkpoint is a folder ``checkpoints/step-<env_steps>/`` holding:
 The folder is written under a temporary name and renamed into place, then the file
 ``checkpoints/latest`` (also replaced atomically) names it. A run killed at any moment
 leaves either the previous checkpoint or the new one, never a half-written one.
+
+The training driver (:mod:`agents.train`) writes checkpoints only between two ``learn``
+chunks, right after an evaluation, and never on an interrupt: the state in the middle of a
+chunk (a partial rollout, an update half applied) cannot be continued exactly, so a run
+resumes from its last chunk boundary and redoes the interrupted chunk.
 """
 
 from __future__ import annotations
@@ -55,6 +60,15 @@ def rng_state() -> dict[str, Any]:
         "python": [py_state[0], list(py_state[1]), py_state[2]],
         "numpy": _jsonable(np.random.get_state()),
     }
+
+
+def torch_rng_tensors() -> dict[str, Any]:
+    """torch's global generator states, as ``tensors`` for :func:`save_checkpoint`: the CPU's, and
+    every CUDA device's once CUDA is in use (restored by :meth:`LoadedCheckpoint.set_torch_rng_state`)."""
+    tensors: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return tensors
 
 
 def set_rng_state(state: dict[str, Any], torch_state: torch.Tensor | None) -> None:
@@ -166,6 +180,17 @@ class LoadedCheckpoint:
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0]
             raise CheckpointError(f"checkpoint {self.path}: {key} weights do not match this model ({first})") from None
+
+    def set_torch_rng_state(self) -> None:
+        """Restore what :func:`torch_rng_tensors` saved (CUDA states only where this process has the same devices)."""
+        try:
+            torch.set_rng_state(self.tensors("torch_rng"))
+            if (self.path / "cuda_rng.pt").is_file() and torch.cuda.is_available():
+                states = self.tensors("cuda_rng")
+                if len(states) == torch.cuda.device_count():
+                    torch.cuda.set_rng_state_all(states)
+        except (RuntimeError, TypeError) as error:
+            raise CheckpointError(f"checkpoint {self.path}: torch's random-number state is damaged ({error})") from None
 
     def tensors(self, key: str) -> Any:
         file = self.path / f"{key}.pt"
