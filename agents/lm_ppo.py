@@ -57,12 +57,14 @@ Devices: ``--device cuda`` runs rollouts, environment state and updates on the G
 bf16 autocast (fp32 master weights); the CPU runs in fp32. Several GPUs or processes:
 ``torchrun -m agents.distributed`` (see :mod:`agents.distributed`).
 
-Checkpoints (after every evaluation chunk and on Ctrl-C) hold the policy, value head,
-critic and reference weights (safetensors), the optimizer state, every rank's sampling
-and shuffling generator states and environment ``np_random`` state, the global RNG states,
-the KL coefficient and the update counter, so that ``--resume`` continues exactly: an
-interrupted and resumed run produces the same ``eval_return`` column as an uninterrupted
-one (tested on the CPU).
+Checkpoints (after every evaluation chunk; never on Ctrl-C, see :mod:`agents.train`) hold
+the policy, value head, critic and reference weights (safetensors), the optimizer state,
+every rank's sampling and shuffling generator states and environment ``np_random`` state,
+the global RNG states, the KL coefficient and the update counter. That is the whole state
+between two chunks: every ``learn`` ends with an update, and each rollout round resets
+every row of the environment, so no episode is left unfinished. ``--resume`` continues
+exactly: a run interrupted at any moment and resumed writes the same ``metrics.csv`` as an
+uninterrupted one (tested on the CPU, ``tests/test_resume.py``).
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ import numpy as np
 import torch
 
 from agents.base import Agent
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state
+from agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
+                               torch_rng_tensors)
 from agents.distributed import DistributedContext, check_replicas_identical, current_context
 from agents.run import RunConfig
 from textgym.devices import resolve_device
@@ -760,7 +763,7 @@ class LMPPOAgent(Agent):
             modules["critic"] = self.critic
         tensors = {
             "optimizer": self.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
+            **torch_rng_tensors(),
             "generators": [{"sample": s["sample"], "shuffle": s["shuffle"]} for s in rank_states],
         }
         state = {
@@ -799,7 +802,8 @@ class LMPPOAgent(Agent):
         elif updates > 0:  # before the first update every rank's streams are still their seeded start
             raise CheckpointError(f"checkpoint {checkpoint.path} holds {len(generators)} rank(s)' random state; "
                                   f"this run has world size {self.dist.world_size}: resume with the same number of processes")
-        set_rng_state(state["rng"], checkpoint.tensors("torch_rng"))
+        set_rng_state(state["rng"], None)
+        checkpoint.set_torch_rng_state()
         self.kl_controller.value = float(state["kl_coef"])
         self.updates = updates
         self._env_steps = checkpoint.env_steps

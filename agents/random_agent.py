@@ -1,4 +1,9 @@
-"""The ``random`` baseline: uniform random tokens; its "training" only spends environment steps."""
+"""The ``random`` baseline: uniform random tokens; its "training" only spends environment steps.
+
+Its checkpoint holds the token generator and the batched env's unfinished episodes (same-step
+autoreset: episodes run across ``learn`` chunks), so a resumed run draws the same tokens and
+continues the same episodes as an uninterrupted one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import Agent
-from agents.checkpoint import LoadedCheckpoint, save_checkpoint
+from agents.checkpoint import CheckpointError, LoadedCheckpoint, save_checkpoint
+from agents.env_state import env_state, restore_env_state
 from agents.run import RunConfig
 
 
@@ -51,8 +57,19 @@ class RandomAgent(Agent):
         return self.rng.integers(0, vector_env.vocab_size, vector_env.num_envs)
 
     def save(self, folder: Path) -> Path:
-        return save_checkpoint(folder, self._steps, {}, {}, {"rng": self.rng.bit_generator.state})
+        """The step count, the token RNG, and the env's unfinished episodes (see :mod:`agents.env_state`)."""
+        env_tensors, env_data = env_state(self.env)
+        return save_checkpoint(folder, self._steps, {"env": env_tensors}, {},
+                               {"agent": self.name, "rng": self.rng.bit_generator.state, "env": env_data})
 
     def load(self, checkpoint: LoadedCheckpoint) -> None:
+        state, where = checkpoint.state, f"checkpoint {checkpoint.path}"
+        if state.get("agent", self.name) != self.name:
+            raise CheckpointError(f"{where} was written by agent {state.get('agent')!r}, not {self.name!r}")
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{where}: the RNG state is missing or damaged ({error})") from None
+        if "env" in state:  # older checkpoints hold no env state: the env starts fresh episodes
+            restore_env_state(self.env, checkpoint.weights("env"), state["env"], where)
         self._steps = checkpoint.env_steps
-        self.rng.bit_generator.state = checkpoint.state["rng"]

@@ -2,13 +2,31 @@
 
 Each runs on the batched environment through :class:`~agents.sb3.vec_env.TextGenSB3VecEnv`,
 with :class:`~agents.sb3.features.TokenFeaturesExtractor` as the policy's features
-extractor. Checkpoints hold the policy as safetensors and the optimizer state as a
-``weights_only`` torch file, never SB3's pickled zip archives. DQN resumes with an empty
-replay buffer.
+extractor.
+
+Checkpoints (never SB3's pickled zip archives) are taken between two ``learn`` chunks and
+hold everything that steers the rest of the run, so that a resumed run repeats an
+uninterrupted one exactly:
+
+- ``policy.safetensors`` (DQN: the Q-network and its target network), ``optimizer.pt``;
+- the random streams: torch, NumPy's global generator (PPO's minibatch shuffles, DQN's
+  epsilon draws and replay sampling), Python's, the action space's (DQN's random actions);
+- SB3's counters and schedule values (``num_timesteps``, ``_n_updates``, ``_n_calls``,
+  ``_episode_num``, the progress that drives learning-rate, clip-range and exploration
+  schedules, DQN's current epsilon);
+- the unfinished episodes: SB3's last observation and episode starts, and the batched
+  env's rows (``env.safetensors``, restored by replay: :mod:`agents.env_state`);
+- DQN's replay buffer (``replay_buffer.safetensors``: its filled part, token ids stored
+  as int32);
+- the episode statistics of ``VecMonitor`` (TensorBoard's ``train/episode_*`` only).
+
+PPO's and A2C's rollout buffer is empty at a chunk boundary (every ``learn`` ends with an
+update), so nothing of it is saved.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,7 +38,9 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
 from agents.base import Agent
-from agents.checkpoint import LoadedCheckpoint, save_checkpoint
+from agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
+                               torch_rng_tensors)
+from agents.env_state import env_state, restore_env_state
 from agents.run import RunConfig
 from agents.sb3.action_spaces import TopKActionsVecEnv, TopPMaskVecEnv
 from agents.sb3.features import POOLINGS, token_policy_kwargs
@@ -158,25 +178,86 @@ class SB3Agent(Agent):
             return observation["candidates"][np.arange(len(actions)), actions]
         return actions
 
+    # -- checkpoints ---------------------------------------------------------------------------------
+
+    #: SB3 counters and schedule values that steer what comes next (absent ones are skipped)
+    COUNTERS: ClassVar[tuple[str, ...]] = ("num_timesteps", "_n_updates", "_n_calls", "_episode_num",
+                                           "_current_progress_remaining", "exploration_rate")
+
     def save(self, folder: Path) -> Path:
-        state = {"num_timesteps": self.env_steps, "n_updates": int(getattr(self.model, "_n_updates", 0)),
-                 "n_calls": int(getattr(self.model, "_n_calls", 0)), "config": asdict(self.config)}
-        tensors = {"optimizer": self.model.policy.optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
-        return save_checkpoint(folder, self.env_steps, {"policy": self.model.policy}, tensors, state)
+        """Everything that steers the future, taken between two ``learn`` chunks (see the module docstring)."""
+        model, monitor = self.model, self.env
+        state: dict[str, Any] = {
+            "agent": self.name,
+            "config": asdict(self.config),
+            "counters": {name: getattr(model, name) for name in self.COUNTERS if hasattr(model, name)},
+            "rng": rng_state(),
+            "action_space_rng": model.action_space.np_random.bit_generator.state,
+            "monitor": {"episode_count": int(monitor.episode_count),
+                        "episode_returns": monitor.episode_returns.tolist(),
+                        "episode_lengths": monitor.episode_lengths.tolist()},
+            "ep_info": [[float(e["r"]), int(e["l"])] for e in (model.ep_info_buffer or [])],
+            "started": model._last_obs is not None,
+        }
+        tensors: dict[str, Any] = {"optimizer": model.policy.optimizer.state_dict(), **torch_rng_tensors()}
+        modules: dict[str, Any] = {"policy": model.policy}
+        if model._last_obs is not None:  # mid-episode: SB3's last observation and the env's unfinished episodes
+            env_tensors, state["env"] = env_state(self.vector_env)
+            last = {f"last_obs.{key}": torch.from_numpy(np.asarray(value).copy()) for key, value in model._last_obs.items()}
+            last["last_episode_starts"] = torch.from_numpy(np.asarray(model._last_episode_starts, dtype=bool).copy())
+            modules["env"] = {**env_tensors, **last}
+        buffer = getattr(model, "replay_buffer", None)
+        if buffer is not None:
+            modules["replay_buffer"], state["replay_buffer"] = replay_buffer_tensors(buffer)
+        return save_checkpoint(folder, self.env_steps, modules, tensors, state)
 
     def load(self, checkpoint: LoadedCheckpoint) -> None:
-        checkpoint.load_module("policy", self.model.policy)
+        state, where, model = checkpoint.state, f"checkpoint {checkpoint.path}", self.model
+        if state.get("agent", self.name) != self.name:
+            raise CheckpointError(f"{where} was written by agent {state.get('agent')!r}, not {self.name!r}")
+        checkpoint.load_module("policy", model.policy)
         try:
-            self.model.policy.optimizer.load_state_dict(checkpoint.tensors("optimizer"))
+            model.policy.optimizer.load_state_dict(checkpoint.tensors("optimizer"))
         except (ValueError, KeyError) as error:
-            from agents.checkpoint import CheckpointError
+            raise CheckpointError(f"{where}: optimizer state does not match ({error})") from None
+        checkpoint.set_torch_rng_state()
+        if "counters" not in state:  # a checkpoint of an older version: weights, optimizer and counters only
+            model.num_timesteps = int(state["num_timesteps"])
+            model._n_updates = int(state.get("n_updates", 0))
+            if hasattr(model, "_n_calls"):
+                model._n_calls = int(state.get("n_calls", 0))
+            return
+        try:
+            for name, value in state["counters"].items():
+                setattr(model, name, value)
+            set_rng_state(state["rng"], None)
+            model.action_space.np_random.bit_generator.state = state["action_space_rng"]
+            monitor = state["monitor"]
+            self.env.episode_count = int(monitor["episode_count"])
+            self.env.episode_returns = np.asarray(monitor["episode_returns"], dtype=np.float32)
+            self.env.episode_lengths = np.asarray(monitor["episode_lengths"], dtype=np.int32)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{where}: counters or random-number state are missing or damaged ({error})") from None
+        model.ep_info_buffer = deque(({"r": np.float32(r), "l": int(l), "t": 0.0} for r, l in state["ep_info"]),
+                                     maxlen=model._stats_window_size)
+        model.ep_success_buffer = deque(maxlen=model._stats_window_size)
+        if state["started"]:
+            saved = checkpoint.weights("env")
+            restore_env_state(self.vector_env, saved, state["env"], where)
+            model._last_obs = {key[len("last_obs."):]: value.numpy().copy()
+                               for key, value in saved.items() if key.startswith("last_obs.")}
+            model._last_episode_starts = saved["last_episode_starts"].numpy().copy()
+            self._restore_wrappers(model._last_obs)
+        buffer = getattr(model, "replay_buffer", None)
+        if buffer is not None:
+            load_replay_buffer(buffer, checkpoint.weights("replay_buffer"), state["replay_buffer"], where)
 
-            raise CheckpointError(f"checkpoint {checkpoint.path}: optimizer state does not match ({error})") from None
-        torch.set_rng_state(checkpoint.tensors("torch_rng"))
-        self.model.num_timesteps = int(checkpoint.state["num_timesteps"])
-        self.model._n_updates = int(checkpoint.state.get("n_updates", 0))
-        if hasattr(self.model, "_n_calls"):
-            self.model._n_calls = int(checkpoint.state.get("n_calls", 0))
+    def _restore_wrappers(self, last_obs: dict[str, np.ndarray]) -> None:
+        """The action-space wrappers keep the last observation (its candidates, its masks' input)."""
+        if self.top_k_env is not None:
+            self.top_k_env.candidates = last_obs["candidates"]
+        if self.mask_env is not None:
+            self.mask_env._obs = last_obs
 
     def close(self) -> None:
         self.env.close()
@@ -227,3 +308,56 @@ class SB3DQNAgent(SB3Agent):
                     batch_size=c.batch_size, train_freq=c.train_freq, gradient_steps=c.gradient_steps,
                     target_update_interval=c.target_update_interval, exploration_fraction=c.exploration_fraction,
                     exploration_final_eps=c.exploration_final_eps, gamma=c.gamma)
+
+
+# -- DQN's replay buffer in a checkpoint ------------------------------------------------------------
+
+REPLAY_ARRAYS = ("actions", "rewards", "dones", "timeouts")
+
+
+def replay_buffer_tensors(buffer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The filled part of an SB3 (dict) replay buffer as tensors, and its position as JSON data."""
+    filled = buffer.buffer_size if buffer.full else buffer.pos
+    tensors: dict[str, torch.Tensor] = {}
+    for name, arrays in _replay_observations(buffer).items():
+        tensors[name] = _compact(arrays[:filled])
+    for name in REPLAY_ARRAYS:
+        tensors[name] = _compact(getattr(buffer, name)[:filled])
+    return tensors, {"pos": int(buffer.pos), "full": bool(buffer.full), "buffer_size": int(buffer.buffer_size),
+                     "n_envs": int(buffer.n_envs)}
+
+
+def load_replay_buffer(buffer, tensors: dict[str, torch.Tensor], state: dict[str, Any], where: str) -> None:
+    """Fill ``buffer`` (freshly made, same size) from :func:`replay_buffer_tensors`."""
+    if (state.get("buffer_size"), state.get("n_envs")) != (buffer.buffer_size, buffer.n_envs):
+        raise CheckpointError(f"{where}: the replay buffer holds {state.get('buffer_size')} x {state.get('n_envs')} "
+                              f"transitions, this agent's {buffer.buffer_size} x {buffer.n_envs}")
+    filled = buffer.buffer_size if state["full"] else state["pos"]
+    targets = {**_replay_observations(buffer), **{name: getattr(buffer, name) for name in REPLAY_ARRAYS}}
+    if set(tensors) != set(targets):
+        raise CheckpointError(f"{where}: replay_buffer.safetensors holds {sorted(tensors)}, expected {sorted(targets)}")
+    for name, target in targets.items():
+        value = tensors[name].numpy()
+        if value.shape != (filled, *target.shape[1:]):
+            raise CheckpointError(f"{where}: replay buffer {name} has shape {list(value.shape)}, "
+                                  f"expected {[filled, *target.shape[1:]]}")
+        target[:filled] = value
+    buffer.pos, buffer.full = int(state["pos"]), bool(state["full"])
+
+
+def _replay_observations(buffer) -> dict[str, np.ndarray]:
+    out = {}
+    for prefix in ("observations", "next_observations"):
+        arrays = getattr(buffer, prefix)
+        if isinstance(arrays, dict):
+            out.update({f"{prefix}.{key}": value for key, value in arrays.items()})
+        else:
+            out[prefix] = arrays
+    return out
+
+
+def _compact(array: np.ndarray) -> torch.Tensor:
+    """A copy as a tensor; int64 token ids that fit are stored as int32 (restored into the buffer's dtype)."""
+    if array.dtype == np.int64 and (array.size == 0 or (array.min() >= -(2**31) and array.max() < 2**31)):
+        array = array.astype(np.int32)
+    return torch.from_numpy(np.ascontiguousarray(array).copy())
