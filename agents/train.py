@@ -1,10 +1,23 @@
 """The training driver behind ``textgym train``: evaluate, learn, checkpoint, resume.
 
 Every agent is trained the same way: an evaluation at env step 0, then ``learn`` in
-chunks of ``eval_every`` env steps, each followed by an evaluation on the eval split
-(the mean final score, i.e. the sparse return, in both reward modes) and an atomic
-checkpoint. ``--resume`` loads the latest checkpoint, drops metrics logged after it,
-and continues.
+chunks, each followed by an evaluation on the eval split (the mean final score, i.e. the
+sparse return, in both reward modes) and an atomic checkpoint.
+
+Evaluation points are absolute: a chunk runs up to the next multiple of the eval interval
+(:func:`next_evaluation`), wherever the run was started or resumed. An agent whose
+``learn`` overshoots (SB3's ``n_steps * num_envs`` rollouts, LM-PPO's whole episodes)
+evaluates at the first step count it reaches at or past that multiple, the same in every
+run.
+
+Checkpoints are written only at chunk boundaries, after the evaluation, and hold every
+piece of state that steers the rest of the run. Ctrl-C or SIGTERM writes nothing: the
+state in the middle of a chunk (a partial rollout, an update half applied) cannot be
+continued exactly, so the run keeps its last checkpoint and ``--resume`` loads it, drops
+the metrics logged after it and redoes the interrupted chunk. A run interrupted at any
+moment and resumed therefore writes the same ``metrics.csv`` and ``summary.json`` (but for
+the wall time) as one never interrupted, on the CPU; ``--resume`` of a run stopped before
+its first checkpoint starts it again from the beginning.
 """
 
 from __future__ import annotations
@@ -13,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import math
+import random
 import signal
 import time
 from typing import Any
@@ -27,8 +41,8 @@ from agents.run import RunConfig, RunConfigError, RunDirectory
 from agents.evaluation import evaluate_episodes
 
 
-class TrainingInterrupted(Exception):
-    """Ctrl-C or SIGTERM: the driver saves a checkpoint before leaving."""
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C: the run stops and keeps its last chunk-boundary checkpoint."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -56,6 +70,12 @@ def check_run_config(run: RunConfig) -> None:
     resolve_device(run.device)
 
 
+def next_evaluation(run: RunConfig, env_steps: int) -> int:
+    """The env step the chunk starting at ``env_steps`` runs to: the next multiple of the eval interval, at most ``run.steps``."""
+    interval = run.eval_interval
+    return min(run.steps, (env_steps // interval + 1) * interval)
+
+
 def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train ``run.agent`` on ``run.env_id`` for ``run.steps`` env steps; return the summary."""
     check_run_config(run)
@@ -63,22 +83,20 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
     config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
     run.hyperparameters = dataclasses.asdict(config)  # record every value, defaults included
     directory = RunDirectory(run, resume)
+    random.seed(run.seed)
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     agent = cls(run, config)
     directory.create()
     start = time.perf_counter()
     elapsed_before = 0.0
-    if resume:
-        path = latest_checkpoint(directory.checkpoints)
-        if path is None:
-            raise RunConfigError(f"--resume: {directory.path} has no checkpoint yet; start it again without --resume")
-        checkpoint = LoadedCheckpoint(path)
-        agent.load(checkpoint)
+    path = latest_checkpoint(directory.checkpoints) if resume else None
+    if path is not None:
+        agent.load(LoadedCheckpoint(path))
         rows = directory.keep_metrics_up_to(agent.env_steps)
-        elapsed_before = rows[-1]["wall_seconds"] if rows else 0.0
-    else:
-        rows = []
+        elapsed_before = rows[-1]["wall_seconds"] if rows and math.isfinite(rows[-1]["wall_seconds"]) else 0.0
+    else:  # a new run, or one stopped before its first checkpoint: from the beginning
+        rows = directory.keep_metrics_up_to(-1) if resume else []
 
     def record() -> dict[str, float]:
         result = evaluate_episodes(agent.policy, run.env_id, run.env_kwargs, device=agent_device(agent, run))
@@ -98,8 +116,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
             agent.save(directory.checkpoints)
         while agent.env_steps < run.steps:
             before = agent.env_steps
-            chunk = min(run.eval_interval, run.steps - before)
-            scalars = agent.learn(chunk)
+            scalars = agent.learn(next_evaluation(run, before) - before)
             if any(not math.isfinite(v) for v in scalars.values()):
                 raise NonFiniteLossError(
                     f"training produced a non-finite value ({scalars}) at env step {agent.env_steps}; "
@@ -111,8 +128,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
             if bar is not None:
                 bar.update(agent.env_steps - before)
                 bar.set_postfix(eval_return=f"{rows[-1]['eval_return']:.3f}")
-    except (KeyboardInterrupt, TrainingInterrupted):
-        agent.save(directory.checkpoints)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: nothing of the unfinished chunk is saved
         directory.close()
         raise
     finally:
