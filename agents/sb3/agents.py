@@ -16,8 +16,8 @@ uninterrupted one exactly:
   schedules, DQN's current epsilon);
 - the unfinished episodes: SB3's last observation and episode starts, and the batched
   env's rows (``env.safetensors``, restored by replay: :mod:`agents.env_state`);
-- DQN's replay buffer (``replay_buffer.safetensors``: its filled part, token ids stored
-  as int32);
+- DQN's replay buffer (``replay_buffer.safetensors``: its filled part; token ids and
+  attention masks stored as uint8 or int32 where their values fit);
 - the episode statistics of ``VecMonitor`` (TensorBoard's ``train/episode_*`` only).
 
 PPO's and A2C's rollout buffer is empty at a chunk boundary (every ``learn`` ends with an
@@ -357,7 +357,12 @@ def _replay_observations(buffer) -> dict[str, np.ndarray]:
 
 
 def _compact(array: np.ndarray) -> torch.Tensor:
-    """A copy as a tensor; int64 token ids that fit are stored as int32 (restored into the buffer's dtype)."""
-    if array.dtype == np.int64 and (array.size == 0 or (array.min() >= -(2**31) and array.max() < 2**31)):
-        array = array.astype(np.int32)
+    """A copy as a tensor; int64 arrays (token ids, attention masks) in the smallest integer type that holds
+    their values, uint8 or int32 (copied back into the buffer's own dtype on load: exact)."""
+    if array.dtype == np.int64:
+        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        if 0 <= low and high < 2**8:
+            array = array.astype(np.uint8)
+        elif -(2**31) <= low and high < 2**31:
+            array = array.astype(np.int32)
     return torch.from_numpy(np.ascontiguousarray(array).copy())
