@@ -52,6 +52,16 @@ class BatchScorer:
         """Append ``tokens[i]`` to every row ``i`` where ``active[i]``; return the new scores."""
         raise NotImplementedError
 
+    def finish_rows(self, rows):
+        """End the episodes of ``rows`` (int64 array): score their final text; return the scores.
+
+        The final text is the full decode of a row's generated ids. A scorer that decodes
+        incrementally adds what its decoder still holds (the bytes of a character that no
+        token completed); one that scores token ids holds nothing, and the default returns
+        ``self.scores`` unchanged.
+        """
+        return self.scores
+
     #: whether :meth:`texts` gives the continuations (else the env decodes them from the tokens)
     keeps_text = False
 
@@ -100,6 +110,19 @@ class TextBatchScorer(BatchScorer):
                 if self.finished is not None:
                     self._finished[row] = self.task.is_finished(self._prompts[row], text)
         self._publish()
+        return self.scores
+
+    def finish_rows(self, rows):
+        changed = False
+        for row in rows.tolist():
+            rest = self._decoders[row].flush()
+            if rest:
+                text = self._texts[row] + rest
+                self._texts[row] = text
+                self._scores[row] = self.task.checked_score(self._scorers[row].update(text, rest))
+                changed = True
+        if changed:  # a new array, never the previous one changed in place: the env takes differences
+            self.scores = self.arrays.from_host(self._scores.copy())
         return self.scores
 
     def _publish(self) -> None:

@@ -75,7 +75,13 @@ class TextGenEnv(gym.Env):
     ## Info
     ``text`` (the generated continuation, decoded), ``score`` (the task's score of it),
     ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``; at the last step
-    also ``end_reason``.
+    also ``end_reason``. At the last step ``text`` equals ``tokenizer.decode`` of the
+    generated ids (special tokens such as EOS skipped). Before it, a character whose bytes
+    are split over several byte-level BPE tokens appears once its last token is emitted:
+    ``text`` is the decode of the generated ids up to the last one that ends on a whole
+    character, and ``score`` is the score of that text. A character still incomplete when
+    the episode ends decodes to U+FFFD, as ``tokenizer.decode`` gives it, and the last
+    reward includes its effect on the score.
 
     ## Arguments
     - ``task``: a registered task name (``textgym list``) or a :class:`textgym.Task`.
@@ -176,6 +182,13 @@ class TextGenEnv(gym.Env):
         if end_reason is None and self._num_generated >= self.max_new_tokens:
             end_reason = "max_new_tokens"
         self._done = end_reason is not None
+        if self._done:
+            # the last tokens may end inside a character that no further token completes: the
+            # final text is the full decode (U+FFFD for the half character), and is what is scored
+            rest = self._decoder.flush()
+            if rest:
+                self._text += rest
+                self._score = self.task.checked_score(self._scorer.update(self._text, rest))
         reward = step_reward(self.reward_mode, previous, self._score, self._done)
         if self.render_mode == "human":
             self.render()

@@ -56,6 +56,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     ``info["_final_obs"]``) and ``info["final_info"]`` (with ``text``, ``score`` and ``end_reason``, valid
     where ``info["_final_info"]``).
 
+    At the end of an episode ``text`` is the full decode of the row's generated ids and
+    ``score`` its score (see ``TextGenEnv``'s *Info*: a character split over byte-level BPE
+    tokens and never completed decodes to U+FFFD there, and the last reward includes it).
+
     With ``autoreset_mode="Disabled"`` (``AutoresetMode.DISABLED``) a finished row is frozen
     instead: its later actions are ignored (no write, reward 0, both flags False) until
     ``reset(options={"reset_mask": mask})`` restarts it; ``env.ended`` says which rows
@@ -224,6 +228,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         done = stopped | (self._num_generated >= self.max_new_tokens)
         if live is not None:
             done = done & live
+        any_done = bool(done.any())
+        if any_done:  # the final text is the full decode: score what the decoders still hold
+            done_rows = self.arrays.nonzero(done)
+            scores = self.scorer.finish_rows(done_rows)
         terminated = done
         truncated = self.arrays.zeros(self.num_envs, "bool")
         if self.reward_mode == "dense":
@@ -232,8 +240,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             rewards = self.arrays.xp.where(done, scores, 0.0)
 
         infos: dict[str, Any] = {}
-        if done.any():
-            done_rows = self.arrays.nonzero(done)
+        if any_done:
             reasons = self._end_reasons(done, eos, stopped)
             if disabled:
                 self._ended |= done
@@ -288,7 +295,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         raise ValueError(f"actions out of range at env(s) {rows}: {values[rows].tolist()}; allowed: integers in [0, {self.vocab_size})")
 
     def texts(self, rows=None) -> list[str]:
-        """The current continuations (decoded from the generated tokens of each row)."""
+        """The current continuations (decoded from the generated tokens of each row).
+
+        At the end of an episode, the full decode of its generated ids. Before it, a
+        character split over byte-level BPE tokens and not yet complete is left out by the
+        task's per-row text scorer (as in ``TextGenEnv``'s ``info["text"]``) and shows as
+        U+FFFD where the text is decoded from the tokens on demand (token-level scorers).
+        """
         if rows is None:
             return self._texts(self._rows)
         return self._texts(self.arrays.from_host([int(r) for r in rows], "int64"))

@@ -20,21 +20,53 @@ PAD_TOKEN = "<pad>"
 class IncrementalDecoder:
     """Decodes one token at a time; each step costs O(1) in the length of the text.
 
-    Wraps ``tokenizers.decoders.DecodeStream``, which buffers tokens that end inside a
-    multi-byte character until the character is complete, so that the concatenated
-    chunks equal the decoded sequence.
+    Wraps ``tokenizers.decoders.DecodeStream``, which holds back tokens that end inside a
+    multi-byte character (a byte-level BPE token may carry the first bytes of a character
+    and the next token the rest) until the character is complete, so that the chunks it
+    returns never end in a half character. At the end of a sequence :meth:`flush` returns
+    what the held tokens decode to (``"\ufffd"`` for an incomplete character, as
+    :meth:`TextTokenizer.decode` gives), so that the concatenated chunks plus the flushed
+    rest equal the decoded sequence.
     """
 
-    __slots__ = ("_backend", "_stream")
+    __slots__ = ("_backend", "_stream", "_context", "_held")
 
     def __init__(self, backend: Tokenizer) -> None:
         self._backend = backend
         self._stream = decoders.DecodeStream(skip_special_tokens=True)
+        # the stream's own window, mirrored (it exposes none): the tokens of the last chunk,
+        # which fix how the held ones decode after them, and the tokens pushed since
+        self._context: list[int] = []
+        self._held: list[int] = []
 
     def push(self, token_id: int) -> str:
         """Feed one token id; return the text it completes (may be ``""``)."""
-        chunk = self._stream.step(self._backend, int(token_id))
-        return chunk or ""
+        token_id = int(token_id)
+        chunk = self._stream.step(self._backend, token_id)
+        self._held.append(token_id)
+        if chunk:
+            self._context, self._held = self._held, []
+            return chunk
+        return ""
+
+    @property
+    def holds_tokens(self) -> bool:
+        """Whether tokens pushed since the last chunk wait for the rest of a character."""
+        return bool(self._held)
+
+    def flush(self) -> str:
+        """End the sequence: the text of the held tokens (``""`` if none), as a full decode gives it.
+
+        Costs O(held tokens). Call it once, when the sequence ends; the decoder is done after it.
+        """
+        if not self._held:
+            return ""
+        decode = self._backend.decode
+        window = self._context + self._held
+        prefix = decode(self._context, skip_special_tokens=True)
+        text = decode(window, skip_special_tokens=True)
+        self._context, self._held = window, []
+        return text[len(prefix):]
 
 
 class TextTokenizer:
