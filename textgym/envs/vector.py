@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
+from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
 from textgym.arrays import ArrayBackend
@@ -59,6 +61,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     At the end of an episode ``text`` is the full decode of the row's generated ids and
     ``score`` its score (see ``TextGenEnv``'s *Info*: a character split over byte-level BPE
     tokens and never completed decodes to U+FFFD there, and the last reward includes it).
+
+    Seeding: ``reset(seed=int)`` seeds one generator that draws the prompts of every row
+    (all rows at the first reset, the ending rows at each autoreset). ``reset(seed=[s_0,
+    ..., s_{N-1}])`` gives each row its own generator, as ``SyncVectorEnv`` resets each
+    sub-env with its seed: row ``i`` then sees the prompt sequence of a ``TextGenEnv`` reset
+    with ``seed=s_i``. (``SyncVectorEnv`` turns an int seed ``s`` into ``[s, s + 1, ...]``;
+    this env keeps one generator for an int, whose draws are one array operation per step.)
 
     With ``autoreset_mode="Disabled"`` (``AutoresetMode.DISABLED``) a finished row is frozen
     instead: its later actions are ignored (no write, reward 0, both flags False) until
@@ -141,6 +150,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._ended = backend.zeros(n, "bool")
         self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
         self._started = False
+        #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows
+        self._row_generators: list[np.random.Generator] | None = None
 
     # -- the state, as torch tensors on ``device`` (views: no copy) ------------------------------
 
@@ -178,10 +189,29 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        if isinstance(seed, (list, tuple)):
-            seed = int(seed[0]) if seed else None
-        super().reset(seed=seed)
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        """Start new episodes in every row (or in the rows of ``options["reset_mask"]``).
+
+        Args:
+            seed: ``None`` (go on with the current random state), an ``int`` (one generator
+                for the whole batch, seeded with it: the prompts of all rows come from its
+                draws, in row order), or a list of ``num_envs`` seeds (``int`` or ``None``), as
+                ``SyncVectorEnv`` takes: row ``i`` gets its own generator, seeded like
+                ``TextGenEnv.reset(seed=seed[i])``, so its prompts (the first and every one
+                after an autoreset) are those of a ``TextGenEnv`` reset with ``seed[i]``. The
+                rows keep their own generators through later ``reset()`` calls without a seed
+                until an ``int`` seed is given. With ``reset_mask``, only the masked rows are
+                re-seeded (as ``SyncVectorEnv`` resets only those envs).
+            options: ``prompt_index`` (an int or one per reset row: start from those prompts
+                instead of drawing), ``reset_mask`` (``num_envs`` booleans; DISABLED autoreset).
+        """
+        seeds = None
+        if seed is None or isinstance(seed, numbers.Integral):
+            super().reset(seed=None if seed is None else int(seed))
+            if seed is not None:
+                self._row_generators = None  # one generator for the batch again
+        else:
+            seeds = self._check_seeds(seed)
         options = dict(options or {})
         rows = self._rows
         if "reset_mask" in options:
@@ -193,7 +223,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             if not self._started and not bool(mask.all()):
                 raise ValueError("the first reset() must reset every row; omit reset_mask")
             rows = self.arrays.nonzero(mask)
-        indices = self._prompt_indices_from(options, len(rows))
+        if seeds is not None:
+            self._seed_rows(seeds, rows)
+        indices = self._prompt_indices_from(options, rows)
         self._start_rows(rows, indices)
         self._ended[rows] = False
         self._started = True
@@ -250,7 +282,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
                 infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask}
             else:
                 infos = self._final_infos(done, done_rows, scores, reasons)
-                self._start_rows(done_rows, self._draw_prompts(len(done_rows)))
+                self._start_rows(done_rows, self._draw_prompts(done_rows))
         infos.update(self._info())
         fresh = self._convert_fresh
         return self._observation(), fresh(rewards), fresh(terminated), fresh(truncated), infos
@@ -318,21 +350,51 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _prompt_indices_from(self, options, rows: int):
+    def _check_seeds(self, seed) -> list[int | None]:
+        """A list of per-row seeds, checked: ``num_envs`` entries, each an int or ``None``."""
+        if isinstance(seed, torch.Tensor):
+            seed = seed.tolist()
+        elif isinstance(seed, np.ndarray):
+            seed = seed.tolist() if seed.ndim == 1 else seed
+        if not isinstance(seed, (list, tuple)):
+            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints (one per env), got {type(seed).__name__}")
+        if len(seed) != self.num_envs:
+            raise ValueError(f"seed is a list of {len(seed)} seeds, but num_envs={self.num_envs}: pass {self.num_envs} seeds, one per env")
+        for value in seed:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
+                raise ValueError(f"seed list entries must be non-negative ints or None, got {value!r}")
+        return [None if value is None else int(value) for value in seed]
+
+    def _seed_rows(self, seeds: list[int | None], rows) -> None:
+        """Give every row in ``rows`` its own generator, seeded as ``TextGenEnv.reset(seed=seeds[row])`` seeds its."""
+        if self._row_generators is None:
+            # from one generator for the batch to one per row: rows not reset now start from their seeds too
+            self._row_generators = [seeding.np_random(value)[0] for value in seeds]
+            return
+        for row in rows.tolist():
+            self._row_generators[row] = seeding.np_random(seeds[row])[0]
+
+    def _prompt_indices_from(self, options, rows):
         if not options:
             return self._draw_prompts(rows)
         unknown = set(options) - {"prompt_index"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: ['prompt_index', 'reset_mask']")
         index = options["prompt_index"]
-        indices = np.broadcast_to(np.asarray(index), (rows,)) if np.ndim(index) == 0 else np.asarray(index)
-        count = len(self.setup.prompts)
-        if indices.shape != (rows,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= count).any():
-            raise ValueError(f"prompt_index={index!r} must be an int or {rows} ints (one per reset row) in [0, {count}) for the {self.setup.split!r} split")
+        count = len(rows)
+        indices = np.broadcast_to(np.asarray(index), (count,)) if np.ndim(index) == 0 else np.asarray(index)
+        prompts = len(self.setup.prompts)
+        if indices.shape != (count,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= prompts).any():
+            raise ValueError(f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split")
         return self.arrays.from_host(indices, "int64")
 
-    def _draw_prompts(self, count: int):
-        return self.arrays.from_host(self.np_random.integers(len(self.setup.prompts), size=count), "int64")
+    def _draw_prompts(self, rows):
+        """Prompt indices for new episodes in ``rows``: from the batch's generator, or each row's own."""
+        prompts = len(self.setup.prompts)
+        if self._row_generators is None:
+            return self.arrays.from_host(self.np_random.integers(prompts, size=len(rows)), "int64")
+        generators = self._row_generators  # one scalar draw per starting row, as TextGenEnv.reset makes
+        return self.arrays.from_host([generators[row].integers(prompts) for row in rows.tolist()], "int64")
 
     def _start_rows(self, rows, indices) -> None:
         self._input_ids[rows] = self._prompt_table[indices]
