@@ -74,11 +74,11 @@ def test_autoreset_same_step_and_final_obs():
     obs, rewards, terms, truncs, info = vec.step(np.array([0, 2, 0]))
     assert list(terms) == [True, False, True]
     assert list(info["_final_obs"]) == [True, False, True]
-    final_ids = info["final_obs"]["input_ids"]
+    assert info["final_obs"][1] is None  # Gymnasium's layout: one observation dict per ended row
     # the final observation ends with EOS; the returned one is a fresh prompt
     for row in (0, 2):
-        n = int(info["final_obs"]["attention_mask"][row].sum())
-        assert final_ids[row, n - 1] == 0  # the final observation ends with EOS
+        n = int(info["final_obs"][row]["attention_mask"].sum())
+        assert info["final_obs"][row]["input_ids"][n - 1] == 0  # the final observation ends with EOS
         fresh = vec.setup.prompt_ids[info["prompt_index"][row]]  # the returned one is a fresh prompt
         assert obs["attention_mask"][row].sum() == len(fresh) and list(obs["input_ids"][row, : len(fresh)]) == list(fresh)
     assert info["num_generated"][0] == 0 and info["num_generated"][1] == 1
@@ -139,6 +139,10 @@ def _collect(vec, actions, seed):
     def host(value):
         if isinstance(value, dict):
             return {k: host(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray) and value.dtype == object:  # final_obs: one observation dict per ended row
+            out = np.empty(len(value), dtype=object)
+            out[:] = [host(v) for v in value]
+            return out
         return value.cpu().numpy() if isinstance(value, torch.Tensor) else value
 
     out = [host(vec.reset(seed=seed))]
@@ -158,6 +162,8 @@ def _assert_same(a, b):
         assert a.keys() == b.keys()
         for key in a:
             _assert_same(a[key], b[key])
+    elif isinstance(a, np.ndarray) and a.dtype == object and any(isinstance(x, dict) for x in a):
+        _assert_same(list(a), list(b))
     else:
         np.testing.assert_array_equal(a, b)
 

@@ -56,7 +56,7 @@ class TextGenSB3VecEnv(VecEnv):
         for row in np.flatnonzero(dones):
             final = info["final_info"]
             infos[row] = {
-                "terminal_observation": {key: value[row] for key, value in info["final_obs"].items()},
+                "terminal_observation": info["final_obs"][row],
                 "TimeLimit.truncated": bool(truncated[row] and not terminated[row]),
                 "text": final["text"][row],
                 "score": float(final["score"][row]),

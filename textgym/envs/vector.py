@@ -54,9 +54,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     Autoreset (``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``): when a row ends,
     the observation returned for it is already the first observation of its next episode;
-    the final observation and info are in ``info["final_obs"]`` (a batched dict, valid where
-    ``info["_final_obs"]``) and ``info["final_info"]`` (with ``text``, ``score`` and ``end_reason``, valid
-    where ``info["_final_info"]``).
+    the final observation and info are laid out as Gymnasium's own ``SyncVectorEnv`` lays
+    them out in same-step autoreset: ``info["final_obs"]`` is an object array of
+    ``num_envs`` entries, row ``i``'s final observation (a dict of ``(L,)`` arrays, as
+    ``TextGenEnv`` returns) where ``info["_final_obs"][i]``, else ``None``;
+    ``info["final_info"]`` holds the ending step's info of ``TextGenEnv`` batched key by
+    key (``text``, ``score``, ``prompt``, ``prompt_index``, ``num_generated``,
+    ``end_reason``, each with its ``_key`` mask), valid where ``info["_final_info"]``. Both
+    are absent at a step where no row ends.
 
     At the end of an episode ``text`` is the full decode of the row's generated ids and
     ``score`` its score (see ``TextGenEnv``'s *Info*: a character split over byte-level BPE
@@ -149,6 +154,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_indices = backend.zeros(n)
         self._ended = backend.zeros(n, "bool")
         self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
+        self._prompt_texts = [prompt.text for prompt in self.setup.prompts]
         self._started = False
         #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows
         self._row_generators: list[np.random.Generator] | None = None
@@ -408,27 +414,46 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         """``info["end_reason"]`` of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``None``."""
         to_host = self.arrays.to_host
         done, eos, stopped = to_host(done), to_host(eos), to_host(stopped)
-        reasons = np.full(self.num_envs, None, dtype=object)
+        reasons = np.empty(self.num_envs, dtype=object)  # None everywhere
         reasons[done] = "max_new_tokens"
         reasons[done & stopped] = "stop"
         reasons[done & eos] = "eos"
         return reasons
 
     def _final_infos(self, done, done_rows, scores, reasons) -> dict[str, Any]:
-        mask = self.arrays.to_host(done)
-        texts = np.full(self.num_envs, None, dtype=object)
-        texts[done_rows.tolist()] = self._texts(done_rows)
+        """``final_obs`` and ``final_info`` of the rows that ended, laid out as Gymnasium's ``SyncVectorEnv`` lays them out.
+
+        ``final_obs``: an object array of ``num_envs`` entries, the row's final observation (a
+        dict of ``(L,)`` arrays, as ``TextGenEnv`` returns) where it ended, ``None`` elsewhere.
+        ``final_info``: the ending step's info of ``TextGenEnv`` batched key by key (``text``,
+        ``score``, ``prompt``, ``prompt_index``, ``num_generated``, ``end_reason``), each with
+        its ``_key`` mask; zeros or ``None`` in the other rows.
+        """
+        to_host = self.arrays.to_host
+        mask = to_host(done)
+        row_list = to_host(done_rows).tolist()
+        final_obs = np.empty(self.num_envs, dtype=object)  # None everywhere
+        texts = np.empty(self.num_envs, dtype=object)
+        prompts = np.empty(self.num_envs, dtype=object)
+        prompt_indices = to_host(self._prompt_indices) * mask
+        prompt_texts = self._prompt_texts
+        input_ids, attention_mask = self._convert_fresh(self._input_ids[done_rows]), self._convert_fresh(self._attention_mask[done_rows])
+        # one loop over the ended rows (a list assigned through a fancy index costs more: numpy converts it first)
+        for row, ids, attention, text, index in zip(row_list, input_ids, attention_mask, self._texts(done_rows), prompt_indices[row_list].tolist()):
+            final_obs[row] = {"input_ids": ids, "attention_mask": attention}
+            texts[row] = text
+            prompts[row] = prompt_texts[index]
         final_info = {
             "text": texts,
-            "_text": mask,
+            "score": np.where(mask, to_host(scores), 0.0),
+            "prompt": prompts,
+            "prompt_index": prompt_indices,
+            "num_generated": to_host(self._num_generated) * mask,
             "end_reason": reasons,
-            "_end_reason": mask,
-            "score": self.arrays.to_host(scores) * mask,
-            "_score": mask,
-            "num_generated": self.arrays.to_host(self._num_generated) * mask,
-            "_num_generated": mask,
         }
-        return {"final_obs": self._observation(), "_final_obs": mask, "final_info": final_info, "_final_info": mask}
+        for key in list(final_info):  # one mask per key, as Gymnasium gives
+            final_info[f"_{key}"] = mask.copy()
+        return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask.copy()}
 
     def _info(self) -> dict[str, Any]:
         return {
