@@ -41,7 +41,9 @@ front, as lm-ppo feeds them. Learning rates: ``--lm-ppo-lr`` and ``--trl-lr`` (t
 of values: pair i runs lm-ppo at the i-th and TRL at the i-th value, side by side).
 
 Both are scored by textgym's evaluation: the mean VADER compound of greedy continuations of
-the 54 eval-split prompts after training (0.211 before). Each row also gives where the
+the 54 eval-split prompts after training (0.211 before). Each row gives the training wall time
+and the process CPU time over the same span (on a machine shared with other jobs the load
+can change between the two runs of a pair; CPU time moves far less with it). It also gives where the
 training time went (seconds): lm-ppo: rollout (decoding, with the env step, which computes
 the reward, separately), reference forward, update; TRL: ``generate``, reward function,
 old-log-prob forward, reference forward, the rest of preparing the batch, and the update
@@ -81,7 +83,7 @@ ENV_ID = "textgym/Sentiment-v0"
 MAX_NEW_TOKENS = 20  # the env's horizon on Sentiment
 ADAM_EPS = LMPPOConfig().adam_eps
 COLUMNS = ["seed", "passes", "kl", "trainer", "lr", "episodes", "optimizer_steps_per_batch", "train_seconds",
-           "eval_after", "phase_rollout", "phase_reward", "phase_old_forward", "phase_ref_forward", "phase_prep",
+           "cpu_seconds", "eval_after", "phase_rollout", "phase_reward", "phase_old_forward", "phase_ref_forward", "phase_prep",
            "phase_update", "threads", "note"]
 
 
@@ -183,10 +185,10 @@ def run_lm_ppo(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, 
     lm_ppo.forward_responses = timer.wrap(lambda *a, **k: None if torch.is_grad_enabled() else "ref_forward", original_forward)
     batches = num_batches(args.episodes, args.num_envs)
     try:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         while agent.updates < batches:
             agent.learn(1)  # one update of num_envs episodes
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         lm_ppo.forward_responses = original_forward
     after = eval_model(agent.policy_model, agent.bos_token_id, agent.vocab_size)
@@ -194,6 +196,7 @@ def run_lm_ppo(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, 
     s = timer.seconds
     return {"trainer": f"lm-ppo ({args.reward_mode})", "episodes": agent.updates * args.num_envs,
             "optimizer_steps_per_batch": passes * args.minibatches, "train_seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu_seconds, 2),
             "eval_after": round(after, 4),
             "phase_rollout": round(s["rollout"] - s["reward"], 2), "phase_reward": round(s["reward"], 2),
             "phase_old_forward": 0.0, "phase_ref_forward": round(s["ref_forward"], 2), "phase_prep": 0.0,
@@ -247,9 +250,9 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
             return "ref_forward" if ref_model is not None and model is ref_model else "old_forward"
 
         trainer._get_per_token_logps_and_entropies = timer.wrap(logps_phase, trainer._get_per_token_logps_and_entropies)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         trainer.train()
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         threads = torch.get_num_threads()
         after = eval_model(trainer.model, tokenizer.eos_token_id, len(tokenizer))
     except Exception as error:  # report why TRL could not run, keep LM-PPO's row
@@ -260,7 +263,8 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
     scheduler = getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type)
     return {"trainer": f"trl {trl.__version__} {name}",
             "episodes": config.max_steps // steps_per_batch * args.num_envs,
-            "optimizer_steps_per_batch": steps_per_batch, "train_seconds": round(seconds, 2), "eval_after": round(after, 4),
+            "optimizer_steps_per_batch": steps_per_batch, "train_seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu_seconds, 2), "eval_after": round(after, 4),
             "phase_rollout": round(s["generate"], 2), "phase_reward": round(s["reward"], 2),
             "phase_old_forward": round(s["old_forward"], 2), "phase_ref_forward": round(s["ref_forward"], 2),
             "phase_prep": round(s["generate_and_score"] - s["generate"] - s["reward"] - s["old_forward"] - s["ref_forward"], 2),
@@ -291,16 +295,20 @@ def summary(rows: list[dict[str, Any]]) -> str:
                      f"{statistics.mean(r['eval_after'] for r in group):.3f} | {walls} | "
                      f"{statistics.mean(r['train_seconds'] for r in group):.1f} |")
     # side-by-side pairs: the lm-ppo row and the TRL row right after it
-    ratios: dict[tuple, list[float]] = defaultdict(list)
-    for first, second in zip(rows, rows[1:]):
-        if (first["trainer"].startswith("lm-ppo") and second["trainer"].startswith("trl") and first["seed"] == second["seed"]
-                and first.get("train_seconds") and second.get("train_seconds")):
-            ratios[(first["passes"], first["kl"], first["lr"], second["lr"])].append(second["train_seconds"] / first["train_seconds"])
-    lines += ["", "| passes | KL beta | lm-ppo lr | TRL lr | TRL / lm-ppo wall time, per seed | geometric mean |", "|---|---|---|---|---|---|"]
-    for (passes, kl, lr_a, lr_b), values in sorted(ratios.items(), key=lambda item: (-item[0][0], item[0][1])):
-        geo = math.exp(statistics.mean(math.log(v) for v in values))
-        per_seed = " / ".join(f"{v:.2f}" for v in values)
-        lines.append(f"| {passes} | {kl} | {lr_a} | {lr_b} | {per_seed} | **{geo:.2f}x** |")
+    for column, what in (("train_seconds", "wall time"), ("cpu_seconds", "CPU time")):
+        ratios: dict[tuple, list[float]] = defaultdict(list)
+        for first, second in zip(rows, rows[1:]):
+            if (first["trainer"].startswith("lm-ppo") and second["trainer"].startswith("trl") and first["seed"] == second["seed"]
+                    and first.get(column) and second.get(column)):
+                ratios[(first["passes"], first["kl"], first["lr"], second["lr"])].append(second[column] / first[column])
+        if not ratios:
+            continue
+        lines += ["", f"| passes | KL beta | lm-ppo lr | TRL lr | TRL / lm-ppo {what}, per seed | geometric mean |",
+                  "|---|---|---|---|---|---|"]
+        for (passes, kl, lr_a, lr_b), values in sorted(ratios.items(), key=lambda item: (-item[0][0], item[0][1])):
+            geo = math.exp(statistics.mean(math.log(v) for v in values))
+            per_seed = " / ".join(f"{v:.2f}" for v in values)
+            lines.append(f"| {passes} | {kl} | {lr_a} | {lr_b} | {per_seed} | **{geo:.2f}x** |")
     return "\n".join(lines)
 
 
