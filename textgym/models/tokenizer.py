@@ -92,7 +92,6 @@ class TextTokenizer:
         #: so positions in the text equal positions in the token sequence.
         self.single_character_tokens = False
         self._code_points: np.ndarray | None = None  # one-character vocabularies: id -> code point (0: special)
-        self._separator = 0
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``, without special tokens added."""
@@ -106,8 +105,8 @@ class TextTokenizer:
         """Text of ``ids[i, starts[i]:ends[i]]`` for every row ``i`` of the 2-D array ``ids``, special tokens skipped.
 
         Row by row (``decode_batch``'s thread pool costs more than it saves on short texts),
-        except for a vocabulary of one-character tokens: there all rows are decoded at once,
-        as one string of code points.
+        except for a vocabulary of one-character tokens: there the ids map to code points in one
+        array lookup, and each row is a slice of its string.
         """
         if self.single_character_tokens and len(ids):
             return self._decode_characters(ids, starts, ends)
@@ -117,18 +116,12 @@ class TextTokenizer:
     def _decode_characters(self, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
         if self._code_points is None:
             characters = [self.backend.decode([i], skip_special_tokens=True) for i in range(self.vocab_size)]
-            self._code_points = np.array([ord(c) if c else 0 for c in characters], dtype=np.uint32)
-            used = set(self._code_points.tolist())
-            self._separator = next(c for c in range(0xE000, 0x110000) if c not in used)  # a code point no token makes
-        width = max(int((ends - starts).max()), 1)
-        columns = starts[:, None] + np.arange(width)
-        codes = np.empty((len(ids), width + 1), dtype=np.uint32)  # each row's characters, then the separator
-        codes[:, :width] = self._code_points[ids[np.arange(len(ids))[:, None], np.minimum(columns, ids.shape[1] - 1)]]
-        codes[:, :width][columns >= ends[:, None]] = 0
-        codes[:, width] = self._separator
-        # all rows as one string: zeros (special tokens, cells past a row's end) dropped, split at the separators
-        text = str(codes.reshape(-1).view(f"<U{codes.size}")[0])
-        return text.replace("\0", "").split(chr(self._separator))[:-1]
+            self._code_points = np.array([ord(c) if c else 0 for c in characters], dtype=np.uint32)  # 0: special
+        # every row as one string of code points (one array lookup and a view), then sliced; a row's
+        # trailing zeros are dropped by the conversion and inner ones (special tokens) by replace
+        codes = self._code_points[ids]
+        rows = codes.view(f"<U{codes.shape[1]}").reshape(-1).tolist()
+        return [row[start:end].replace("\0", "") for row, start, end in zip(rows, starts.tolist(), ends.tolist())]
 
     def token_string(self, token_id: int) -> str:
         """Readable form of one token (its decoded text, or its name if special)."""
