@@ -49,11 +49,6 @@ class IncrementalDecoder:
             return chunk
         return ""
 
-    @property
-    def holds_tokens(self) -> bool:
-        """Whether tokens pushed since the last chunk wait for the rest of a character."""
-        return bool(self._held)
-
     def flush(self) -> str:
         """End the sequence: the text of the held tokens (``""`` if none), as a full decode gives it.
 
