@@ -1,9 +1,9 @@
 """LM-PPO against TRL's GRPO (or RLOO) trainer at equal work: same task, model, budget, passes, schedule and KL.
 
     pip install trl==1.16.0             # optional: this benchmark only
-    python benchmarks/vs_trl.py                                   # seeds 0-4, 4 and 1 passes, beta 0 and 0.05
-    python benchmarks/vs_trl.py --seeds 10 11 12 --passes 4 --kl 0 \\
-        --lm-ppo-lr 2.5e-5 5e-5 1e-4 --trl-lr 2.5e-5 5e-5 1e-4    # learning-rate selection (pairs run side by side)
+    python benchmarks/vs_trl.py --seeds 0          # 256 episodes, 4 and 1 passes, beta 0 and 0.05, lr 2e-4 both
+    python benchmarks/vs_trl.py --seeds 10 --passes 4 --kl 0 \\
+        --lm-ppo-lr 5e-5 1e-4 2e-4 --trl-lr 5e-5 1e-4 2e-4      # learning-rate selection (pairs run side by side)
 
 Both trainers start from the bundled ``tiny`` model and train on the train split of
 ``textgym/Sentiment-v0`` (20 new tokens at most, temperature 1, full distribution: no top-k,
@@ -315,14 +315,14 @@ def summary(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trainer", default="grpo", choices=["grpo", "rloo"])
-    parser.add_argument("--episodes", type=int, default=800, help="episodes (completions) for each trainer and run")
+    parser.add_argument("--episodes", type=int, default=256, help="episodes (completions) for each trainer and run")
     parser.add_argument("--num-envs", type=int, default=16, help="completions per batch (both)")
     parser.add_argument("--minibatches", type=int, default=4, help="optimizer steps per pass over a batch (both)")
     parser.add_argument("--num-generations", type=int, default=4, help="TRL: completions per prompt (group size)")
     parser.add_argument("--passes", type=int, nargs="+", default=[4, 1], help="passes per batch (lm-ppo epochs, TRL num_iterations)")
     parser.add_argument("--kl", type=float, nargs="+", default=[0.0, 0.05], help="KL coefficient beta (0: none)")
-    parser.add_argument("--lm-ppo-lr", type=float, nargs="+", default=[1e-4], help="lm-ppo learning rate(s)")
-    parser.add_argument("--trl-lr", type=float, nargs="+", default=[1e-4], help="TRL learning rate(s), paired with --lm-ppo-lr")
+    parser.add_argument("--lm-ppo-lr", type=float, nargs="+", default=[2e-4], help="lm-ppo learning rate(s)")
+    parser.add_argument("--trl-lr", type=float, nargs="+", default=[2e-4], help="TRL learning rate(s), paired with --lm-ppo-lr")
     parser.add_argument("--reward-mode", default="dense", choices=["dense", "sparse"], help="lm-ppo's reward mode")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
