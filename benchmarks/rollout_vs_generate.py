@@ -49,7 +49,7 @@ def parse_shape(text: str) -> tuple[int, int]:
 def measure(rows: int, tokens: int, rounds: int, seed: int) -> dict[str, object]:
     run = RunConfig(agent="lm-ppo", env_id="textgym/Sentiment-v0", device="cpu", num_envs=rows, seed=seed,
                     env_kwargs={"max_new_tokens": tokens})
-    config = LMPPOConfig()
+    config = LMPPOConfig(num_minibatches=1)  # the rollout only: no update is run, any number of rows works
     agent = LMPPOAgent(run, config)
     env, model = agent.env, agent.policy_model
     eos, pad = env.tokenizer.eos_token_id, env.tokenizer.pad_token_id
