@@ -14,6 +14,11 @@ writes the run folder (metrics, summary, TensorBoard, checkpoints). The other ra
 
 The backend is NCCL when the device is CUDA (each rank on ``cuda:LOCAL_RANK``) and gloo
 on the CPU. An agent that supports data parallelism reads :func:`current_context`.
+
+Every rank leaves in the same order (:func:`leave_process_group`): its work is done and its
+files are closed (rank 0's TensorBoard writer and environment are closed by ``train``), all
+ranks meet at a barrier, each destroys the process group, which joins the backend's threads,
+and only then does the interpreter exit, with no communication thread left running.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+
+#: names of gloo's own threads (its I/O loop and the process group's workers); they end when the group is freed
+GLOO_THREAD_NAMES = ("gloo_tcp_loop", "pt_gloo_runloop")
 
 
 @dataclass(frozen=True)
@@ -178,19 +186,81 @@ def main(argv: list[str] | None = None) -> int:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
+    import_group_binding_modules()
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=datetime.timedelta(minutes=30))
+    finished = False
     try:
         rank = dist.get_rank()
         if rank == 0:
+            # train() closes the run's TensorBoard writer (joining its thread) and the agent before returning
             summary = train(run, resume=resume, progress=not args.no_progress)
             print(f"rank 0: done, final eval_return {summary['final_eval_return']:.4f}", flush=True)
         else:
             agent = follow(run, resume)
             fingerprint = getattr(agent, "last_fingerprint", None)
             print(f"rank {rank}: done, parameter fingerprint {fingerprint}", flush=True)
+        finished = True
+    finally:
+        leave_process_group(wait_for_peers=finished, device_ids=[local_rank] if device.type == "cuda" else None)
+    return 0
+
+
+def import_group_binding_modules() -> None:
+    """Import, before the process group exists, the modules that would otherwise pin it forever.
+
+    ``torch.distributed.nn.functional`` declares its collectives with ``group=group.WORLD`` as a
+    default argument, which Python evaluates once, at import. Imported after
+    ``init_process_group`` (transformers imports it on the way to the GPT-2 classes: accelerate
+    -> torch FSDP -> sharded tensors), its ten functions hold the default process group for the
+    life of the interpreter, so ``destroy_process_group`` cannot free it: gloo's I/O and worker
+    threads keep running, and the group is freed only during interpreter finalization, when the
+    garbage collector clears that module, in an order nobody controls (the occasional SIGABRT of
+    a rank at exit). Imported first, those defaults are ``None``.
+    """
+    if dist.is_available():
+        import torch.distributed.nn  # noqa: F401
+
+
+def gloo_threads() -> list[str]:
+    """Names of this process's live gloo threads (Linux; ``[]`` elsewhere)."""
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        return []
+    names = []
+    for tid in os.listdir(tasks):
+        try:
+            with open(os.path.join(tasks, tid, "comm"), encoding="utf-8") as f:
+                name = f.read().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if name in GLOO_THREAD_NAMES:
+            names.append(name)
+    return sorted(names)
+
+
+def leave_process_group(wait_for_peers: bool, device_ids: list[int] | None = None) -> None:
+    """Tear down this rank's process group, in the same order on every rank.
+
+    1. ``wait_for_peers`` (this rank finished normally): a barrier, so that no rank closes its
+       connections while another is still working (rank 0 evaluates, saves and closes its
+       TensorBoard writer after the other ranks' last collective). After a failure there is no
+       barrier: the peers may never arrive, and ``torchrun`` stops them once this rank exits.
+    2. ``destroy_process_group``: shuts the backend down and frees the group, which joins its
+       threads, so that the interpreter exits with no communication thread running.
+    3. Checks that step 2 really freed the group: a gloo thread still alive means something
+       holds the group (see :func:`import_group_binding_modules`); this is reported on stderr.
+    """
+    try:
+        if wait_for_peers:
+            dist.barrier(device_ids=device_ids)
     finally:
         dist.destroy_process_group()
-    return 0
+    leftover = gloo_threads()
+    if leftover:
+        print(f"agents.distributed: process-group threads still running after destroy_process_group: {leftover}; "
+              f"something still references the process group (a module imported after init_process_group "
+              f"that binds group.WORLD?), so it will be torn down at interpreter exit",
+              file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
