@@ -27,6 +27,7 @@ import argparse
 import datetime
 import hashlib
 import os
+import random
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -139,8 +140,9 @@ def follow(run, resume: bool) -> Any:
     """What a rank other than 0 does: the driver's sequence of ``learn`` chunks, writing nothing.
 
     Mirrors :func:`agents.train.train`: same seeding, same agent, the same checkpoint on
-    ``--resume`` (read only), then ``learn(min(eval_interval, steps - env_steps))`` until
-    ``steps``. Returns the agent (closed).
+    ``--resume`` (read only; none yet: from the beginning), then chunks up to each next
+    evaluation point (:func:`agents.train.next_evaluation`) until ``steps``. Returns the
+    agent (closed).
     """
     from pathlib import Path
 
@@ -149,23 +151,21 @@ def follow(run, resume: bool) -> Any:
     from agents.base import config_from_dict
     from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
     from agents.registry import agent_class
-    from agents.run import RunConfigError
-    from agents.train import check_run_config
+    from agents.train import check_run_config, next_evaluation
 
     check_run_config(run)
     cls = agent_class(run.agent)
     config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
+    random.seed(run.seed)
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     agent = cls(run, config)
     try:
-        if resume:
-            path = latest_checkpoint(Path(run.out) / "checkpoints")
-            if path is None:
-                raise RunConfigError(f"--resume: {run.out} has no checkpoint yet")
+        path = latest_checkpoint(Path(run.out) / "checkpoints") if resume else None
+        if path is not None:
             agent.load(LoadedCheckpoint(path))
         while agent.env_steps < run.steps:
-            agent.learn(min(run.eval_interval, run.steps - agent.env_steps))
+            agent.learn(next_evaluation(run, agent.env_steps) - agent.env_steps)
     finally:
         agent.close()
     return agent

@@ -128,17 +128,13 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[s
             if bar is not None:
                 bar.update(agent.env_steps - before)
                 bar.set_postfix(eval_return=f"{rows[-1]['eval_return']:.3f}")
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: nothing of the unfinished chunk is saved
-        directory.close()
-        raise
-    finally:
+    finally:  # Ctrl-C or SIGTERM included: nothing of an unfinished chunk is saved
         signal.signal(signal.SIGTERM, previous_handler)
         if bar is not None:
             bar.close()
         agent.close()
-    summary = directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows)
-    directory.close()
-    return summary
+        directory.close()  # flush and close TensorBoard on every exit
+    return directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows)
 
 
 def agent_device(agent, run: RunConfig) -> str:
