@@ -113,3 +113,16 @@ def test_out_folder_of_another_seed_count_is_refused(tmp_path, mini_config, caps
     claim_output(suite, out)
     assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "2", "--no-progress"]) == 2
     assert "1 seeds, asked 2" in capsys.readouterr().err
+
+
+def test_report_only_reports_the_finished_runs_of_a_suite_run_in_parts(tmp_path, mini_config, capsys):
+    out = tmp_path / "out"
+    suite = load_suite(None, str(mini_config), str(out), seeds=1, device="cpu")
+    suite.runs = [run for run in suite.runs if run.agent == "random"]
+    run_suite(suite, out, workers=1, progress=False)
+    args = ["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "1", "--report-only", "--no-heatmap"]
+    assert cli.main(args) == 0
+    summary = (out / "summary.md").read_text()
+    assert "**Partial: 2 runs of the suite have not finished yet" in summary  # the two sb3-ppo runs
+    assert "| textgym/Copy-v0 | random | dense |" in summary and "sb3-ppo" not in summary.split("## Final return")[1]
+    assert not list(out.glob("runs/sb3-ppo*/summary.json"))  # nothing was run

@@ -1,4 +1,4 @@
-"""``textgym bench --suite {quick,full} | --config FILE.yaml --out DIR [--seeds N] [--device D] [--workers W]``."""
+"""``textgym bench --suite NAME | --config FILE.yaml --out DIR [--seeds N] [--device D] [--workers W] [--report-only]``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--no-heatmap", action="store_true", help="skip the per-token reward heat-map")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: report the finished runs in --out (a suite run in parts), saying how many are missing")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -30,9 +32,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     out = Path(args.out)
     suite = load_suite(args.suite, args.config, str(out), args.seeds, args.device)
-    run_suite(suite, out, workers=args.workers, progress=not args.no_progress)
-    command = "textgym bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else "textgym bench"
-    paths = write_report(suite.runs, out, suite.name, command, heatmap=not args.no_heatmap, thresholds=suite.thresholds)
+    runs, missing = suite.runs, 0
+    if args.report_only:
+        runs = [run for run in suite.runs if (Path(run.out) / "summary.json").is_file()]
+        missing = len(suite.runs) - len(runs)
+        if not runs:
+            raise ValueError(f"--report-only: {out} holds no finished run of suite {suite.name!r}")
+    else:
+        run_suite(suite, out, workers=args.workers, progress=not args.no_progress)
+    command = "textgym bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a != "--report-only") \
+        if len(sys.argv) > 2 else "textgym bench"
+    paths = write_report(runs, out, suite.name, command, heatmap=not args.no_heatmap, thresholds=suite.thresholds,
+                         missing=missing)
     print(paths["summary"].read_text(encoding="utf-8"))
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -53,14 +53,14 @@ def _score_range(env_id: str) -> tuple[float, float]:
     return (low, high) if math.isfinite(low) and math.isfinite(high) and high > low else (0.0, 1.0)
 
 
-def _fmt(point: float, low: float, high: float) -> str:
-    return f"{_one(point)} [{_one(low)}, {_one(high)}]"
+def _fmt(point: float, low: float, high: float, digits: int = 3) -> str:
+    return f"{_one(point, digits)} [{_one(low, digits)}, {_one(high, digits)}]"
 
 
-def _one(v: float) -> str:
+def _one(v: float, digits: int = 3) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "–"
-    return "∞" if v == float("inf") else f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
+    return "∞" if v == float("inf") else f"{v:.{digits}f}" if abs(v) < 1000 else f"{v:.0f}"
 
 
 def _median(values: list[float]) -> float:
@@ -84,14 +84,19 @@ def likely_hacking(first: dict, last: dict) -> bool:
     return bool(last["ref_perplexity"] > HACKING_PERPLEXITY_RATIO * first["ref_perplexity"])
 
 
-def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[str, float] | None = None) -> str:
+def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[str, float] | None = None,
+              missing: int = 0) -> str:
     curves = _curves(rows)
     ends = _final_rows(rows)
     finals: dict[tuple, list[float]] = {key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends}
     envs = sorted({k[0] for k in curves})
     agents = sorted({k[1] for k in curves})
     modes = sorted({k[2] for k in curves})
-    lines = [f"# Benchmark: suite `{suite_name}`", "", f"Reproduce: `{command}`", "",
+    lines = [f"# Benchmark: suite `{suite_name}`", "", f"Reproduce: `{command}`", ""]
+    if missing:
+        lines += [f"**Partial: {missing} runs of the suite have not finished yet and are not in these tables** "
+                  "(rerunning the command above runs only those).", ""]
+    lines += [
              "Final eval return: the mean task score over the eval split (= the sparse return, in both reward modes), "
              "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see `agents/bench/stats.py`). "
              "Beside it, the naturalness of the final greedy generations, median over seeds (GRUE-style): `ppl` the "
@@ -159,7 +164,7 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                          for seq in curves[key].values()]
                 reached = sum(math.isfinite(s) for s in steps)
                 ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
-                lines.append(f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci)} |")
+                lines.append(f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -193,9 +198,13 @@ def plot_score_vs_perplexity(rows: list[dict], path: Path) -> None:
             for xi, yi, f in zip(x, y, flagged):
                 if f:
                     ax.scatter([xi], [yi], marker="x", color="red", s=60, linewidths=1)
-        finite = [v for v in initial if not math.isnan(v)]
-        if finite:
-            ax.axvline(float(np.median(finite)), color="grey", ls=":", lw=1, label="initial policy (median)")
+        for agent in sorted({k[1] for k in ends if k[0] == env}):
+            start = [f["ref_perplexity"] for k in ends if k[:2] == (env, agent) for f, _ in ends[k].values()]
+            start = [v for v in start if not math.isnan(v)]
+            if start:
+                ax.axvline(float(np.median(start)), color=colours[agents.index(agent) % len(colours)], ls=":", lw=1,
+                           label=f"{agent} at step 0 (median)")
+        if any(not math.isnan(v) for v in initial):
             ax.set_xscale("log")
         ax.set_title(env, fontsize=9)
         ax.set_xlabel("final reference-LM perplexity")
@@ -348,12 +357,12 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
 
 
 def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str, heatmap: bool = True,
-                 thresholds: dict[str, float] | None = None) -> dict[str, Path]:
+                 thresholds: dict[str, float] | None = None, missing: int = 0) -> dict[str, Path]:
     rows = collect(runs)
     paths = {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "learning_curves.png",
              "aggregate": out / "aggregate_iqm.png", "naturalness": out / "score_vs_perplexity.png"}
     write_results_csv(rows, paths["results"])
-    text = summarize(rows, suite_name, command, thresholds)
+    text = summarize(rows, suite_name, command, thresholds, missing)
     plot_learning_curves(rows, paths["curves"])
     plot_aggregate(rows, paths["aggregate"])
     plot_score_vs_perplexity(rows, paths["naturalness"])
