@@ -19,12 +19,11 @@ Policy = Callable[[dict[str, Any], TextGenVectorEnv], Any]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation: the final scores' mean and std, the naturalness of the texts, the texts."""
+    """One evaluation: the final scores' mean and std, and the naturalness of the texts (``None`` if not asked)."""
 
     mean: float
     std: float
     naturalness: Naturalness | None
-    texts: list[str]
 
 
 def evaluate(
@@ -53,7 +52,7 @@ def evaluate_episodes(
     output: str = "numpy",
     naturalness: bool = True,
 ) -> Evaluation:
-    """:func:`evaluate`, plus the generated texts and (``naturalness=True``) their naturalness."""
+    """:func:`evaluate`, plus (``naturalness=True``) the naturalness of the generated texts."""
     import gymnasium as gym
 
     from textgym.tasks import make_task
@@ -66,8 +65,7 @@ def evaluate_episodes(
     width = min(batch_size, count)
     env = make_env(env_id, width, device, output, kwargs)  # one env for every batch of prompts
     scores = np.zeros(count, dtype=np.float64)
-    texts: list[str] = [""] * count
-    generated: list[list[int]] = [[] for _ in range(count)]
+    generated: list[list[int]] = [[] for _ in range(count)]  # each prompt's continuation, for naturalness
     for start in range(0, count, width):
         indices = np.arange(start, min(count, start + width))
         # a short last batch repeats its last prompt in the spare rows, whose scores are ignored
@@ -77,22 +75,21 @@ def evaluate_episodes(
         while not finished.all():
             actions = policy(obs, env)
             obs, _, terminated, truncated, info = env.step(actions)
-            tokens = _numpy(actions).reshape(width)
-            for row in np.flatnonzero(~finished):
-                generated[rows[row]].append(int(tokens[row]))
+            if naturalness:
+                tokens = _numpy(actions).reshape(width)
+                for row in np.flatnonzero(~finished):
+                    generated[rows[row]].append(int(tokens[row]))
             done = _numpy(terminated) | _numpy(truncated)
             newly = done & ~finished
             if newly.any():
                 scores[rows[newly]] = info["final_info"]["score"][newly]
-                for row in np.flatnonzero(newly):
-                    texts[rows[row]] = info["final_info"]["text"][row]
             finished |= done
     measured = None
     if naturalness:
         setup = env.setup
         measured = measure_naturalness(setup.model, setup.prompt_ids, generated, env.tokenizer.eos_token_id,
                                        env.tokenizer.pad_token_id, device)
-    return Evaluation(float(scores.mean()), float(scores.std()), measured, texts)
+    return Evaluation(float(scores.mean()), float(scores.std()), measured)
 
 
 def make_env(env_id: str, num_envs: int, device, output: str, kwargs: dict) -> TextGenVectorEnv:

@@ -23,7 +23,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 NATURALNESS_COLUMNS = ("ref_perplexity", "distinct_1", "distinct_2", "repetition")
@@ -122,7 +121,3 @@ def measure_naturalness(
         repetition=float(repetition_rate(words, 3)),
     )
 
-
-def generated_ids(final_input_ids: np.ndarray, prompt_length: int, num_generated: int) -> list[int]:
-    """The continuation of one finished row: ``num_generated`` ids after its prompt."""
-    return [int(t) for t in final_input_ids[prompt_length : prompt_length + num_generated]]
