@@ -124,7 +124,8 @@ def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=
 
     - the same steps are taken (same end) and the same final text comes out;
     - every dense reward is ``score(text_{t+1}) - score(text_t)``, with the texts and scores
-      computed here from the tokenizer and the task (see :func:`prefix_texts`);
+      computed here from the tokenizer and the task (see :func:`prefix_texts`), except the
+      first, ``score(text_1)``: the potential before the first token is 0;
     - sparse rewards are 0 before the last step; at the end the sparse return is the final
       score, and the dense rewards sum to it;
     - at the end, ``info["text"]`` is the decode of the generated ids and ``info["score"]``
@@ -142,8 +143,9 @@ def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=
     assert dense.prompt == sparse.prompt
     assert dense.info["text"] == sparse.info["text"]
     scores = reference_scores(task, dense.prompt, step_texts(tokenizer, dense.actions, dense.done))
+    potentials = [0.0] + scores[1:]  # the potential before the first token is 0, whatever the empty text scores
     for t, reward in enumerate(dense.rewards):
-        assert reward == pytest.approx(scores[t + 1] - scores[t], abs=score_tolerance), f"dense reward of step {t}"
+        assert reward == pytest.approx(potentials[t + 1] - potentials[t], abs=score_tolerance), f"dense reward of step {t}"
     assert all(r == 0.0 for r in sparse.rewards[:-1])
     if dense.done:
         assert sparse.rewards[-1] == pytest.approx(scores[-1], abs=score_tolerance)

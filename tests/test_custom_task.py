@@ -3,6 +3,7 @@
 import math
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import textgym
@@ -34,10 +35,35 @@ def test_bad_score_values_name_the_task(bad):
         env.step(100)
 
 
-def test_nonzero_empty_score_is_refused():
-    env = gym.make("textgym/TextGenEnv-v0", task=Task("offset", prompts=["x"], score=lambda p, c: 1.0))
-    with pytest.raises(ValueError, match=r"task 'offset': score\(prompt, ''\) must be 0, got 1.0"):
-        env.reset(seed=0)
+def offset_score(prompt, continuation):
+    """A score that is not 0 on the empty text, as a reward model's is."""
+    return 1.0 + continuation.count("!") / 10
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_nonzero_empty_score_the_first_reward_carries_it(mode):
+    task = Task("offset", prompts=["x"], score=offset_score)
+    single = gym.make("textgym/TextGenEnv-v0", task=task, reward_mode=mode, max_new_tokens=4)
+    batched = gym.make_vec("textgym/TextGenEnv-v0", num_envs=3, vectorization_mode="vector_entry_point", task=task,
+                           reward_mode=mode, max_new_tokens=4)
+    bang = single.unwrapped.tokenizer.encode("!")[0]
+    other = single.unwrapped.tokenizer.encode("a")[0]
+    _, info = single.reset(seed=0)
+    assert info["score"] == 1.0  # the empty text's score
+    rewards = [single.step(token)[1] for token in (bang, other, bang, bang)]
+    expected = {"dense": [1.1, 0.0, 0.1, 0.1], "sparse": [0.0, 0.0, 0.0, 1.3]}[mode]
+    assert rewards == pytest.approx(expected)
+    assert sum(rewards) == pytest.approx(1.3)
+    # the batched env: same rewards row by row, also for a row that starts again after an autoreset
+    batched.reset(seed=0)
+    rows = []
+    for step in range(8):
+        token = (bang, other, bang, bang)[step % 4]
+        _, reward, terminated, _, _ = batched.step(np.full(3, token))
+        rows.append(reward)
+    rows = np.array(rows)
+    np.testing.assert_allclose(rows, np.tile(np.array(expected)[:, None], (2, 3)), atol=1e-12)
+    batched.close()
 
 
 def test_empty_prompt_set_is_refused():

@@ -90,12 +90,9 @@ class TextBatchScorer(BatchScorer):
             self._texts[row] = ""
             self._decoders[row] = self.tokenizer.incremental_decoder()
             scorer = self.task.scorer(prompt)
-            initial = self.task.checked_score(scorer.update("", ""))
-            if initial != 0.0:
-                raise ValueError(f"task {self.task.name!r}: score(prompt, '') must be 0, got {initial} for prompt {prompt.text!r}")
             self._scorers[row] = scorer
             self._prompts[row] = prompt
-            self._scores[row] = 0.0
+            self._scores[row] = self.task.checked_score(scorer.update("", ""))  # the empty text's score: any value
             self._finished[row] = False
         self._publish()
 

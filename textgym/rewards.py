@@ -1,7 +1,9 @@
 """Reward modes: how a sequence score becomes per-step rewards (DESIGN section 2).
 
 - ``dense`` (instant): ``r_t = score_{t+1} - score_t``, potential-based shaping with
-  gamma = 1, so an episode's dense rewards sum to its sparse return.
+  gamma = 1, so an episode's dense rewards sum to its sparse return. The potential
+  before the first token is 0 (not the empty text's score): the first reward is
+  ``score_1`` and carries the empty text's score when a task's score is not 0 there.
 - ``sparse``: ``r_t = 0`` before the last step and ``r_T = score_T`` at it.
 """
 

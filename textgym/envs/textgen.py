@@ -52,12 +52,19 @@ class TextGenEnv(gym.Env):
     generated tokens, right-padded with the pad token; the mask is 1 on real tokens.
 
     ## Rewards
-    With ``score_t`` the task's score of the first ``t`` generated tokens' text (``score_0 = 0``):
+    With ``score_t`` the task's score of the first ``t`` generated tokens' text:
 
-    - ``reward_mode="dense"``: ``r_t = score_{t+1} - score_t`` at every step (instant reward);
-    - ``reward_mode="sparse"``: ``r_t = 0`` before the last step, ``r_T = score_T``.
+    - ``reward_mode="dense"``: ``r_t = score_{t+1} - score_t`` at every step (instant
+      reward), with the potential before the first token fixed at 0: the first reward is
+      ``score_1``, so it carries the score of the empty text ``score_0`` when a task's
+      score is not 0 there (a reward model scoring the prompt, say);
+    - ``reward_mode="sparse"``: ``r_t = 0`` before the last step, ``r_T = score_T``, the
+      task's final score: the number another library reports for the same text.
 
-    The dense rewards of an episode sum to its sparse return.
+    The dense rewards of an episode sum to its sparse return. ``info["score"]`` after
+    ``reset()`` is ``score_0`` (0 for every shipped rule-based task). A task that wants
+    rewards relative to the empty text subtracts it in its score
+    (``RewardModelTask(baseline="prompt")``), in both modes alike.
 
     ## Starting State
     A prompt drawn uniformly from the chosen split with the environment's RNG
@@ -149,9 +156,9 @@ class TextGenEnv(gym.Env):
         self._text = ""
         self._decoder = self.tokenizer.incremental_decoder()
         self._scorer = self.task.scorer(prompt)
+        # the score of the empty text (any value: a reward model's score of the prompt alone, say);
+        # the potential before the first token is 0, so the first instant reward carries it
         self._score = self.task.checked_score(self._scorer.update("", ""))
-        if self._score != 0.0:
-            raise ValueError(f"task {self.task.name!r}: score(prompt, '') must be 0, got {self._score} for prompt {prompt.text!r}")
         self._done = False
         self._episode_started = True
         if self.render_mode == "human":
@@ -168,7 +175,7 @@ class TextGenEnv(gym.Env):
         self._position += 1
         self._num_generated += 1
 
-        previous = self._score
+        previous = self._score if self._num_generated > 1 else 0.0  # potential 0 before the first token
         end_reason = None
         if token == self.tokenizer.eos_token_id:
             end_reason = "eos"

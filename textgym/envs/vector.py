@@ -273,7 +273,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         terminated = done
         truncated = self.arrays.zeros(self.num_envs, "bool")
         if self.reward_mode == "dense":
-            rewards = scores - previous
+            first = self._num_generated == 1  # the potential before a row's first token is 0
+            if live is not None:
+                first = first & live
+            rewards = scores - self.arrays.xp.where(first, 0.0, previous)
         else:
             rewards = self.arrays.xp.where(done, scores, 0.0)
 
