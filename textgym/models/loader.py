@@ -12,8 +12,14 @@ import torch
 from textgym.devices import resolve_device
 from textgym.models.tokenizer import TextTokenizer
 
-#: Models that ship inside the package and never need a network.
-BUNDLED_MODELS: dict[str, Path] = {"tiny": Path(__file__).resolve().parent / "tiny"}
+_HERE = Path(__file__).resolve().parent
+
+#: Models that ship inside the package and never need a network: the policy LM ``"tiny"``
+#: and the reward model ``"tiny-sentiment"`` (a sequence classifier).
+BUNDLED_MODELS: dict[str, Path] = {"tiny": _HERE / "tiny", "tiny-sentiment": _HERE / "tiny-sentiment"}
+
+#: the script that rebuilds each bundled model
+_BUILD_SCRIPTS = {"tiny": "textgym.models.train_tiny", "tiny-sentiment": "textgym.models.train_tiny_sentiment"}
 
 
 class ModelNotFoundError(ValueError):
@@ -70,7 +76,7 @@ def _source(name: str) -> tuple[str, bool]:
         path = BUNDLED_MODELS[name]
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(
-                f"bundled model {name!r} is missing its files in {path}; rebuild it with: python -m textgym.models.train_tiny"
+                f"bundled model {name!r} is missing its files in {path}; rebuild it with: python -m {_BUILD_SCRIPTS[name]}"
             )
         return str(path), True
     path = Path(name).expanduser()
