@@ -14,6 +14,9 @@ The training driver (:mod:`agents.train`) writes checkpoints only between two ``
 chunks, right after an evaluation, and never on an interrupt: the state in the middle of a
 chunk (a partial rollout, an update half applied) cannot be continued exactly, so a run
 resumes from its last chunk boundary and redoes the interrupted chunk.
+
+Exports beside the checkpoints (LM-PPO's ``policy/`` folder, its value head) are written the
+same way: :func:`replace_folder_atomically` and :func:`atomic_save_file`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -51,6 +54,71 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Save ``tensors`` as safetensors at ``path`` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def replace_folder_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a new folder with ``write(folder)`` and swap it in for ``target``; return ``target``.
+
+    The new folder is written as a hidden temporary sibling (``.<name>.new-*``), flushed to
+    disk, and then swapped in with two renames: the old ``target`` to a backup
+    (``.<name>.old-*``), the new folder to ``target``; then the backup is deleted. A writer
+    killed at any moment leaves the complete old folder or the complete new one at ``target``,
+    never a half-written one (between the two renames, which an interrupt in this process
+    cannot split, ``target`` is briefly absent and the old folder sits in its backup).
+    Leftover ``.<name>.new-*`` and ``.<name>.old-*`` siblings of earlier interrupted writes
+    are removed after a successful swap.
+    """
+    target = Path(target)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.new-"))
+    try:
+        write(tmp)
+        for path in sorted(tmp.rglob("*")):
+            if path.is_file():
+                with path.open("rb") as f:
+                    os.fsync(f.fileno())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = parent / f".{target.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+    moved_away = False
+    try:
+        if target.exists() or target.is_symlink():
+            os.replace(target, backup)
+            moved_away = True
+        os.replace(tmp, target)
+    except BaseException:
+        if moved_away and not (target.exists() or target.is_symlink()):
+            os.replace(backup, target)  # put the old folder back
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for stale in [backup, *parent.glob(f".{target.name}.new-*"), *parent.glob(f".{target.name}.old-*")]:
+        _remove(stale)
+    return target
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder if it is there (errors ignored: only leftovers are removed this way)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def rng_state() -> dict[str, Any]:

@@ -65,6 +65,25 @@ between two chunks: every ``learn`` ends with an update, and each rollout round 
 every row of the environment, so no episode is left unfinished. ``--resume`` continues
 exactly: a run interrupted at any moment and resumed writes the same ``metrics.csv`` as an
 uninterrupted one (tested on the CPU, ``tests/test_resume.py``).
+
+Export: with every checkpoint (so also at the end of training) the run folder gets the policy
+as a Hugging Face model and the value head beside it (:meth:`LMPPOAgent.export_policy`)::
+
+    DIR/policy/                   save_pretrained of the policy LM (config.json, model.safetensors,
+                                  generation_config.json) and of its tokenizer
+    DIR/value_head.safetensors    the value head, a torch.nn.Linear(in_features, 1): weight, bias
+    DIR/value_head.json           in_features, out_features, whose hidden states it reads ("policy"
+                                  or "critic"), env_steps
+
+``AutoModelForCausalLM.from_pretrained("DIR/policy")`` and ``AutoTokenizer.from_pretrained(...)``
+load it, and ``gym.make(ID, model="DIR/policy")`` (with the run's other env arguments) makes the
+task with the trained policy as its model. On symbol-vocabulary tasks the tokenizer saved is
+the task's own vocabulary, wrapped as a Hugging Face fast tokenizer with the same ids, so there
+too ``gym.make(ID, model="DIR/policy")`` speaks the same tokens as the task. The value of a
+state is ``value_head(h)`` with ``h`` the last hidden state at that position of the policy
+(``separate_critic=True``: of the critic, whose weights only the checkpoints hold). The folder
+is swapped in atomically (:func:`agents.checkpoint.replace_folder_atomically`); the export
+reads the weights and draws no random numbers, so it changes nothing in the run.
 """
 
 from __future__ import annotations
@@ -72,24 +91,34 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import json
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from agents.base import Agent
-from agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
-                               torch_rng_tensors)
+from agents.checkpoint import (CheckpointError, LoadedCheckpoint, atomic_save_file, atomic_write_text,
+                               replace_folder_atomically, rng_state, save_checkpoint, set_rng_state, torch_rng_tensors)
 from agents.distributed import DistributedContext, check_replicas_identical, current_context
 from agents.run import RunConfig
 from textgym.devices import resolve_device
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+    from textgym.models.tokenizer import TextTokenizer
+
 KL_ESTIMATORS = ("k1", "k3")
+#: the run folder's exports, written beside ``checkpoints/`` (see :meth:`LMPPOAgent.export_policy`)
+POLICY_FOLDER = "policy"
+VALUE_HEAD_FILE = "value_head.safetensors"
+VALUE_HEAD_INFO = "value_head.json"
 #: rank r seeds its environment and generators with ``seed + r * RANK_SEED_STRIDE``
 RANK_SEED_STRIDE = 100_003
 
@@ -232,6 +261,41 @@ def left_pad(input_ids: torch.Tensor, attention_mask: torch.Tensor, width: int, 
     valid = source >= 0
     ids = torch.where(valid, input_ids.gather(1, source.clamp(min=0, max=input_ids.shape[1] - 1)), pad_token_id)
     return ids, valid.long()
+
+
+def hf_tokenizer_of(tokenizer: TextTokenizer, model_max_length: int | None = None) -> PreTrainedTokenizerFast:
+    """A Hugging Face fast tokenizer with the same ids as an environment's :class:`~textgym.models.tokenizer.TextTokenizer`.
+
+    For vocabularies that come with no Hugging Face tokenizer (a task's own symbols): its
+    ``tokenizers`` backend (copied) with the end-of-sequence and padding tokens named.
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    backend = tokenizer.backend
+    kwargs: dict[str, Any] = {"eos_token": backend.id_to_token(tokenizer.eos_token_id),
+                              "pad_token": backend.id_to_token(tokenizer.pad_token_id)}
+    if model_max_length is not None:
+        kwargs["model_max_length"] = model_max_length
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **kwargs)
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """Silence transformers' (and the hub's) progress bars, e.g. "Writing model shards", then restore them."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    if not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hub_was_disabled = are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+        if hub_was_disabled:
+            disable_progress_bars()
 
 
 def autocast_for(device: torch.device, bf16: bool):
@@ -539,6 +603,7 @@ class LMPPOAgent(Agent):
         tokenizer = self.env.tokenizer
 
         # policy, reference, value
+        self._hf_tokenizer: Any = None  # the model's Hugging Face tokenizer, for the export; None: built from the env's
         if model is None:
             if self.env.setup.model is None:  # symbol vocabulary: a small random GPT-2
                 model = build_symbol_policy(
@@ -549,7 +614,8 @@ class LMPPOAgent(Agent):
             else:
                 from textgym.models import load
 
-                model = load(self.env.setup.model, "cpu").model
+                language_model = load(self.env.setup.model, "cpu")
+                model, self._hf_tokenizer = language_model.model, language_model.hf_tokenizer
         self.policy_model = model.to(self.device).float().eval()  # eval(): no dropout
         model_vocab = self.policy_model.get_output_embeddings().weight.shape[0]
         if model_vocab < self.vocab_size:
@@ -757,6 +823,13 @@ class LMPPOAgent(Agent):
                 "env": self.env.np_random.bit_generator.state}
 
     def save(self, folder: Path) -> Path:
+        """Export the policy into ``folder``'s parent (the run folder, see :meth:`export_policy`), then write
+        a checkpoint into ``folder`` (``DIR/checkpoints``).
+
+        The export comes first: ``DIR/policy`` is never older than the newest checkpoint, and a run
+        resumed from a checkpoint redoes, and so rewrites, anything exported after it.
+        """
+        self.export_policy(Path(folder).parent)
         rank_states = self._rank_states if self.dist.enabled and self._rank_states is not None else [self._random_state()]
         modules = {"policy": self.policy_model, "value_head": self.value_head, "reference": self.reference}
         if self.critic is not None:
@@ -776,6 +849,46 @@ class LMPPOAgent(Agent):
             "config": dataclasses.asdict(self.config),
         }
         return save_checkpoint(folder, self._env_steps, modules, tensors, state)
+
+    def export_tokenizer(self) -> Any:
+        """The tokenizer saved with the policy: the model's Hugging Face tokenizer, else one built from the env's."""
+        if self._hf_tokenizer is None:
+            from textgym.models.loader import model_context_length
+
+            self._hf_tokenizer = hf_tokenizer_of(self.env.tokenizer, model_context_length(self.policy_model.config))
+        return self._hf_tokenizer
+
+    def export_policy(self, folder: Path) -> Path:
+        """Write the policy as a Hugging Face model to ``folder/policy`` and the value head beside it.
+
+        ``folder/policy`` holds ``save_pretrained`` of the policy LM and of :meth:`export_tokenizer`,
+        written into a temporary sibling and swapped in (an older ``folder/policy`` is replaced,
+        never left half-written); ``folder/value_head.safetensors`` holds the value head's
+        ``weight`` ``[1, in_features]`` and ``bias`` ``[1]`` and ``folder/value_head.json`` what
+        rebuilds it. Only reads the weights: no random numbers are drawn and no state changes.
+        Returns ``folder/policy``.
+        """
+        folder = Path(folder)
+        tokenizer = self.export_tokenizer()
+
+        def write(tmp: Path) -> None:
+            with no_progress_bars():
+                self.policy_model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+
+        policy = replace_folder_atomically(folder / POLICY_FOLDER, write)
+        atomic_save_file(dict(self.value_head.state_dict()), folder / VALUE_HEAD_FILE)
+        info = {
+            "module": "torch.nn.Linear",
+            "in_features": self.value_head.in_features,
+            "out_features": self.value_head.out_features,
+            # the LM whose last hidden state at a state's position the head maps to that state's value:
+            # the policy (in policy/), or the separate critic (whose weights only the checkpoints hold)
+            "reads": "critic" if self.critic is not None else "policy",
+            "env_steps": self._env_steps,
+        }
+        atomic_write_text(folder / VALUE_HEAD_INFO, json.dumps(info, indent=2) + "\n")
+        return policy
 
     def load(self, checkpoint: LoadedCheckpoint) -> None:
         state = checkpoint.state

@@ -11,6 +11,10 @@ Layout of ``--out DIR``::
                           naturalness at the first and the last evaluation, likely_reward_hacking
     DIR/tensorboard/      TensorBoard event files
     DIR/checkpoints/      atomic checkpoints (see agents.checkpoint)
+    DIR/policy/           lm-ppo only: the policy as a Hugging Face model (save_pretrained of the LM and
+                          its tokenizer), rewritten atomically with every checkpoint
+    DIR/value_head.*      lm-ppo only: the value head (safetensors) and its shape (json), beside the policy
+                          (see agents.lm_ppo)
 """
 
 from __future__ import annotations

@@ -87,12 +87,39 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def check_model_argument(model: str) -> str:
+    """``--model``: a local model folder (``save_pretrained``, e.g. a run's ``DIR/policy``), a bundled or a hub name.
+
+    A path that exists must be a folder with ``config.json``; one that does not exist and
+    cannot be a hub name (``org/name``) is a clear error here rather than a failed download.
+    """
+    from pathlib import Path
+
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CommandError(f"--model {model}: is a file; give a model folder (written by save_pretrained, e.g. a run's OUT/policy)")
+        if not (path / "config.json").is_file():
+            raise CommandError(f"--model {model}: folder has no config.json, so it is not a Hugging Face model "
+                               f"(a trained lm-ppo run keeps its policy in OUT/policy)")
+        return str(path)
+    if model.startswith((".", "/", "~")) or model.count("/") > 1 or model.endswith("/"):
+        raise CommandError(f"--model {model}: no such folder")
+    return model
+
+
 def cmd_play(args, stdin=None, stdout=None) -> int:
-    """A person plays the MDP: pick one of the model's top candidates by number, or type text."""
+    """A person plays the MDP: pick one of the model's top candidates by number, or type text.
+
+    With ``args.model`` (``--model``) the environment uses that model: its vocabulary, and its
+    top candidates are shown (e.g. a trained lm-ppo policy, ``OUT/policy``).
+    """
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
     _task_for(args.id)
-    env = gym.make(args.id, reward_mode=args.reward_mode)
+    model = getattr(args, "model", None)
+    kwargs = {} if model is None else {"model": check_model_argument(model)}
+    env = gym.make(args.id, reward_mode=args.reward_mode, **kwargs)
     base = env.unwrapped
     tokenizer = base.tokenizer
     lm_policy = None
@@ -152,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--seed", type=int, default=0)
     play.add_argument("--reward-mode", choices=["dense", "sparse"], default="dense")
     play.add_argument("--top", type=int, default=8, help="how many candidates to show")
+    play.add_argument("--model", default=None,
+                      help="the model to play with: a local folder (e.g. a trained lm-ppo run's OUT/policy), 'tiny' or a hub name")
     play.set_defaults(func=cmd_play)
     train = sub.add_parser("train", help="train an agent on an environment (writes metrics, summary, checkpoints)")
     from agents.train import add_train_arguments, cmd_train
