@@ -61,12 +61,16 @@ def cmd_list(args) -> int:
 
 
 def cmd_info(args) -> int:
+    """An environment's documentation, its train and eval prompt counts, and one sample episode."""
     from textgym.episodes import run_episode
 
     task_class = _task_for(args.id)
     print(f"{args.id}\n")
     print(inspect.cleandoc(task_class.__doc__ or ""))
     env = gym.make(args.id, reward_mode="dense")
+    task = env.unwrapped.task
+    print(f"\nPrompts: {len(task.prompts('train'))} train, {len(task.prompts('eval'))} eval "
+          f"(your own: task_kwargs={{'prompts': 'FILE.jsonl'}}, a .csv, a .txt or a list)")
     print("\nOne sample episode (the task's model sampling, dense rewards):")
     print(format_episode(run_episode(env, seed=args.seed)))
     return 0

@@ -11,11 +11,22 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 from textgym.models.tokenizer import TextTokenizer
 
+if TYPE_CHECKING:
+    import os
+
+    from textgym.prompt_sources import PromptOrigin, PromptSet
+
 SPLITS = ("train", "eval")
+
+#: what ``Task(prompts=...)`` accepts: a list of strings or :class:`Prompt` (both splits), a
+#: path to a ``.jsonl``, ``.csv`` or ``.txt`` file, a ``datasets.Dataset`` or ``DatasetDict``,
+#: or a dict ``{"train": ..., "eval": ...}`` of lists, paths or datasets
+#: (see :mod:`textgym.prompt_sources`)
+PromptsLike: TypeAlias = "Sequence[str | Prompt] | str | os.PathLike[str] | Mapping[str, Any] | PromptSet | Any"
 
 
 class TaskError(ValueError):
@@ -35,6 +46,20 @@ class Prompt:
     text: str
     target: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def require_target(prompt: Prompt, task_name: str, meaning: str = "the reference answer") -> str:
+    """``prompt.target``, or a :class:`TaskError` saying the task needs it (a ``target`` field).
+
+    Args:
+        prompt: the prompt to check.
+        task_name: the task, for the message.
+        meaning: what the target is to this task, for the message.
+    """
+    target = prompt.target
+    if not isinstance(target, str) or not target:
+        raise TaskError(f"task {task_name!r}: prompt {prompt.text!r} needs a target ({meaning}; a 'target' field), got {target!r}")
+    return target
 
 
 class Scorer:
@@ -65,8 +90,14 @@ class Task:
 
     Args:
         name: short identifier used in messages and tables.
-        prompts: a list of prompt strings (or :class:`Prompt`) used for both splits, or a
-            mapping ``{"train": [...], "eval": [...]}``.
+        prompts: a list of prompt strings (or :class:`Prompt`) used for both splits; a path
+            to a ``.jsonl`` or ``.csv`` file (fields ``prompt``, optional ``target`` and
+            ``split``, any others to ``Prompt.data``) or a ``.txt`` file (one prompt per
+            line); a ``datasets.Dataset`` or ``DatasetDict`` (see :meth:`from_dataset`); or
+            a mapping ``{"train": ..., "eval": ...}`` of any of these but a mapping. A
+            missing ``"eval"`` is the ``"train"`` prompts. Read at construction; the fields a
+            task's score needs are checked on first use (:meth:`prompts`), naming the
+            line, row or item that lacks one. See :mod:`textgym.prompt_sources`.
         score: ``score(prompt, continuation) -> float`` with ``score(prompt, "") == 0``;
             ``prompt`` is a :class:`Prompt` (its ``text`` is the prompt string).
         description: one line saying what the agent must do.
@@ -84,7 +115,7 @@ class Task:
     def __init__(
         self,
         name: str | None = None,
-        prompts: Sequence[str | Prompt] | Mapping[str, Sequence[str | Prompt]] | None = None,
+        prompts: PromptsLike | None = None,
         score: Callable[[Prompt, str], float] | None = None,
         description: str | None = None,
         score_range: tuple[float, float] | None = None,
@@ -106,32 +137,88 @@ class Task:
                 raise TaskError(f"task {self.name!r}: score must be callable, got {type(score).__name__}")
             self._score_fn = score
         self._splits: dict[str, list[Prompt]] = {}
+        #: where each given prompt came from, by split (none for prompts of load_prompts)
+        self._origins: dict[str, PromptOrigin] = {}
+        self._checked: set[str] = set()
         if prompts is not None:
-            self._splits = self._normalise_prompts(prompts)
+            from textgym.prompt_sources import prompt_set
+
+            given = prompt_set(prompts, self.name)
+            self._splits = {split: list(given.prompts[split]) for split in SPLITS}
+            self._origins = dict(given.origins)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: Any,
+        prompt_field: str = "prompt",
+        target_field: str | None = None,
+        split_map: Mapping[str, str] | None = None,
+        **task_kwargs: Any,
+    ) -> Self:
+        """A task whose prompts are the rows of a ``datasets.Dataset`` or ``DatasetDict``.
+
+        ``datasets`` is not imported here: any object of its ``Dataset`` or ``DatasetDict``
+        classes is read row by row.
+
+        Args:
+            dataset: a ``Dataset`` (its rows serve both splits) or a ``DatasetDict``.
+            prompt_field: the column holding the prompt text.
+            target_field: the column holding ``Prompt.target``; ``None``: the ``"target"``
+                column if there is one, else no target. Every other column goes to
+                ``Prompt.data``.
+            split_map: for a ``DatasetDict``, textgym split -> its split name, e.g.
+                ``{"train": "train", "eval": "validation"}``. By default ``train`` is
+                ``"train"`` and ``eval`` the first of ``"test"``, ``"validation"``, ``"eval"``
+                that exists (else ``"train"`` too).
+            **task_kwargs: the other arguments of ``cls`` (``name``, ``score``, ... for
+                :class:`Task`; a shipped task's own arguments).
+
+        Returns:
+            ``cls(prompts=..., **task_kwargs)``.
+
+        Raises:
+            TaskError: not a dataset, a missing column or split, a non-string prompt.
+        """
+        from textgym.prompt_sources import PromptSet, dataset_dict_prompts, dataset_kind, dataset_prompts
+
+        if "prompts" in task_kwargs:
+            raise TaskError(f"{cls.__name__}.from_dataset: the prompts come from the dataset; do not pass prompts= too")
+        name = task_kwargs.get("name") or cls.name
+        kind = dataset_kind(dataset)
+        if kind == "dict":
+            prompts = dataset_dict_prompts(dataset, name, prompt_field, target_field, split_map)
+        elif kind == "dataset":
+            if split_map is not None:
+                raise TaskError(f"task {name!r}: split_map applies to a DatasetDict, but a Dataset was given (its rows serve both splits)")
+            rows, origin = dataset_prompts(dataset, name, prompt_field, target_field)
+            prompts = PromptSet({split: list(rows) for split in SPLITS}, {split: origin for split in SPLITS})
+        else:
+            raise TaskError(f"task {name!r}: from_dataset needs a datasets.Dataset or datasets.DatasetDict, got {type(dataset).__name__}")
+        return cls(prompts=prompts, **task_kwargs)
 
     # -- prompts -----------------------------------------------------------------------
 
-    def _normalise_prompts(self, prompts) -> dict[str, list[Prompt]]:
-        if isinstance(prompts, Mapping):
-            unknown = set(prompts) - set(SPLITS)
-            if unknown:
-                raise TaskError(f"task {self.name!r}: unknown split(s) {sorted(unknown)}; allowed: {list(SPLITS)}")
-            raw = {split: prompts.get(split, prompts.get("train", [])) for split in SPLITS}
-        elif isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence):
-            raise TaskError(f"task {self.name!r}: prompts must be a list of strings or a dict of splits, got {type(prompts).__name__}")
-        else:
-            raw = {split: prompts for split in SPLITS}
-        out = {}
-        for split, items in raw.items():
-            converted = []
-            for item in items:
-                if isinstance(item, str):
-                    item = Prompt(item)
-                if not isinstance(item, Prompt) or not isinstance(item.text, str):
-                    raise TaskError(f"task {self.name!r}: each prompt must be a string or Prompt, got {type(item).__name__}")
-                converted.append(item)
-            out[split] = converted
-        return out
+    def check_prompt(self, prompt: Prompt) -> None:
+        """Raise :class:`TaskError` if ``prompt`` lacks a field that :meth:`score` needs.
+
+        Called once for every prompt given as ``prompts=`` (a list, a file or a dataset),
+        the first time its split is asked for; the error is completed with where the prompt
+        came from. The default checks nothing; a task whose score reads ``Prompt.target``
+        or ``Prompt.data`` overrides it.
+        """
+
+    def _check_given(self, split: str, prompts: list[Prompt]) -> None:
+        origin = self._origins.get(split)
+        if origin is None or split in self._checked:
+            return
+        for index, prompt in enumerate(prompts):
+            try:
+                self.check_prompt(prompt)
+            except TaskError as error:
+                fields = ["prompt"] + (["target"] if prompt.target is not None else []) + [str(key) for key in prompt.data]
+                raise TaskError(f"{error} (in {origin.where(index)}; fields found: {', '.join(fields)})") from None
+        self._checked.add(split)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         """Build the prompts of ``split``; subclasses that ship data override this."""
@@ -146,6 +233,7 @@ class Task:
         prompts = self._splits[split]
         if not prompts:
             raise TaskError(f"task {self.name!r} has an empty {split!r} prompt set; give it at least one prompt")
+        self._check_given(split, prompts)
         return prompts
 
     # -- vocabulary --------------------------------------------------------------------

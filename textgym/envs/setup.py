@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from textgym.models.loader import context_length_of, load_tokenizer
+from textgym.models.loader import _load_hf_tokenizer, context_length_of, load_tokenizer
 from textgym.models.tokenizer import TextTokenizer
 from textgym.rewards import check_reward_mode
 from textgym.task import SPLITS, Prompt, Task, TaskError
@@ -38,6 +38,8 @@ class TextGenSetup:
     max_prompt_tokens: int
     prompts: list[Prompt]
     prompt_ids: list[np.ndarray]
+    #: whether each prompt was wrapped in the model's chat template before tokenising
+    chat_template: bool = False
 
     @property
     def obs_length(self) -> int:
@@ -76,9 +78,18 @@ def build_setup(
     max_prompt_tokens: int | None,
     split: str,
     task_kwargs: Mapping[str, Any] | None,
+    chat_template: bool = False,
 ) -> TextGenSetup:
-    """Check every constructor argument and tokenise the split's prompts."""
+    """Check every constructor argument and tokenise the split's prompts.
+
+    With ``chat_template=True`` each prompt's text is first wrapped in the model
+    tokenizer's chat template as one user turn, with the generation prompt appended
+    (:func:`chat_prompt_text`); the task still scores against the original prompt.
+    """
     task_obj = make_task(task, task_kwargs)
+    if not isinstance(chat_template, (bool, np.bool_)):
+        raise ValueError(f"chat_template must be True or False, got {chat_template!r}")
+    chat_template = bool(chat_template)
     reward_mode = check_reward_mode(reward_mode)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {list(SPLITS)}")
@@ -90,10 +101,13 @@ def build_setup(
         if model_name is None:
             raise TaskError(f"task {task_obj.name!r} names no default model and brings no vocabulary; pass model=...")
         tokenizer = load_tokenizer(model_name)
+    wrap = chat_wrapper(task_obj, model_name) if chat_template else None
 
     def encode(prompt: Prompt) -> np.ndarray:
+        # a template's special tokens (BOS, turn markers) are in its text: encode adds none
+        text = prompt.text if wrap is None else wrap(prompt.text)
         try:
-            return np.asarray(tokenizer.encode(prompt.text), dtype=np.int64)
+            return np.asarray(tokenizer.encode(text), dtype=np.int64)
         except Exception as error:  # a symbol vocabulary cannot encode foreign characters
             raise TaskError(f"task {task_obj.name!r}: prompt {prompt.text!r} cannot be encoded by {tokenizer.name!r}: {error}") from None
 
@@ -118,4 +132,42 @@ def build_setup(
                 f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context length "
                 f"{context} of model {model_name!r}; shorten the horizon or the prompts"
             )
-    return TextGenSetup(task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids)
+    return TextGenSetup(
+        task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids, chat_template
+    )
+
+
+def chat_prompt_text(hf_tokenizer: Any, text: str) -> str:
+    """``text`` as one user turn of ``hf_tokenizer``'s chat template, ready for the assistant's reply."""
+    return hf_tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+
+
+def chat_wrapper(task: Task, model_name: str | None) -> Callable[[str], str]:
+    """The function that wraps a prompt text in ``model_name``'s chat template, checked.
+
+    Raises:
+        ValueError: the task brings its own symbol vocabulary (no model, so no template),
+            or the model's tokenizer has no chat template.
+    """
+    if model_name is None:
+        raise ValueError(
+            f"chat_template=True needs a model's tokenizer, but task {task.name!r} brings its own symbol vocabulary "
+            f"(no chat template); pass model=NAME of a model whose tokenizer has one, or chat_template=False"
+        )
+    hf_tokenizer = _load_hf_tokenizer(model_name, False)
+    if not getattr(hf_tokenizer, "chat_template", None):
+        raise ValueError(
+            f"chat_template=True, but the tokenizer of model {model_name!r} has no chat template; use a model whose "
+            f"tokenizer defines one (chat_template in tokenizer_config.json, or chat_template.jinja) or chat_template=False"
+        )
+
+    def wrap(text: str) -> str:
+        try:
+            wrapped = chat_prompt_text(hf_tokenizer, text)
+        except Exception as error:  # a template may reject a conversation (jinja raise_exception)
+            raise ValueError(f"the chat template of model {model_name!r} fails on prompt {text!r}: {error}") from None
+        if not isinstance(wrapped, str):
+            raise ValueError(f"the chat template of model {model_name!r} gave {type(wrapped).__name__}, not text, for prompt {text!r}")
+        return wrapped
+
+    return wrap

@@ -98,7 +98,13 @@ class TextGenEnv(gym.Env):
     - ``max_prompt_tokens``: prompt room in the observation (default: the longest prompt).
     - ``split``: ``"train"`` or ``"eval"``.
     - ``render_mode``: ``"ansi"`` or ``"human"``.
-    - ``task_kwargs``: keyword arguments of a registered task.
+    - ``task_kwargs``: keyword arguments of a registered task (every shipped task takes
+      ``prompts``: a list, a ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object).
+    - ``chat_template``: ``True`` wraps each prompt in the model tokenizer's chat template
+      as one user turn plus the generation prompt, and the observation starts with the
+      tokens of that text; the task still scores against the original prompt
+      (``info["prompt"]`` is its text). A ``ValueError`` if the tokenizer has no template
+      or the task brings its own symbol vocabulary. Default ``False``.
 
     ## Version History
     - v0: initial version.
@@ -116,10 +122,11 @@ class TextGenEnv(gym.Env):
         split: str = "train",
         render_mode: str | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
+        chat_template: bool = False,
     ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
-        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs)
+        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs, chat_template=chat_template)
         self.task = self.setup.task
         self.tokenizer = self.setup.tokenizer
         self.reward_mode = self.setup.reward_mode

@@ -86,7 +86,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     Args:
         task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs,
-            render_mode: as for ``TextGenEnv``.
+            render_mode, chat_template: as for ``TextGenEnv`` (``chat_template=True``: each
+            prompt wrapped in the model tokenizer's chat template as one user turn).
         num_envs: number of rows.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         output: ``"numpy"`` (Gymnasium's convention: arrays on the host) or ``"torch"``
@@ -113,6 +114,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         task_kwargs: Mapping[str, Any] | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
         arrays: str = "auto",
+        chat_template: bool = False,
     ) -> None:
         self.num_envs = check_positive_int("num_envs", num_envs)
         if output not in OUTPUTS:
@@ -124,7 +126,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = render_mode
-        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs)
+        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs, chat_template=chat_template)
         self.task, self.tokenizer = self.setup.task, self.setup.tokenizer
         self.reward_mode, self.max_new_tokens = self.setup.reward_mode, self.setup.max_new_tokens
         self.single_observation_space = self.setup.observation_space()

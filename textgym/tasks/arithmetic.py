@@ -6,7 +6,7 @@ import random
 
 from textgym.batch_scoring import BatchScorer
 from textgym.models.tokenizer import TextTokenizer, symbol_tokenizer
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError, require_target
 from textgym.tasks.copy import PositionMatchScorer, TokenPositionMatchBatchScorer, position_match_score
 
 SYMBOLS = "0123456789+-="
@@ -139,7 +139,17 @@ class ArithmeticTask(Task):
     model = None
     num_train, num_eval = 200, 50
 
-    def __init__(self, digits: int = 2, operations: str = "+", seed: int = 0) -> None:
+    def __init__(self, digits: int = 2, operations: str = "+", seed: int = 0, prompts: PromptsLike | None = None) -> None:
+        """The task on its generated problem sets, or on your prompts.
+
+        Args:
+            digits, operations, seed: as in the class docstring.
+            prompts: your problems instead of the generated ones (a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object, see
+                :class:`~textgym.task.Task`); each needs a ``target``: the result to write.
+                With the task's own vocabulary, prompts and targets may use only digits,
+                ``+``, ``-`` and ``=``.
+        """
         for what, value in (("digits", digits), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TaskError(f"task {self.name!r}: {what} must be an int, got {value!r}")
@@ -147,8 +157,12 @@ class ArithmeticTask(Task):
             raise TaskError(f"task {self.name!r}: digits={digits} is outside the allowed range [1, {MAX_DIGITS}]")
         if not isinstance(operations, str) or not operations or set(operations) - set(OPERATIONS) or len(set(operations)) != len(operations):
             raise TaskError(f"task {self.name!r}: operations={operations!r} is not allowed; use '+', '-' or '+-'")
-        super().__init__(max_new_tokens=digits + 2)
+        super().__init__(max_new_tokens=digits + 2, prompts=prompts)
         self.digits, self.operations, self.seed = digits, operations, seed
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs a ``target``: the result the agent must write."""
+        require_target(prompt, self.name, "the result to write")
 
     def problems(self, split: str) -> list[tuple[int, str, int]]:
         """The ``(left, operation, right)`` problems of ``split``."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from textgym.task import Prompt, Scorer, Task
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
 #: word n-grams counted by the repetition penalty
@@ -488,8 +488,24 @@ class CoherenceTask(Task):
     max_new_tokens = 32
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); optional fields ``keywords`` (a list of words) and
+                ``topic``.
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """Optional ``data["keywords"]`` must be a list of strings, ``data["topic"]`` a string."""
+        keywords, topic = prompt.data.get("keywords"), prompt.data.get("topic")
+        if keywords is not None and (not isinstance(keywords, (list, tuple)) or not all(isinstance(w, str) for w in keywords)):
+            raise TaskError(f"task {self.name!r}: prompt {prompt.text!r}: data['keywords'] must be a list of words, got {keywords!r}")
+        if topic is not None and not isinstance(topic, str):
+            raise TaskError(f"task {self.name!r}: prompt {prompt.text!r}: data['topic'] must be a string, got {topic!r}")
 
     @property
     def judge(self) -> LanguageJudge:

@@ -11,7 +11,7 @@ import numpy as np
 from textgym.arrays import ArrayBackend
 from textgym.batch_scoring import BatchScorer
 from textgym.models.tokenizer import TextTokenizer, symbol_tokenizer
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError, require_target
 
 SEPARATOR = "="
 
@@ -158,7 +158,19 @@ class CopyTask(Task):
     model = None
     num_train, num_eval = 200, 50
 
-    def __init__(self, num_symbols: int = 5, min_length: int = 3, max_length: int = 6, seed: int = 0) -> None:
+    def __init__(
+        self, num_symbols: int = 5, min_length: int = 3, max_length: int = 6, seed: int = 0, prompts: PromptsLike | None = None
+    ) -> None:
+        """The task on its generated prompt sets, or on your prompts.
+
+        Args:
+            num_symbols, min_length, max_length, seed: as in the class docstring.
+            prompts: your prompts instead of the generated ones (a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object, see
+                :class:`~textgym.task.Task`); each needs a ``target``: the string to write.
+                With the task's own vocabulary, prompts and targets may use only its symbols
+                (``a`` onwards, and ``=``).
+        """
         for what, value in (("num_symbols", num_symbols), ("min_length", min_length), ("max_length", max_length), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TaskError(f"task {self.name!r}: {what} must be an int, got {value!r}")
@@ -166,9 +178,13 @@ class CopyTask(Task):
             raise TaskError(f"task {self.name!r}: num_symbols={num_symbols} is outside the allowed range [2, 26]")
         if not 1 <= min_length <= max_length:
             raise TaskError(f"task {self.name!r}: need 1 <= min_length <= max_length, got {min_length} and {max_length}")
-        super().__init__(max_new_tokens=max_length + 1)
+        super().__init__(max_new_tokens=max_length + 1, prompts=prompts)
         self.symbols = string.ascii_lowercase[:num_symbols]
         self.min_length, self.max_length, self.seed = min_length, max_length, seed
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs a ``target``: the string the agent must write."""
+        require_target(prompt, self.name, "the string to write")
 
     def source_strings(self, split: str) -> list[str]:
         strings = symbol_strings(self.symbols, self.min_length, self.max_length, self.num_train + self.num_eval, self.seed)

@@ -7,7 +7,7 @@ import random
 import re
 from collections import deque
 
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
 PROMPT_TEMPLATE = "User: {turn}\nAssistant:"
@@ -203,8 +203,20 @@ class DialogueTask(Task):
     max_new_tokens = 24
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); each needs an ``intent`` field (one of the intents
+                above).
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs ``data["intent"]``, one of :data:`INTENTS`."""
+        prompt_intent(prompt, self.name)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("dialogue", split)

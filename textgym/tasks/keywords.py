@@ -6,7 +6,7 @@ import random
 import re
 from collections import Counter
 
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
 #: concept nouns the prompts draw from
@@ -235,8 +235,19 @@ class KeywordsTask(Task):
     max_new_tokens = 32
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); each needs a ``concepts`` field: a list of words.
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs ``data["concepts"]``: a non-empty list of words (letters only)."""
+        prompt_concepts(prompt, self.name)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("keywords", split)

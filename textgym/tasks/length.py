@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
 MIN_WORDS, MAX_WORDS = 3, 12
@@ -129,8 +129,20 @@ class LengthTask(Task):
     max_new_tokens = 32
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); each needs an ``n`` field: the word count, a
+                positive int.
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs ``data["n"]``: the word count asked for, a positive int."""
+        target_words(prompt, self.name)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("length", split)

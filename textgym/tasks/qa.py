@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
 PROMPT_TEMPLATE = "Q: {question} A:"
@@ -370,8 +370,20 @@ class QATask(Task):
     max_new_tokens = 16
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); each needs a ``target`` (the answer) or an
+                ``answers`` field (a list of accepted answers).
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs a ``target`` or ``data["answers"]``: the accepted answers."""
+        prompt_answers(prompt, self.name)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("qa", split)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from textgym.task import Prompt, Scorer, Task
+from textgym.task import Prompt, PromptsLike, Scorer, Task
 from textgym.tasks.data import load_prompts
 
 
@@ -70,8 +70,15 @@ class SentimentTask(Task):
     max_new_tokens = 20
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`).
+        """
+        super().__init__(prompts=prompts)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("sentiment", split)

@@ -34,7 +34,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from textgym.task import Prompt, Scorer, Task, TaskError
+from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError, require_target
 from textgym.tasks.data import load_prompts
 
 PROMPT_TEMPLATE = "Translate to Glossa: {english} =>"
@@ -674,8 +674,19 @@ class TranslateTask(Task):
     max_new_tokens = 48
     model = "tiny"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, prompts: PromptsLike | None = None) -> None:
+        """The task on the shipped prompt set, or on yours.
+
+        Args:
+            prompts: your prompts instead of the shipped set: a list, a dict of splits, a
+                ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object (see
+                :class:`~textgym.task.Task`); each needs a ``target``: the reference translation.
+        """
+        super().__init__(prompts=prompts)
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """A prompt needs a ``target``: the reference translation chrF compares with."""
+        require_target(prompt, self.name, "the reference translation")
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("translate", split)
