@@ -50,8 +50,19 @@ class ArrayBackend:
             raise ValueError(f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; use arrays='auto' or 'torch'")
         self.kind = kind
         self.is_numpy = self.device.type == "cpu" and kind != "torch"
-        #: the array module: ``numpy`` or ``torch``
+        #: the array module: ``numpy`` or ``torch`` (not pickled: re-derived from ``is_numpy``)
         self.xp: ModuleType = np if self.is_numpy else torch
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The device and kind; the array module ``xp`` (a module does not pickle) is left out."""
+        state = dict(self.__dict__)
+        del state["xp"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore the device and kind, and re-derive ``xp`` from them."""
+        self.__dict__.update(state)
+        self.xp = np if self.is_numpy else torch
 
     def _dtype(self, name: str):
         numpy_dtype, torch_dtype = _DTYPES[name]

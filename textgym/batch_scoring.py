@@ -15,6 +15,7 @@ CPU, torch tensors on an accelerator (``self.xp`` is the module).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 
@@ -39,10 +40,15 @@ class BatchScorer:
 
     def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
         self.task, self.tokenizer, self.num_envs, self.prompts = task, tokenizer, num_envs, list(prompts)
-        self.arrays, self.xp = arrays, arrays.xp
+        self.arrays = arrays
         self.scores = self.arrays.zeros(num_envs, "float64")
         #: rows whose task stop condition holds after the last step; ``None`` when the task has none
         self.finished = self.arrays.zeros(num_envs, "bool") if task.has_stop_condition() else None
+
+    @property
+    def xp(self) -> ModuleType:
+        """The array module of the backend: ``numpy`` or ``torch`` (a property: a module does not pickle)."""
+        return self.arrays.xp
 
     def reset_rows(self, rows, prompt_indices) -> None:
         """Start new episodes in ``rows`` (int64 array) on the prompts ``prompt_indices`` of the split."""

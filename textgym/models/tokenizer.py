@@ -9,6 +9,7 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -27,9 +28,13 @@ class IncrementalDecoder:
     what the held tokens decode to (``"\ufffd"`` for an incomplete character, as
     :meth:`TextTokenizer.decode` gives), so that the concatenated chunks plus the flushed
     rest equal the decoded sequence.
+
+    A decoder pickles (``DecodeStream`` does not): it keeps the ids it was fed, and
+    unpickling rebuilds the stream by replaying them, so that a copy returns from
+    :meth:`push` and :meth:`flush` exactly what the original would.
     """
 
-    __slots__ = ("_backend", "_stream", "_context", "_held")
+    __slots__ = ("_backend", "_stream", "_context", "_held", "_fed")
 
     def __init__(self, backend: Tokenizer) -> None:
         self._backend = backend
@@ -38,11 +43,14 @@ class IncrementalDecoder:
         # which fix how the held ones decode after them, and the tokens pushed since
         self._context: list[int] = []
         self._held: list[int] = []
+        # every id pushed, in order: what rebuilds the stream on unpickling
+        self._fed: list[int] = []
 
     def push(self, token_id: int) -> str:
         """Feed one token id; return the text it completes (may be ``""``)."""
         token_id = int(token_id)
         chunk = self._stream.step(self._backend, token_id)
+        self._fed.append(token_id)
         self._held.append(token_id)
         if chunk:
             self._context, self._held = self._held, []
@@ -62,6 +70,19 @@ class IncrementalDecoder:
         text = decode(window, skip_special_tokens=True)
         self._context, self._held = window, []
         return text[len(prefix):]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The backend and the ids fed so far (the stream is rebuilt from them), plus the mirrored window."""
+        return {"backend": self._backend, "fed": list(self._fed), "context": list(self._context), "held": list(self._held)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the stream by replaying the fed ids through a fresh one (O(ids fed))."""
+        self._backend = backend = state["backend"]
+        self._stream = stream = decoders.DecodeStream(skip_special_tokens=True)
+        self._fed = list(state["fed"])
+        for token_id in self._fed:
+            stream.step(backend, token_id)
+        self._context, self._held = list(state["context"]), list(state["held"])
 
 
 class TextTokenizer:
