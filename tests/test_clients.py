@@ -11,6 +11,7 @@ Sections:
 1. Pickling: Gymnasium's pickle check, and an env pickled mid-episode (single and batched)
    that goes on exactly as the original (same observations, rewards and infos).
 2. Subprocess vector envs: ``gymnasium.vector.AsyncVectorEnv`` with ``spawn`` and ``forkserver``.
+3. Wrappers: ``check_env``, ``env.spec`` and ``spec.make()`` on textgym's own wrappers.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import pickle
+import warnings
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import data_equivalence
+from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import reward_contract
 import textgym
@@ -31,6 +33,7 @@ from textgym.arrays import ArrayBackend
 from textgym.envs.vector import TextGenVectorEnv
 from textgym.models.loader import ModelNotFoundError
 from textgym.models.tokenizer import IncrementalDecoder
+from textgym.wrappers import TopKActions, TopPActionMask
 
 #: the horizon of the pickling tests: short, so that episodes end and the copies reset too
 HORIZON = 6
@@ -259,3 +262,55 @@ def test_async_vector_env_in_fresh_processes(context):
     finally:
         asynchronous.close()
         synchronous.close()
+
+
+# -- 3. Wrappers ------------------------------------------------------------------------------------
+#
+# Gymnasium's convention: a wrapper records its constructor arguments
+# (``gym.utils.RecordConstructorArgs``), so ``env.spec`` lists it with them and ``spec.make()``
+# rebuilds the whole stack; ``check_env`` relies on that to remake the env in each render mode.
+
+WRAPPERS = [(TopKActions, {"k": 4}), (TopPActionMask, {"top_p": 0.8})]
+
+
+@pytest.mark.parametrize("wrapper, kwargs", WRAPPERS, ids=[w.__name__ for w, _ in WRAPPERS])
+def test_wrappers_pass_check_env(wrapper, kwargs):
+    env = wrapper(gym.make("textgym/Sentiment-v0"), **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env)
+    # check_env always notes that a wrapped env is not its unwrapped self; nothing else may come up
+    others = [str(w.message) for w in caught if "is different from the unwrapped version" not in str(w.message)]
+    assert not others
+
+
+@pytest.mark.parametrize("wrapper, kwargs", WRAPPERS, ids=[w.__name__ for w, _ in WRAPPERS])
+def test_wrappers_are_in_the_spec_and_spec_make_rebuilds_them(wrapper, kwargs):
+    env = wrapper(gym.make("textgym/Sentiment-v0", max_new_tokens=HORIZON), **kwargs)
+    recorded = env.spec.additional_wrappers[-1]
+    assert recorded.name == wrapper.__name__
+    assert recorded.entry_point == f"textgym.wrappers.action_spaces:{wrapper.__name__}"
+    assert recorded.kwargs == {**kwargs, "model": None, "device": "cpu"}
+    remade = env.spec.make()
+    assert isinstance(remade, wrapper) and remade.spec == env.spec
+    assert remade.action_space == env.action_space and remade.observation_space == env.observation_space
+    # the remade stack is the same MDP: same observations, rewards and infos for the same actions
+    assert same(env.reset(seed=5), remade.reset(seed=5))
+    for _ in range(HORIZON):
+        action = int(env.action_space.sample())
+        expected, got = env.step(action), remade.step(action)
+        assert same(expected, got)
+        if wrapper is TopPActionMask:
+            assert same(env.action_masks(), remade.action_masks())
+        if expected[2] or expected[3]:
+            break
+
+
+@pytest.mark.parametrize("wrapper, kwargs", WRAPPERS, ids=[w.__name__ for w, _ in WRAPPERS])
+def test_wrappers_pickle_mid_episode(wrapper, kwargs):
+    env = wrapper(gym.make("textgym/Sentiment-v0", max_new_tokens=HORIZON), **kwargs)
+    env.reset(seed=0)
+    env.step(1)  # not EOS: the episode goes on
+    twin = pickle.loads(pickle.dumps(env))
+    actions = np.random.default_rng(0).integers(0, env.action_space.n, size=12)
+    assert_single_envs_go_on_alike(env, twin, actions)

@@ -12,6 +12,7 @@ import numbers
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from textgym.wrappers.reference import ReferenceLM
@@ -42,11 +43,22 @@ def check_top_p(p: object) -> float:
     return float(p)
 
 
-class TopKActions(gym.Wrapper):
-    """Action ``i`` in ``Discrete(k)`` = the ``i``-th most likely next token under the reference LM."""
+class TopKActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Action ``i`` in ``Discrete(k)`` = the ``i``-th most likely next token under the reference LM.
 
-    def __init__(self, env: gym.Env, k: int = 16, model: str | None = None, device="cpu") -> None:
-        super().__init__(env)
+    Records its constructor arguments (``gym.utils.RecordConstructorArgs``), as Gymnasium's
+    own wrappers do, so that ``env.spec`` lists it and ``env.spec.make()`` rebuilds it.
+
+    Args:
+        env: a textgym single environment.
+        k: the number of actions (the reference LM's ``k`` most likely next tokens).
+        model: the reference LM (default: the env's model).
+        device: where the reference LM runs.
+    """
+
+    def __init__(self, env: gym.Env, k: int = 16, model: str | None = None, device: str | torch.device = "cpu") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, k=k, model=model, device=device)
+        gym.Wrapper.__init__(self, env)
         self.k = check_top_k(k, env.action_space.n)
         self.reference = _reference_for(env, model, device)
         self.action_space = spaces.Discrete(self.k)
@@ -72,11 +84,22 @@ class TopKActions(gym.Wrapper):
         return self._observe(obs), reward, terminated, truncated, info
 
 
-class TopPActionMask(gym.Wrapper):
-    """Adds ``action_masks()``: the reference LM's top-p nucleus of the next token."""
+class TopPActionMask(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Adds ``action_masks()``: the reference LM's top-p nucleus of the next token.
 
-    def __init__(self, env: gym.Env, top_p: float = 0.9, model: str | None = None, device="cpu") -> None:
-        super().__init__(env)
+    Records its constructor arguments (``gym.utils.RecordConstructorArgs``), as Gymnasium's
+    own wrappers do, so that ``env.spec`` lists it and ``env.spec.make()`` rebuilds it.
+
+    Args:
+        env: a textgym single environment.
+        top_p: the probability mass of the nucleus, in (0, 1].
+        model: the reference LM (default: the env's model).
+        device: where the reference LM runs.
+    """
+
+    def __init__(self, env: gym.Env, top_p: float = 0.9, model: str | None = None, device: str | torch.device = "cpu") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, top_p=top_p, model=model, device=device)
+        gym.Wrapper.__init__(self, env)
         self.top_p = check_top_p(top_p)
         self.reference = _reference_for(env, model, device)
         self._obs = None
