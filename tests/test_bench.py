@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 import pytest
 
@@ -126,3 +127,93 @@ def test_report_only_reports_the_finished_runs_of_a_suite_run_in_parts(tmp_path,
     assert "**Partial: 2 runs of the suite have not finished yet" in summary  # the two sb3-ppo runs
     assert "| textgym/Copy-v0 | random | dense |" in summary and "sb3-ppo" not in summary.split("## Final return")[1]
     assert not list(out.glob("runs/sb3-ppo*/summary.json"))  # nothing was run
+
+
+# -- rerunning on an --out that holds finished runs ------------------------------------------------
+
+RANDOM_ONLY = """
+name: tiny
+steps: 128
+eval_every: 64
+num_envs: 4
+seeds: 1
+agents: [random]
+tasks:
+  - env: textgym/Copy-v0
+    threshold: 0.4
+"""
+
+
+def _reproduce_line(out) -> str:
+    return next(line for line in (out / "summary.md").read_text().splitlines() if line.startswith("Reproduce: "))
+
+
+def test_rerun_says_which_runs_it_reuses_and_keeps_the_command_that_made_them(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY)
+    out = tmp_path / "out"
+    base = ["bench", "--config", str(config), "--out", str(out)]
+    first = f"textgym bench --config {config} --out {out} --device cpu --workers 1 --no-heatmap --no-progress"
+    assert cli.main(base + ["--device", "cpu", "--workers", "1", "--no-heatmap", "--no-progress"]) == 0
+    assert "Reusing" not in capsys.readouterr().out  # nothing to reuse the first time
+    assert json.loads((out / "suite.json").read_text())["command"] == first
+    assert _reproduce_line(out) == f"Reproduce: `{first}`"
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+
+    # the same settings, other presentation flags: the runs are reused, said so, and Reproduce keeps their command
+    assert cli.main(base + ["--device", "cpu", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Reusing 2 finished runs in {out / 'runs'} (0 to run); made by `{first}`." in printed
+    assert "WARNING" not in printed and "NOTE" not in printed
+    assert _reproduce_line(out) == f"Reproduce: `{first}`"
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}  # nothing reran
+
+    # a flag that changes results (--device): said clearly; nothing reruns, and Reproduce still names what made the runs
+    assert cli.main(base + ["--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Reusing 2 finished runs" in printed
+    assert "NOTE: the runs were made with other settings than this command gives" in printed
+    assert "device: made with 'cpu', asked 'auto' (2 runs)" in printed
+    assert _reproduce_line(out) == f"Reproduce: `{first}`"
+    assert "Mixed settings" not in (out / "summary.md").read_text()
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+
+
+def test_runs_made_with_other_settings_than_the_reused_ones_are_flagged_in_the_summary(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY)
+    out = tmp_path / "out"
+    first = f"textgym bench --config {config} --out {out} --workers 1 --no-heatmap --no-progress"
+    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]) == 0
+    capsys.readouterr()
+    shutil.rmtree(out / "runs" / "random__Copy-v0__sparse__seed0")  # one run to make again...
+    config.write_text(RANDOM_ONLY.replace("steps: 128", "steps: 192"))  # ...with a longer budget
+    second = f"textgym bench --config {config} --out {out} --workers 1 --no-heatmap --no-progress"
+    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Reusing 1 finished run in" in printed and "(1 to run)" in printed
+    assert "WARNING: the reused runs were made with other settings than this command gives" in printed
+    assert "steps: made with 128, asked 192 (1 run)" in printed
+    summary = (out / "summary.md").read_text()
+    assert _reproduce_line(out) == f"Reproduce: `{first}`"  # the first command made most of the runs
+    assert f"**Mixed settings: 1 run was made by `{second}`**" in summary and "steps 192 (the runs it found: 128)" in summary
+    # the record outlives the invocation: a later report of the folder says it too
+    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--report-only", "--no-heatmap"]) == 0
+    assert "Reporting 2 finished runs" in capsys.readouterr().out
+    assert "**Mixed settings: 1 run was" in (out / "summary.md").read_text()
+
+
+def test_folder_recorded_without_its_command_reports_this_command_and_how_the_runs_differ(tmp_path, capsys):
+    """A suite.json written before commands were recorded: Reproduce is this command, with what it does not reproduce."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY)
+    out = tmp_path / "out"
+    suite = load_suite(None, str(config), str(out), device="cpu")
+    run_suite(suite, out, workers=1, progress=False)
+    record = json.loads((out / "suite.json").read_text())
+    assert record["command"] is None  # run through the API: no command to record
+    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--report-only", "--no-heatmap"]) == 0
+    assert _reproduce_line(out) == f"Reproduce: `textgym bench --config {config} --out {out} --no-heatmap`"
+    summary = (out / "summary.md").read_text()
+    assert "**The runs were made with other settings than the command above gives**" in summary
+    assert "device: made with 'cpu', asked 'auto' (2 runs)" in summary

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from agents.bench.config import load_suite, suite_names
@@ -24,26 +23,44 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run nothing: report the finished runs in --out (a suite run in parts), saying how many are missing")
 
 
+def bench_command(args: argparse.Namespace) -> str:
+    """The ``textgym bench`` command that ``args`` stand for (``--report-only`` left out): the report's Reproduce line."""
+    parts = ["textgym", "bench"]
+    parts += ["--suite", args.suite] if args.suite is not None else ["--config", args.config]
+    parts += ["--out", args.out]
+    if args.seeds is not None:
+        parts += ["--seeds", str(args.seeds)]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    if args.workers != 2:
+        parts += ["--workers", str(args.workers)]
+    parts += [flag for flag, on in (("--no-heatmap", args.no_heatmap), ("--no-progress", args.no_progress)) if on]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench.report import write_report
-    from agents.bench.runner import run_suite
+    from agents.bench.runner import plan_reuse, read_marker, report_notes, run_suite
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     out = Path(args.out)
     suite = load_suite(args.suite, args.config, str(out), args.seeds, args.device)
+    command = bench_command(args)
     runs, missing = suite.runs, 0
     if args.report_only:
         runs = [run for run in suite.runs if (Path(run.out) / "summary.json").is_file()]
         missing = len(suite.runs) - len(runs)
         if not runs:
             raise ValueError(f"--report-only: {out} holds no finished run of suite {suite.name!r}")
+        print(plan_reuse(suite, out).message(report_only=True), flush=True)
     else:
-        run_suite(suite, out, workers=args.workers, progress=not args.no_progress)
-    command = "textgym bench " + " ".join(shlex.quote(a) for a in sys.argv[2:] if a != "--report-only") \
-        if len(sys.argv) > 2 else "textgym bench"
-    paths = write_report(runs, out, suite.name, command, heatmap=not args.no_heatmap, thresholds=suite.thresholds,
-                         missing=missing)
+        run_suite(suite, out, workers=args.workers, progress=not args.no_progress, command=command)
+    # the Reproduce line: the command that made the runs, as suite.json recorded it (this one if none was)
+    recorded = read_marker(out).get("command")
+    notes = report_notes(suite, out, reproduce_recorded=bool(recorded))
+    paths = write_report(runs, out, suite.name, recorded or command, heatmap=not args.no_heatmap, thresholds=suite.thresholds,
+                         missing=missing, notes=notes)
     print(paths["summary"].read_text(encoding="utf-8"))
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

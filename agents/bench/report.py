@@ -85,7 +85,11 @@ def likely_hacking(first: dict, last: dict) -> bool:
 
 
 def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[str, float] | None = None,
-              missing: int = 0) -> str:
+              missing: int = 0, notes: list[str] | None = None) -> str:
+    """summary.md's text: the tables of the runs' results, under the command that reproduces them.
+
+    ``notes``: lines shown under the Reproduce line (runs made with other settings than it gives).
+    """
     curves = _curves(rows)
     ends = _final_rows(rows)
     finals: dict[tuple, list[float]] = {key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends}
@@ -93,6 +97,8 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
     agents = sorted({k[1] for k in curves})
     modes = sorted({k[2] for k in curves})
     lines = [f"# Benchmark: suite `{suite_name}`", "", f"Reproduce: `{command}`", ""]
+    for note in notes or []:
+        lines += [note, ""]
     if missing:
         lines += [f"**Partial: {missing} runs of the suite have not finished yet and are not in these tables** "
                   "(rerunning the command above runs only those).", ""]
@@ -357,12 +363,13 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
 
 
 def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str, heatmap: bool = True,
-                 thresholds: dict[str, float] | None = None, missing: int = 0) -> dict[str, Path]:
+                 thresholds: dict[str, float] | None = None, missing: int = 0, notes: list[str] | None = None) -> dict[str, Path]:
+    """Write results.csv, summary.md (Reproduce line: ``command``; then ``notes``) and the plots of ``runs`` into ``out``."""
     rows = collect(runs)
     paths = {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "learning_curves.png",
              "aggregate": out / "aggregate_iqm.png", "naturalness": out / "score_vs_perplexity.png"}
     write_results_csv(rows, paths["results"])
-    text = summarize(rows, suite_name, command, thresholds, missing)
+    text = summarize(rows, suite_name, command, thresholds, missing, notes)
     plot_learning_curves(rows, paths["curves"])
     plot_aggregate(rows, paths["aggregate"])
     plot_score_vs_perplexity(rows, paths["naturalness"])
