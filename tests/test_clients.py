@@ -144,6 +144,23 @@ def test_batched_env_with_torch_arrays_pickles(task):
     assert_vector_envs_go_on_alike(envs, twin, actions[1:])
 
 
+@pytest.mark.parametrize("task", ["copy", "sentiment"])
+def test_batched_env_on_cuda_pickles_mid_episode(task):
+    """State as CUDA tensors: the copy's tensors are on the GPU again, and it goes on as the original."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    envs = TextGenVectorEnv(task, num_envs=3, max_new_tokens=HORIZON, device="cuda")
+    rng = np.random.default_rng(3)
+    actions = reward_contract.random_actions(rng, envs.tokenizer, envs.single_action_space.n, (12, 3))
+    envs.reset(seed=0)
+    envs.step(actions[0])
+    twin = pickle.loads(pickle.dumps(envs))
+    assert twin.arrays.xp is torch and twin.input_ids.device.type == "cuda"
+    assert_vector_envs_go_on_alike(envs, twin, actions[1:])
+
+
 @pytest.mark.parametrize("kind", ["auto", "numpy", "torch"])
 def test_array_backend_pickles_and_rederives_its_array_module(kind):
     import torch
