@@ -10,8 +10,23 @@ from textgym.tasks.data import DATA_DIR
 from textgym.tasks.make_data import GENERATORS
 
 
+#: shipped tasks that read another task's prompt set
+SHARED_PROMPTS = {"sentiment-rm": "sentiment"}
+
+
 def test_every_task_ships_a_prompt_set():
-    assert set(GENERATORS) == set(TASKS)
+    assert set(GENERATORS) | set(SHARED_PROMPTS) == set(TASKS)
+    assert set(SHARED_PROMPTS.values()) <= set(GENERATORS)
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_PROMPTS))
+def test_shared_prompt_sets_are_the_owners(name):
+    from textgym.models.loader import BUNDLED_MODELS
+
+    if not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file():
+        pytest.skip("tiny-sentiment not built")
+    for split in ("train", "eval"):
+        assert make_task(name).prompts(split) == make_task(SHARED_PROMPTS[name]).prompts(split)
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
