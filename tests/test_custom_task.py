@@ -1,6 +1,7 @@
 """Users bring their own prompts and score function as a Task."""
 
 import math
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -74,3 +75,61 @@ def test_empty_prompt_set_is_refused():
 def test_task_object_with_task_kwargs_is_refused():
     with pytest.raises(TaskError, match="cannot be applied to the Task object 'x'"):
         gym.make("textgym/TextGenEnv-v0", task=Task("x", prompts=["a"], score=exclamations), task_kwargs={"n": 1})
+
+
+def test_score_outside_its_range_warns_once_per_task():
+    from textgym.task import ScoreRangeWarning
+
+    task = Task("shouty", prompts=["x"], score=lambda p, c: c.count("!") / 2, score_range=(0, 1), max_new_tokens=6)
+    env = gym.make("textgym/TextGenEnv-v0", task=task)
+    bang = env.unwrapped.tokenizer.encode("!")[0]
+    env.reset(seed=0)
+    with pytest.warns(ScoreRangeWarning) as record:
+        for _ in range(6):  # scores 0.5, 1.0 (inside), then 1.5, 2.0, ... (outside)
+            env.step(bang)
+    assert len(record) == 1
+    assert str(record[0].message).startswith("task 'shouty': score 1.5 is outside its declared score_range [0, 1]")
+    env.reset(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(6):
+            env.step(bang)  # the same task object: no second warning
+    # another task object warns again, also in the batched env
+    other = Task("shouty", prompts=["x"], score=lambda p, c: -c.count("!"), score_range=(0, 1), max_new_tokens=4)
+    batched = gym.make_vec("textgym/TextGenEnv-v0", num_envs=3, vectorization_mode="vector_entry_point", task=other)
+    batched.reset(seed=0)
+    with pytest.warns(ScoreRangeWarning, match=r"task 'shouty': score -1 is outside its declared score_range \[0, 1\]"):
+        batched.step(np.full(3, bang))
+    batched.close()
+
+
+def test_scores_inside_the_range_or_without_one_do_not_warn():
+    inside = Task("excited", prompts=["x"], score=exclamations, score_range=(0, 1), max_new_tokens=10)
+    unbounded = Task("offset", prompts=["x"], score=offset_score, max_new_tokens=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for task in (inside, unbounded):
+            env = gym.make("textgym/TextGenEnv-v0", task=task)
+            bang = env.unwrapped.tokenizer.encode("!")[0]
+            env.reset(seed=0)
+            for _ in range(10):
+                env.step(bang)
+        assert inside.checked_score(1 + 1e-12) == 1 + 1e-12  # rounding error is not a warning
+
+
+def test_readme_politeness_score_stays_in_its_range():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Custom tasks", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(compile(block, "README custom task", "exec"), namespace)
+    task = namespace["task"]
+    prompt = task.prompts("train")[0]
+    low, high = task.score_range
+    for text in ("", "please", "please thanks", "Please, please, thanks, thank you!", "please " * 8):
+        assert low <= task.checked_score(task.score(prompt, text)) <= high

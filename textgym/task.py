@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
@@ -31,6 +32,10 @@ PromptsLike: TypeAlias = "Sequence[str | Prompt] | str | os.PathLike[str] | Mapp
 
 class TaskError(ValueError):
     """A task is defined or used wrongly (empty prompt set, bad score value, ...)."""
+
+
+class ScoreRangeWarning(UserWarning):
+    """A task's score left its declared ``score_range`` (warned once per task object)."""
 
 
 @dataclass(frozen=True)
@@ -274,12 +279,23 @@ class Task:
         return getattr(self.is_finished, "__func__", None) is not Task.is_finished
 
     def checked_score(self, value: object) -> float:
-        """``value`` as a finite float, or a :class:`TaskError` naming the task."""
+        """``value`` as a finite float, or a :class:`TaskError` naming the task.
+
+        A value outside :attr:`score_range` (beyond a rounding tolerance) is returned as it is,
+        with a :class:`ScoreRangeWarning` the first time for this task object.
+        """
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TaskError(f"task {self.name!r}: score must return a real number, got {value!r} ({type(value).__name__})")
         value = float(value)
         if not math.isfinite(value):
             raise TaskError(f"task {self.name!r}: score returned {value}, which is not finite")
+        low, high = self.score_range
+        if not low - 1e-9 <= value <= high + 1e-9 and not self.__dict__.get("_warned_out_of_range", False):
+            self._warned_out_of_range = True
+            warnings.warn(
+                f"task {self.name!r}: score {value:g} is outside its declared score_range [{low:g}, {high:g}]; "
+                f"fix the score or the score_range (warned once per task)", ScoreRangeWarning, stacklevel=2,
+            )
         return value
 
     def __repr__(self) -> str:
