@@ -60,6 +60,7 @@ def check_run_config(run: RunConfig) -> None:
     if run.env_id not in gym.registry or not run.env_id.startswith("textgym/"):
         raise RunConfigError(f"unknown env {run.env_id!r}; allowed: {', '.join(textgym.env_ids())}")
     check_reward_mode(run.reward_mode)
+    check_env_kwargs(run.env_kwargs)
     if isinstance(run.steps, bool) or not isinstance(run.steps, int) or run.steps < 0:
         raise RunConfigError(f"--steps must be a non-negative integer, got {run.steps!r}")
     check_positive_int("--num-envs", run.num_envs)
@@ -68,6 +69,30 @@ def check_run_config(run: RunConfig) -> None:
     from textgym.devices import resolve_device
 
     resolve_device(run.device)
+
+
+#: environment arguments that the run sets itself (from its own options), never from env_kwargs
+RUN_SET_ENV_ARGUMENTS = {"num_envs": "--num-envs", "reward_mode": "--reward-mode", "device": "--device",
+                         "output": None, "autoreset_mode": None, "split": None, "vectorization_mode": None}
+
+
+def check_env_kwargs(env_kwargs: Any) -> None:
+    """Refuse env_kwargs that the batched env does not take, or that the run sets itself, naming the allowed ones."""
+    import inspect
+
+    from textgym.envs.vector import TextGenVectorEnv
+
+    if not isinstance(env_kwargs, dict):
+        raise RunConfigError(f"env_kwargs must be a dict (a JSON object), got {env_kwargs!r}")
+    parameters = [name for name in inspect.signature(TextGenVectorEnv.__init__).parameters if name != "self"]
+    allowed = [name for name in parameters if name not in RUN_SET_ENV_ARGUMENTS]
+    for name in env_kwargs:
+        if name in RUN_SET_ENV_ARGUMENTS:
+            option = RUN_SET_ENV_ARGUMENTS[name]
+            how = f"use {option}" if option else "the training driver sets it"
+            raise RunConfigError(f"env_kwargs {name!r} cannot be given ({how}); allowed: {', '.join(allowed)}")
+        if name not in allowed:
+            raise RunConfigError(f"unknown env_kwargs {name!r}; allowed: {', '.join(allowed)}")
 
 
 def next_evaluation(run: RunConfig, env_steps: int) -> int:
@@ -156,19 +181,21 @@ def _progress_bar(enabled: bool, total: int, initial: int, agent: str, env_id: s
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", required=True, help=f"one of: {', '.join(AGENTS)}")
-    parser.add_argument("--env", required=True, help="a textgym id, e.g. textgym/Copy-v0")
+    # --env and --out are required unless --help-agent (checked in run_from_args)
+    parser.add_argument("--env", help="a textgym id, e.g. textgym/Copy-v0 (required)")
     parser.add_argument("--reward-mode", default="dense", help="dense or sparse")
     parser.add_argument("--steps", type=int, default=10_000, help="environment steps in total")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--out", help="run folder (required)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--num-envs", type=int, default=16, help="parallel environments (one batched env)")
     parser.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: ten over the run)")
     parser.add_argument("--env-kwargs", default="{}", help="JSON dict of environment arguments, e.g. '{\"max_new_tokens\": 8}'")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an agent hyper-parameter (repeatable); `textgym train --agent A --help-agent` lists them")
-    parser.add_argument("--help-agent", action="store_true", help="list the agent's hyper-parameters and exit")
+    parser.add_argument("--help-agent", action="store_true",
+                        help="list the agent's hyper-parameters and exit (needs only --agent)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -210,6 +237,9 @@ def describe_hyperparameters(agent: str) -> str:
 
 
 def run_from_args(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+    missing = [flag for flag, value in (("--env", args.env), ("--out", args.out)) if value is None]
+    if missing:
+        raise RunConfigError(f"the following arguments are required: {', '.join(missing)}")
     agent_class(args.agent)
     try:
         env_kwargs = json.loads(args.env_kwargs)

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -117,6 +119,10 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
         (["--agent", "sb3-ppo", "--set", "n_steps=many"], "'many' is not a valid int"),
         (["--agent", "random", "--env-kwargs", "{oops"], "--env-kwargs is not valid JSON"),
         (["--agent", "random", "--device", "tpu"], "unknown device 'tpu'"),
+        (["--agent", "random", "--env-kwargs", '{"bogus": 1}'], "unknown env_kwargs 'bogus'; allowed: task, model"),
+        (["--agent", "random", "--env-kwargs", '{"num_envs": 2}'], "env_kwargs 'num_envs' cannot be given (use --num-envs)"),
+        (["--agent", "random", "--env-kwargs", '{"split": "eval"}'], "env_kwargs 'split' cannot be given"),
+        (["--agent", "random", "--set", "anything"], "--set 'anything': expected NAME=VALUE"),
     ],
 )
 def test_bad_train_arguments(tmp_path, capsys, argv, message):
@@ -133,3 +139,27 @@ def test_bad_train_arguments(tmp_path, capsys, argv, message):
 def test_help_agent_lists_hyperparameters(capsys):
     assert cli.main(["train", "--agent", "sb3-ppo", "--env", "x", "--out", "y", "--help-agent"]) == 0
     assert "learning_rate" in capsys.readouterr().out
+
+
+def test_help_agent_needs_only_the_agent(capsys):
+    assert cli.main(["train", "--agent", "sb3-ppo", "--help-agent"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hyper-parameters of sb3-ppo (set with --set NAME=VALUE):") and "learning_rate" in out
+    assert cli.main(["train", "--help-agent", "--agent", "alphago"]) == 2
+    assert "textgym train: error: unknown agent 'alphago'; allowed: random, sb3-ppo" in capsys.readouterr().err
+
+
+def test_help_agent_in_a_subprocess():
+    result = subprocess.run([sys.executable, "-m", "textgym.cli", "train", "--agent", "sb3-ppo", "--help-agent"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "learning_rate" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("argv, missing", [([], "--env, --out"), (["--env", "textgym/Copy-v0"], "--out"),
+                                           (["--out", "run"], "--env")])
+def test_env_and_out_are_required_to_train(tmp_path, monkeypatch, capsys, argv, missing):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--agent", "random", "--no-progress", *argv]) == 2
+    assert f"textgym train: error: the following arguments are required: {missing}" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir()), "a refused run writes nothing"

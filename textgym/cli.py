@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 
 import gymnasium as gym
 import torch
@@ -17,6 +19,61 @@ from textgym.tasks import TASKS
 
 class CommandError(Exception):
     """A command-line argument is wrong; printed as one line with exit code 2."""
+
+
+#: set to 1 to see the full traceback of any error instead of the one-line message
+DEBUG_VARIABLE = "TEXTGYM_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the input or the setting is wrong: one line, exit code 2.
+
+    Every textgym error about input (``TaskError``, ``ModelNotFoundError``, ``RunConfigError``,
+    ``CheckpointError``, ``SuiteConfigError``, ...) is a ``ValueError``; gymnasium's id errors,
+    a ``KeyError`` of a lookup by name, an ``OSError`` (a missing file, a folder that cannot be
+    written) and a ``RuntimeError`` (a loss that went non-finite, out of memory, a launch
+    without a process group) are the rest. Anything else is a bug: see :func:`main`.
+    """
+    from gymnasium import error as gym_error
+
+    return (CommandError, ValueError, KeyError, OSError, RuntimeError, gym_error.Error)
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        return error.args[0]  # str() of a KeyError would quote it
+    return str(error).strip() or type(error).__name__
+
+
+@contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """No transformers progress bars ("Loading weights") and only its errors while a command runs.
+
+    The hub's download bars stay as they were (a first download may take minutes); both
+    settings are restored afterwards, so that ``main`` called from Python changes nothing.
+    """
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    bars, hub_disabled, verbosity = hf_logging.is_progress_bar_enabled(), are_progress_bars_disabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()  # also turns the hub's bars off: turned back on below
+    if not hub_disabled:
+        enable_progress_bars()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        if hub_disabled:
+            disable_progress_bars()
+        elif are_progress_bars_disabled():
+            enable_progress_bars()
 
 
 def _task_for(env_id: str):
@@ -79,9 +136,10 @@ def cmd_info(args) -> int:
 def cmd_demo(args) -> int:
     from textgym.episodes import run_episode
 
+    for env_id in args.ids:  # every id checked before anything is printed
+        _task_for(env_id)
     print(list_table())
     for env_id in args.ids:
-        _task_for(env_id)
         for mode in ("dense", "sparse"):
             env = gym.make(env_id, reward_mode=mode, render_mode="ansi")
             record = run_episode(env, seed=args.seed)
@@ -112,6 +170,33 @@ def check_model_argument(model: str) -> str:
     return model
 
 
+def symbol_vocabulary(tokenizer) -> str | None:
+    """The symbols of a task's own one-character vocabulary, in id order; ``None`` for a model's vocabulary."""
+    if not getattr(tokenizer, "single_character_tokens", False):
+        return None
+    special = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    vocab = tokenizer.backend.get_vocab(with_added_tokens=True)
+    return "".join(token for token, index in sorted(vocab.items(), key=lambda item: item[1]) if index not in special)
+
+
+def first_token(tokenizer, text: str) -> tuple[int | None, str]:
+    """The first token of ``text`` (what typed text plays), or ``(None, why not)``."""
+    symbols = symbol_vocabulary(tokenizer)
+    if symbols is not None:
+        unknown = list(dict.fromkeys(c for c in text if c not in symbols))
+        if unknown or not text:
+            what = (f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not in" if unknown
+                    else "empty text has no token in")
+            return None, f"{what} this task's vocabulary; its symbols are: {' '.join(symbols)}"
+    try:
+        ids = tokenizer.encode(text) if text else []
+    except Exception as error:  # a tokenizer without an unknown token refuses text it cannot split
+        return None, f"the vocabulary cannot encode {text!r} ({error})"
+    if not ids:
+        return None, f"cannot make a token of {text!r}"
+    return ids[0], ""
+
+
 def cmd_play(args, stdin=None, stdout=None) -> int:
     """A person plays the MDP: pick one of the model's top candidates by number, or type text.
 
@@ -121,6 +206,8 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
     _task_for(args.id)
+    if args.top < 1:
+        raise CommandError(f"--top must be >= 1, got {args.top}")
     model = getattr(args, "model", None)
     kwargs = {} if model is None else {"model": check_model_argument(model)}
     env = gym.make(args.id, reward_mode=args.reward_mode, **kwargs)
@@ -134,12 +221,15 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
     observation, info = env.reset(seed=args.seed)
     print(f"{args.id} (reward_mode={args.reward_mode}). Enter a number to pick a candidate, any other text to "
           f"use its first token, '/eos' to end, '/quit' to stop.", file=out)
+    symbols = symbol_vocabulary(tokenizer)
+    if symbols is not None:
+        print(f"this task's vocabulary: {' '.join(symbols)} (and EOS)", file=out)
     print(f"prompt: {info['prompt']}", file=out)
     total = 0.0
     while True:
         if lm_policy is not None:
             logits = lm_policy.next_token_logits(observation)
-            candidates = torch.topk(torch.softmax(logits, -1), args.top).indices.tolist()
+            candidates = torch.topk(torch.softmax(logits, -1), min(args.top, logits.shape[-1])).indices.tolist()
         else:
             special = (tokenizer.eos_token_id, tokenizer.pad_token_id)
             candidates = [i for i in range(base.action_space.n) if i not in special][: args.top]
@@ -147,20 +237,22 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
         print("candidates: " + "  ".join(f"[{i}] {tokenizer.token_string(c)!r}" for i, c in enumerate(candidates)), file=out)
         print("> ", end="", file=out, flush=True)
         line = stdin.readline()
-        if not line or line.strip() == "/quit":
-            print("\nstopped", file=out)
+        if not line:
+            print("\nend of input: stopped", file=out)
             return 0
-        choice = line.rstrip("\n")
-        if choice == "/eos":
+        choice = line.rstrip("\r\n")
+        if choice.strip() == "/quit":
+            print("stopped", file=out)
+            return 0
+        if choice.strip() == "/eos":
             action = tokenizer.eos_token_id
-        elif choice.strip().isdigit() and int(choice) < len(candidates):
+        elif choice.strip().isdecimal() and int(choice) < len(candidates):
             action = candidates[int(choice)]
         else:
-            ids = tokenizer.encode(choice) if choice else []
-            if not ids:
-                print(f"cannot make a token of {choice!r}; pick a number in [0, {len(candidates)}) or type text", file=out)
+            action, problem = first_token(tokenizer, choice)
+            if action is None:
+                print(f"{problem}; pick a number in [0, {len(candidates)}), type text, '/eos' or '/quit'", file=out)
                 continue
-            action = ids[0]
         observation, reward, terminated, truncated, info = env.step(action)
         total += reward
         print(f"token {tokenizer.token_string(action)!r}: instant reward {reward:+.4f}, return so far {total:+.4f}", file=out)
@@ -169,18 +261,33 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
             return 0
 
 
+def seed_argument(text: str) -> int:
+    """``--seed``: an integer >= 0 (what ``reset(seed=...)`` takes), refused by argparse otherwise."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {seed}")
+    return seed
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textgym", description="Text generation as a Gymnasium MDP.")
+    parser = argparse.ArgumentParser(
+        prog="textgym", description="Text generation as a Gymnasium MDP.",
+        epilog=f"A wrong argument prints a one-line error and exits with status 2; set {DEBUG_VARIABLE}=1 to see "
+               f"the full traceback of any error instead (e.g. to report a bug).",
+    )
     parser.add_argument("--version", action="version", version=f"textgym {textgym.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="table of every environment id").set_defaults(func=cmd_list)
     info = sub.add_parser("info", help="an environment's documentation and one sample episode")
     info.add_argument("id")
-    info.add_argument("--seed", type=int, default=0)
+    info.add_argument("--seed", type=seed_argument, default=0)
     info.set_defaults(func=cmd_info)
     play = sub.add_parser("play", help="play an environment in the terminal, token by token")
     play.add_argument("id")
-    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--seed", type=seed_argument, default=0)
     play.add_argument("--reward-mode", choices=["dense", "sparse"], default="dense")
     play.add_argument("--top", type=int, default=8, help="how many candidates to show")
     play.add_argument("--model", default=None,
@@ -198,22 +305,42 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
     demo = sub.add_parser("demo", help="the environment table and sample episodes, dense and sparse")
     demo.add_argument("ids", nargs="*", default=["textgym/Sentiment-v0", "textgym/Copy-v0"])
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=seed_argument, default=0)
     demo.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status.
+
+    A wrong input (an unknown id, agent or hyper-parameter, a missing file, a model that is
+    not there) prints ``textgym COMMAND: error: ...`` and returns 2; any other exception is a
+    bug and prints one line saying so, returning 1. With ``TEXTGYM_DEBUG=1`` every error is
+    raised with its traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        # --help-agent loads no model: no need to import transformers (about a second) to quiet it
+        with nullcontext() if getattr(args, "help_agent", False) else quiet_model_loading():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"textgym {args.command}: interrupted; the last checkpoint is kept (use --resume)", file=sys.stderr)
+        if _debug():
+            raise
+        kept = {"train": "; the last checkpoint is kept (use --resume)", "bench": "; finished runs are kept (rerunning skips them)"}
+        print(f"textgym {args.command}: interrupted{kept.get(args.command, '')}", file=sys.stderr)
         return 130
-    except (CommandError, textgym.TaskError, ValueError, RuntimeError) as error:
-        print(f"textgym {args.command}: error: {error}", file=sys.stderr)
+    except _user_errors() as error:
+        if _debug():
+            raise
+        print(f"textgym {args.command}: error: {_error_text(error)}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if _debug():
+            raise
+        print(f"textgym {args.command}: internal error (a bug): {type(error).__name__}: {_error_text(error)}; "
+              f"run again with {DEBUG_VARIABLE}=1 for the traceback and report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
