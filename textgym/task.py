@@ -103,7 +103,8 @@ class Task:
             missing ``"eval"`` is the ``"train"`` prompts. Read at construction; the fields a
             task's score needs are checked on first use (:meth:`prompts`), naming the
             line, row or item that lacks one. See :mod:`textgym.prompt_sources`.
-        score: ``score(prompt, continuation) -> float`` with ``score(prompt, "") == 0``;
+        score: ``score(prompt, continuation) -> float``; any value on the empty continuation
+            (the env's first instant reward carries ``score(prompt, "")``, so dense still sums to sparse);
             ``prompt`` is a :class:`Prompt` (its ``text`` is the prompt string).
         description: one line saying what the agent must do.
         score_range: the documented ``(low, high)`` of the score.
@@ -250,7 +251,7 @@ class Task:
     # -- scoring -----------------------------------------------------------------------
 
     def score(self, prompt: Prompt, continuation: str) -> float:
-        """The sequence score of ``continuation`` after ``prompt``; ``score(prompt, "")`` is 0."""
+        """The sequence score of ``continuation`` after ``prompt`` (``score(prompt, "")`` may be any number)."""
         fn = getattr(self, "_score_fn", None)
         if fn is None:
             raise TaskError(f"task {self.name!r} has no score: pass score=fn or override score()")
