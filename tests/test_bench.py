@@ -3,7 +3,9 @@
 import csv
 import json
 import shutil
+from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from agents.bench.config import SuiteConfigError, load_suite
@@ -217,3 +219,82 @@ def test_folder_recorded_without_its_command_reports_this_command_and_how_the_ru
     summary = (out / "summary.md").read_text()
     assert "**The runs were made with other settings than the command above gives**" in summary
     assert "device: made with 'cpu', asked 'auto' (2 runs)" in summary
+
+
+def _synthetic_rows(agents, envs=("textgym/Copy-v0", "textgym/Reverse-v0")):
+    """A tiny results table: 2 seeds x 2 evaluations per (task, agent, reward mode), with reference perplexities."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for env in envs:
+        for agent in agents:
+            for mode in ("dense", "sparse"):
+                for seed in range(2):
+                    for steps in (0, 100):
+                        rows.append({"agent": agent, "env_id": env, "reward_mode": mode, "seed": seed, "env_steps": steps,
+                                     "eval_return": float(rng.uniform()), "ref_perplexity": float(rng.uniform(2, 50)),
+                                     "distinct_1": 0.5, "distinct_2": 0.5, "repetition": 0.1, "wall_seconds": 1.0})
+    return rows
+
+
+def _styled_artists(fig):
+    """(agent, mode, rgb colour, style) of every artist the report tags with gid "agent|mode"."""
+    from matplotlib.collections import PathCollection, PolyCollection
+    from matplotlib.colors import to_rgb
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    from matplotlib.text import Text
+
+    out = []
+    for artist in fig.findobj(lambda a: isinstance(a.get_gid(), str) and "|" in a.get_gid()):
+        agent, mode = artist.get_gid().split("|")
+        if isinstance(artist, Line2D):
+            colour, style = artist.get_color(), (artist.get_linestyle(), artist.get_marker(), artist.get_markerfacecolor() != "white")
+        elif isinstance(artist, PathCollection):  # scatter: the edge is the agent's colour, the face says filled or open
+            colour, style = artist.get_edgecolor()[0], ("scatter", len(artist.get_facecolor()) > 0)
+        elif isinstance(artist, PolyCollection):  # a learning curve's band
+            colour, style = artist.get_facecolor()[0], None
+        elif isinstance(artist, Rectangle):  # a bar: the edge is the agent's colour, the hatch the reward mode
+            colour, style = artist.get_edgecolor(), ("bar", artist.get_hatch())
+        elif isinstance(artist, Text):
+            colour, style = artist.get_color(), None
+        else:
+            raise AssertionError(f"untested artist {artist!r}")
+        out.append((agent, mode, to_rgb(colour), style))
+    return out
+
+
+def test_plots_give_each_agent_one_colour_and_each_reward_mode_one_style():
+    import matplotlib.pyplot as plt
+
+    from agents.bench import report
+
+    agents = ["sb3-ppo", "lm-ppo", "random", "my-agent"]
+    rows = _synthetic_rows(agents)
+    colours = report.agent_colours(agents)
+    samples = [{"title": f"{a} on textgym/Copy-v0 (dense)", "prompt": "p", "tokens": ["a", "b"], "rewards": [0.1, -0.1],
+                "agent": a, "reward_mode": "dense"} for a in agents]
+    figures = {"curves": report.figure_learning_curves(rows, colours), "aggregate": report.figure_aggregate(rows, colours),
+               "naturalness": report.figure_score_vs_perplexity(rows, colours),
+               "heatmap": report.figure_token_rewards(samples, colours)}
+    seen = {name: _styled_artists(fig) for name, fig in figures.items()}
+    for fig in figures.values():
+        plt.close(fig)
+    colour_of = defaultdict(set)  # agent -> the colours it is drawn in, over all plots
+    for name, artists in seen.items():
+        assert {a for a, _, _, _ in artists} == set(agents), name  # every agent drawn in every plot
+        for agent, mode, colour, _ in artists:
+            colour_of[agent].add(colour)
+    assert all(len(c) == 1 for c in colour_of.values()), colour_of  # one colour per agent, in every plot
+    assert len({next(iter(c)) for c in colour_of.values()}) == len(agents)  # and no two agents share one
+    # one style per reward mode within each kind of artist, and dense and sparse drawn differently
+    for name in ("curves", "aggregate", "naturalness"):
+        style_of = defaultdict(set)
+        for agent, mode, _, style in seen[name]:
+            if style is not None and mode in ("dense", "sparse"):
+                style_of[mode].add(style)
+        assert all(len(s) == 1 for s in style_of.values()) and style_of["dense"] != style_of["sparse"], (name, style_of)
+    # the palette is fixed for the shipped agents: the same colour whichever other agents a suite has
+    assert report.agent_colours(["lm-ppo", "sb3-ppo"])["lm-ppo"] == colours["lm-ppo"]
+    assert report.agent_colours(["random", "lm-ppo"])["random"] == colours["random"]
+    assert report.agent_colours(["zzz", "my-agent"])["my-agent"] == colours["my-agent"]  # unknown names: sorted order
+    assert len(set(report.agent_colours(report.AGENT_COLOURS).values())) == len(report.AGENT_COLOURS)

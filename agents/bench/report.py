@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -174,69 +175,141 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
     return "\n".join(lines) + "\n"
 
 
-def plot_score_vs_perplexity(rows: list[dict], path: Path) -> None:
-    """Final eval return against final reference perplexity, one point per run, a panel per task with an LM."""
+# One palette for every plot: an agent has one colour (the same in every plot and every suite) and a reward
+# mode one style (dense: solid line, filled marker, filled bar; sparse: dashed line, open marker, hatched bar).
+AGENT_COLOURS = {"lm-ppo": "#1f77b4", "sb3-ppo": "#ff7f0e", "random": "#7f7f7f", "sb3-a2c": "#2ca02c",
+                 "sb3-dqn": "#9467bd", "sb3-maskable-ppo": "#8c564b", "q-learning": "#e377c2", "sarsa": "#bcbd22"}
+# agents not in AGENT_COLOURS, in sorted order
+FALLBACK_COLOURS = ("#17becf", "#d62728", "#393b79", "#637939", "#8c6d31", "#7b4173")
+HACKING_COLOUR = "black"  # the x over a run flagged as likely reward hacking
+
+
+@dataclass(frozen=True)
+class ModeStyle:
+    """How a reward mode is drawn: a line's style, a scatter marker (filled or open), a bar's hatch (None: filled)."""
+
+    linestyle: str | tuple
+    marker: str
+    filled: bool
+    hatch: str | None
+
+
+REWARD_MODE_STYLES = {"dense": ModeStyle("-", "o", True, None), "sparse": ModeStyle("--", "s", False, "///")}
+FALLBACK_MODE_STYLES = (ModeStyle("-.", "^", False, "xx"), ModeStyle((0, (5, 1, 1, 1, 1, 1)), "D", False, ".."))
+
+
+def agent_colours(agents) -> dict[str, str]:
+    """agent name -> colour: fixed for the shipped agents, a fixed cycle in sorted order for any other name."""
+    agents = set(agents)
+    colours = {agent: AGENT_COLOURS[agent] for agent in agents if agent in AGENT_COLOURS}
+    for i, agent in enumerate(sorted(agents - set(AGENT_COLOURS))):
+        colours[agent] = FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)]
+    return colours
+
+
+def mode_styles(modes) -> dict[str, ModeStyle]:
+    """reward mode -> its style: fixed for dense and sparse, a fixed cycle in sorted order for any other mode."""
+    modes = set(modes)
+    styles = {mode: REWARD_MODE_STYLES[mode] for mode in modes if mode in REWARD_MODE_STYLES}
+    for i, mode in enumerate(sorted(modes - set(REWARD_MODE_STYLES))):
+        styles[mode] = FALLBACK_MODE_STYLES[i % len(FALLBACK_MODE_STYLES)]
+    return styles
+
+
+def _order(names, preferred) -> list[str]:
+    """``names`` in the order of ``preferred`` (the palette's), then the others sorted."""
+    return [n for n in preferred if n in names] + sorted(set(names) - set(preferred))
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _legend(fig, colours: dict[str, str], styles: dict[str, ModeStyle], kind: str, extra: list | None = None) -> None:
+    """One legend below the panels: a colour swatch per agent, then a sample of each reward mode's style in black
+    (``kind``: "line" a line with its markers, "marker" a marker alone, "bar" a bar), then ``extra`` handles."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colours[a], edgecolor=colours[a], label=a) for a in _order(colours, AGENT_COLOURS)]
+    for mode in _order(styles, REWARD_MODE_STYLES):
+        style = styles[mode]
+        if kind == "bar":
+            handles.append(Patch(facecolor="black" if style.filled else "#d9d9d9", edgecolor="black", hatch=style.hatch,
+                                 label=f"{mode} reward"))
+        else:
+            handles.append(Line2D([], [], color="black", linestyle=style.linestyle if kind == "line" else "none",
+                                  marker=style.marker, markerfacecolor="black" if style.filled else "white",
+                                  label=f"{mode} reward"))
+    handles += extra or []
+    ncol = min(len(handles), max(2, int(fig.get_size_inches()[0] / 1.7)))
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
+
+
+def _grid(panels: int, max_columns: int) -> tuple[int, int]:
+    rows = math.ceil(panels / max_columns)
+    return rows, math.ceil(panels / rows)
+
+
+def figure_score_vs_perplexity(rows: list[dict], colours: dict[str, str] | None = None):
+    """Final eval return against final reference perplexity, one point per run, a panel per task with an LM."""
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
     ends = _final_rows(rows)
+    colours = colours or agent_colours(k[1] for k in ends)
+    styles = mode_styles(k[2] for k in ends)
     envs = sorted({k[0] for k in ends if any(not math.isnan(l["ref_perplexity"]) for _, l in ends[k].values())})
     if not envs:
         envs = sorted({k[0] for k in ends})
-    columns = min(len(envs), 3)
-    grid = (math.ceil(len(envs) / columns), columns)
-    fig, axes = plt.subplots(*grid, figsize=(4.8 * grid[1], 3.8 * grid[0]), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    agents = sorted({k[1] for k in ends})
+    grid = _grid(len(envs), 3)
+    fig, axes = plt.subplots(*grid, figsize=(max(4.8 * grid[1], 6.4), 3.8 * grid[0] + 0.9), squeeze=False, layout="constrained")
     for ax, env in zip(axes.flat, envs):
         initial = [f["ref_perplexity"] for k in ends if k[0] == env for f, _ in ends[k].values()]
         for key in sorted(k for k in ends if k[0] == env):
             pairs = list(ends[key].values())
             x = [l["ref_perplexity"] for _, l in pairs]
             y = [l["eval_return"] for _, l in pairs]
-            flagged = [likely_hacking(f, l) for f, l in pairs]
-            colour = colours[agents.index(key[1]) % len(colours)]
-            marker = "o" if key[2] == "dense" else "s"
-            ax.scatter(x, y, color=colour, marker=marker, facecolors="none" if key[2] == "sparse" else colour,
-                       label=f"{key[1]} ({key[2]})", s=30)
-            for xi, yi, f in zip(x, y, flagged):
-                if f:
-                    ax.scatter([xi], [yi], marker="x", color="red", s=60, linewidths=1)
+            colour, style = colours[key[1]], styles[key[2]]
+            ax.scatter(x, y, marker=style.marker, facecolors=colour if style.filled else "none", edgecolors=colour,
+                       s=30, gid=f"{key[1]}|{key[2]}")
+            flagged = [(xi, yi) for xi, yi, (f, l) in zip(x, y, pairs) if likely_hacking(f, l)]
+            if flagged:
+                ax.scatter(*zip(*flagged), marker="x", color=HACKING_COLOUR, s=70, linewidths=1.5)
         for agent in sorted({k[1] for k in ends if k[0] == env}):
             start = [f["ref_perplexity"] for k in ends if k[:2] == (env, agent) for f, _ in ends[k].values()]
             start = [v for v in start if not math.isnan(v)]
             if start:
-                ax.axvline(float(np.median(start)), color=colours[agents.index(agent) % len(colours)], ls=":", lw=1,
-                           label=f"{agent} at step 0 (median)")
+                ax.axvline(float(np.median(start)), color=colours[agent], ls=":", lw=1, gid=f"{agent}|step 0")
         if any(not math.isnan(v) for v in initial):
             ax.set_xscale("log")
         ax.set_title(env, fontsize=9)
         ax.set_xlabel("final reference-LM perplexity")
         ax.set_ylabel("final eval return")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(envs):]:
         ax.axis("off")
-    fig.suptitle("score against naturalness per run; red x: likely reward hacking", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _legend(fig, colours, styles, "marker", [
+        Line2D([], [], color="black", ls=":", lw=1, label="agent's median at step 0"),
+        Line2D([], [], color=HACKING_COLOUR, ls="none", marker="x", markeredgewidth=1.5, label="likely reward hacking")])
+    fig.suptitle("final score against naturalness, one point per run", fontsize=10)
+    return fig
 
 
-def plot_learning_curves(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def figure_learning_curves(rows: list[dict], colours: dict[str, str] | None = None):
+    plt = _pyplot()
     curves = _curves(rows)
+    colours = colours or agent_colours(k[1] for k in curves)
+    styles = mode_styles(k[2] for k in curves)
     envs = sorted({k[0] for k in curves})
-    fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    agents = sorted({k[1] for k in curves})
-    for ax, env in zip(axes[0], envs):
+    grid = _grid(len(envs), 5)
+    fig, axes = plt.subplots(*grid, figsize=(4.6 * grid[1], 3.6 * grid[0] + 0.9), squeeze=False, layout="constrained")
+    for ax, env in zip(axes.flat, envs):
         for key in sorted(k for k in curves if k[0] == env):
             seeds = list(curves[key].values())
             length = min(len(seq) for seq in seeds)
@@ -246,28 +319,26 @@ def plot_learning_curves(rows: list[dict], path: Path) -> None:
             rng = np.random.default_rng(0)
             boot = np.stack([y[rng.integers(0, len(y), len(y))].mean(0) for _ in range(500)])
             low, high = np.quantile(boot, 0.025, axis=0), np.quantile(boot, 0.975, axis=0)
-            colour = colours[agents.index(key[1]) % len(colours)]
-            style = "-" if key[2] == "dense" else "--"
-            ax.plot(x, mean, style, color=colour, label=f"{key[1]} ({key[2]})")
-            ax.fill_between(x, low, high, color=colour, alpha=0.15)
-        ax.set_title(env)
+            colour, style = colours[key[1]], styles[key[2]]
+            ax.plot(x, mean, color=colour, linestyle=style.linestyle, marker=style.marker, markersize=3.5,
+                    markerfacecolor=colour if style.filled else "white", gid=f"{key[1]}|{key[2]}")
+            ax.fill_between(x, low, high, color=colour, alpha=0.12, linewidth=0, gid=f"{key[1]}|{key[2]}")
+        ax.set_title(env, fontsize=10)
         ax.set_xlabel("env steps")
         ax.set_ylabel("eval return")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("mean over seeds, 95% bootstrap band; solid: dense, dashed: sparse", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    for ax in list(axes.flat)[len(envs):]:
+        ax.axis("off")
+    _legend(fig, colours, styles, "line")
+    fig.suptitle("eval return: mean over seeds, 95% bootstrap band", fontsize=10)
+    return fig
 
 
-def plot_aggregate(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def figure_aggregate(rows: list[dict], colours: dict[str, str] | None = None):
+    plt = _pyplot()
     curves = _curves(rows)
+    colours = colours or agent_colours(k[1] for k in curves)
+    styles = mode_styles(k[2] for k in curves)
     envs = sorted({k[0] for k in curves})
     groups = sorted({(k[1], k[2]) for k in curves})
     labels, points, lows, highs = [], [], [], []
@@ -280,23 +351,32 @@ def plot_aggregate(rows: list[dict], path: Path) -> None:
         point, low, high = stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm)
         labels.append(f"{agent} ({mode})")
         points.append(point), lows.append(point - low), highs.append(high - point)
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(groups) + 1.5))
-    ax.barh(labels, points, xerr=[lows, highs], color=["#4c72b0" if "dense" in l else "#dd8452" for l in labels], capsize=4)
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(groups) + 2), layout="constrained")
+    bars = ax.barh(labels, points, xerr=[lows, highs], capsize=4, error_kw={"ecolor": "black"})
+    for bar, (agent, mode) in zip(bars, groups):
+        colour, style = colours[agent], styles[mode]
+        bar.set_facecolor(colour if style.filled else (*_rgb(colour), 0.3))
+        bar.set_edgecolor(colour)
+        bar.set_hatch(style.hatch)
+        bar.set_gid(f"{agent}|{mode}")
     ax.set_xlabel("IQM of normalised final eval return (95% stratified-bootstrap CI)")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _legend(fig, colours, styles, "bar")
+    return fig
 
 
-def plot_token_rewards(samples: list[dict], path: Path) -> None:
-    """Each sample's generated tokens as boxes coloured by their instant (dense) reward."""
-    import matplotlib
+def _rgb(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return to_rgb(colour)
+
+
+def figure_token_rewards(samples: list[dict], colours: dict[str, str] | None = None):
+    """Each sample's generated tokens as boxes coloured by their instant (dense) reward; its title in its agent's colour."""
+    plt = _pyplot()
     from matplotlib.colors import TwoSlopeNorm
 
+    colours = colours or agent_colours(s["agent"] for s in samples if "agent" in s)
     fig, ax = plt.subplots(figsize=(12, 0.9 * len(samples) + 1))
     peak = max([abs(r) for s in samples for r in s["rewards"]] + [1e-6])
     norm = TwoSlopeNorm(vmin=-peak, vcenter=0.0, vmax=peak)
@@ -307,7 +387,10 @@ def plot_token_rewards(samples: list[dict], path: Path) -> None:
     renderer = fig.canvas.get_renderer()
     for i, sample in enumerate(samples):
         y = len(samples) - i - 0.5
-        ax.text(0.0, y + 0.32, f"{sample['title']}  |  prompt: {sample['prompt'][:70]!r}", fontsize=8, va="center")
+        agent = sample.get("agent")
+        ax.text(0.0, y + 0.32, f"{sample['title']}  |  prompt: {sample['prompt'][:70]!r}", fontsize=8, va="center",
+                color=colours.get(agent, "black"), fontweight="bold" if agent in colours else "normal",
+                gid=f"{agent}|{sample.get('reward_mode', 'dense')}" if agent in colours else None)
         x = 0.0
         for token, reward in zip(sample["tokens"], sample["rewards"]):
             text = ax.text(x, y - 0.05, token.replace("\n", "\\n") or "·", fontsize=9, va="center", family="monospace",
@@ -318,8 +401,30 @@ def plot_token_rewards(samples: list[dict], path: Path) -> None:
                 break
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, label="instant reward of the token")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _save(fig, path: Path, dpi: int, **kwargs) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi, **kwargs)
     plt.close(fig)
+
+
+def plot_score_vs_perplexity(rows: list[dict], path: Path, colours: dict[str, str] | None = None) -> None:
+    _save(figure_score_vs_perplexity(rows, colours), path, dpi=100)
+
+
+def plot_learning_curves(rows: list[dict], path: Path, colours: dict[str, str] | None = None) -> None:
+    _save(figure_learning_curves(rows, colours), path, dpi=110)
+
+
+def plot_aggregate(rows: list[dict], path: Path, colours: dict[str, str] | None = None) -> None:
+    _save(figure_aggregate(rows, colours), path, dpi=110)
+
+
+def plot_token_rewards(samples: list[dict], path: Path, colours: dict[str, str] | None = None) -> None:
+    _save(figure_token_rewards(samples, colours), path, dpi=110, bbox_inches="tight")
 
 
 def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list[dict]:
@@ -358,7 +463,7 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
         agent.close()
         for row in range(prompts_per_task):
             samples.append({"title": f"{run.agent} on {env_id} (dense)", "prompt": env.setup.prompts[row].text,
-                            "tokens": tokens[row], "rewards": rewards[row]})
+                            "tokens": tokens[row], "rewards": rewards[row], "agent": run.agent, "reward_mode": "dense"})
     return samples
 
 
@@ -370,12 +475,13 @@ def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str
              "aggregate": out / "aggregate_iqm.png", "naturalness": out / "score_vs_perplexity.png"}
     write_results_csv(rows, paths["results"])
     text = summarize(rows, suite_name, command, thresholds, missing, notes)
-    plot_learning_curves(rows, paths["curves"])
-    plot_aggregate(rows, paths["aggregate"])
-    plot_score_vs_perplexity(rows, paths["naturalness"])
+    colours = agent_colours(run.agent for run in runs)  # the same in every plot
+    plot_learning_curves(rows, paths["curves"], colours)
+    plot_aggregate(rows, paths["aggregate"], colours)
+    plot_score_vs_perplexity(rows, paths["naturalness"], colours)
     if heatmap:
         paths["heatmap"] = out / "token_rewards.png"
-        plot_token_rewards(sample_generations(runs), paths["heatmap"])
+        plot_token_rewards(sample_generations(runs), paths["heatmap"], colours)
     text += "\n## Plots\n\n" + "\n".join(f"![{name}]({p.name})" for name, p in paths.items() if p.suffix == ".png") + "\n"
     paths["summary"].write_text(text, encoding="utf-8")
     (out / "report.json").write_text(json.dumps({k: str(v) for k, v in paths.items()}, indent=1))
