@@ -298,3 +298,23 @@ def test_plots_give_each_agent_one_colour_and_each_reward_mode_one_style():
     assert report.agent_colours(["random", "lm-ppo"])["random"] == colours["random"]
     assert report.agent_colours(["zzz", "my-agent"])["my-agent"] == colours["my-agent"]  # unknown names: sorted order
     assert len(set(report.agent_colours(report.AGENT_COLOURS).values())) == len(report.AGENT_COLOURS)
+
+
+def test_hyperparameter_defaults_recorded_in_run_json_are_not_differences(tmp_path):
+    """run.json holds every hyper-parameter, defaults included; a suite that sets only some is not 'other settings'."""
+    import dataclasses
+
+    from agents.base import config_from_dict
+    from agents.bench.runner import setting_differences
+    from agents.registry import agent_class
+    from agents.run import RunConfig
+
+    run = RunConfig(agent="sb3-ppo", env_id="textgym/Copy-v0", out=str(tmp_path / "run"), hyperparameters={"n_steps": 32})
+    made = dataclasses.asdict(run)
+    made["hyperparameters"] = dataclasses.asdict(config_from_dict(agent_class("sb3-ppo").Config, {"n_steps": 32}, "sb3-ppo"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps(made))
+    (tmp_path / "run" / "summary.json").write_text("{}")
+    assert setting_differences([run]) == []
+    run.hyperparameters = {"n_steps": 64}  # a real difference still shows
+    assert [entry["setting"] for entry in setting_differences([run])] == ["hyperparameters.n_steps"]

@@ -130,6 +130,10 @@ def setting_differences(runs: list[RunConfig], threads: int | None = None, recor
             continue
         made = json.loads(made_file.read_text(encoding="utf-8"))
         asked = dataclasses.asdict(run)
+        # run.json records every hyper-parameter, defaults included (agents.train.train): fill the
+        # defaults in here too, or each default the suite leaves unset would read as a difference
+        config_class = agent_class(run.agent).Config
+        asked["hyperparameters"] = dataclasses.asdict(config_from_dict(config_class, run.hyperparameters, run.agent))
         made.pop("out", None), asked.pop("out", None)
         for key, (then, now) in _differences(made, asked).items():
             changes[(key, repr(then), repr(now))] = changes.get((key, repr(then), repr(now)), 0) + 1
