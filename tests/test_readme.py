@@ -24,3 +24,55 @@ def test_custom_task_example_runs_and_is_short():
 def test_quickstart_example_runs():
     (block,) = python_blocks("Quickstart")
     exec(compile(block, "README quickstart", "exec"), {})
+
+
+def bash_blocks(section: str) -> list[str]:
+    text = README.read_text()
+    body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", body, flags=re.S)
+
+
+def test_reward_model_recipe_runs_with_local_stand_ins(tmp_path, monkeypatch):
+    """The network recipe as written, with the hub names swapped for local stand-ins of the same kind:
+    the bundled LM for gpt2, a local BERT classifier (labels NEGATIVE/POSITIVE) for lvwerra/distilbert-imdb,
+    and an in-memory DatasetDict for IMDb."""
+    datasets = __import__("pytest").importorskip("datasets")
+    from test_reward_model import save_bert_classifier
+
+    classifier = save_bert_classifier(tmp_path / "imdb-classifier")
+    config = (tmp_path / "imdb-classifier" / "config.json")
+    config.write_text(config.read_text().replace('"negative"', '"NEGATIVE"').replace('"positive"', '"POSITIVE"'))
+    reviews = [f"review number {i} of a film that was good and the room was bad and it is not very" for i in range(600)]
+    imdb = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": reviews}),
+                                 "test": datasets.Dataset.from_dict({"text": reviews[::-1]})})
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: imdb)
+    monkeypatch.chdir(tmp_path)
+    (block,) = python_blocks("Your own model and reward model")
+    assert '"gpt2"' in block and '"lvwerra/distilbert-imdb"' in block
+    block = block.replace('"gpt2"', '"tiny"').replace('"lvwerra/distilbert-imdb"', repr(classifier))
+    namespace = {}
+    exec(compile(block, "README reward-model recipe", "exec"), namespace)
+    env = namespace["env"]
+    _, info = env.reset(seed=0)
+    assert info["prompt"].startswith("review number") and info["score"] != 0.0
+    assert len(env.unwrapped.task.prompts("train")) == 500 and len(env.unwrapped.task.prompts("eval")) == 500
+    env.step(env.action_space.sample())
+
+
+def test_sentiment_rm_miniature_commands_run(tmp_path, monkeypatch):
+    """The offline miniature's train command (fewer steps) writes a policy that play and AutoModelForCausalLM load."""
+    import shlex
+
+    from transformers import AutoModelForCausalLM
+
+    from textgym.cli import main as textgym_main
+
+    blocks = bash_blocks("Your own model and reward model")
+    train_line, play_line = blocks[-1].strip().splitlines()
+    argv = shlex.split(train_line)[2:]
+    assert argv[:2] == ["--agent", "lm-ppo"] and "textgym/SentimentRM-v0" in argv
+    argv[argv.index("--steps") + 1] = "32"
+    argv[argv.index("--out") + 1] = str(tmp_path / "srm")
+    assert textgym_main(["train", *argv, "--num-envs", "4", "--eval-every", "32", "--no-progress"]) in (0, None)
+    AutoModelForCausalLM.from_pretrained(tmp_path / "srm" / "policy")
+    assert shlex.split(play_line)[-2:] == ["--model", "runs/srm/policy"]

@@ -37,10 +37,10 @@ def save_bert_classifier(folder, seed: int = 0, poison: bool = False) -> str:
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))]
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
+                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=128, num_labels=2, id2label={0: "negative", 1: "positive"},
+                        max_position_embeddings=512, num_labels=2, id2label={0: "negative", 1: "positive"},
                         label2id={"negative": 0, "positive": 1}, pad_token_id=0)
     model = BertForSequenceClassification(config).eval()
     if poison:

@@ -44,13 +44,18 @@ def _curves(rows: list[dict]) -> dict[tuple, dict[int, list[tuple[int, float]]]]
     return curves
 
 
-def _score_range(env_id: str) -> tuple[float, float]:
+def _declared_range(env_id: str) -> tuple[float, float]:
+    """The score range the task of ``env_id`` declares (infinite ends for an unbounded score)."""
     import gymnasium as gym
 
     from textgym.tasks import make_task
 
-    spec = gym.spec(env_id)
-    low, high = make_task(spec.kwargs["task"]).score_range
+    return make_task(gym.spec(env_id).kwargs["task"]).score_range
+
+
+def _score_range(env_id: str) -> tuple[float, float]:
+    """The range that normalises the scores of ``env_id`` to [0, 1]; ``(0, 1)`` (as they are) for an unbounded score."""
+    low, high = _declared_range(env_id)
     return (low, high) if math.isfinite(low) and math.isfinite(high) and high > low else (0.0, 1.0)
 
 
@@ -131,7 +136,10 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 ppl = "–" if math.isnan(nat["ref_perplexity"]) else f"{nat['ref_perplexity']:.3g}"
                 lines.append(f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
                              f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | {'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | {wall:.1f} |")
-    lines += ["", "## Overall (scores normalised to [0, 1] by each task's score range)", "",
+    unbounded = [env for env in envs if not all(math.isfinite(v) for v in _declared_range(env))]
+    heading = "## Overall (scores normalised to [0, 1] by each task's score range"
+    heading += f"; unbounded, so counted as they are: {', '.join(unbounded)})" if unbounded else ")"
+    lines += ["", heading, "",
               "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking |", "|---|---|---|---|---|"]
     normalised = {}
     for key, values in finals.items():
