@@ -38,6 +38,11 @@ class BatchScorer:
         prompts: the split's prompts; ``reset_rows`` refers to them by index.
     """
 
+    #: set by the env to ``task.scores_lazily(reward_mode)`` (sparse mode, a task whose score is expensive and that has no
+    #: stop condition): the scorer may then leave ``scores`` at each row's start score until :meth:`finish_rows`, where
+    #: it must score the ending rows' final texts; a scorer that ignores it scores every step, which is also correct
+    lazy: bool = False
+
     def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
         self.task, self.tokenizer, self.num_envs, self.prompts = task, tokenizer, num_envs, list(prompts)
         self.arrays = arrays

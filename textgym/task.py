@@ -117,6 +117,9 @@ class Task:
     score_range: tuple[float, float] = (-math.inf, math.inf)
     max_new_tokens: int = 32
     model: str | None = "tiny"
+    #: the score is expensive (a neural reward model): in sparse mode an env computes it only at the end of each
+    #: episode (see :meth:`scores_lazily`)
+    lazy_sparse: bool = False
 
     def __init__(
         self,
@@ -278,6 +281,22 @@ class Task:
     def has_stop_condition(self) -> bool:
         """Whether :meth:`is_finished` is overridden (else no text ever ends an episode but EOS)."""
         return getattr(self.is_finished, "__func__", None) is not Task.is_finished
+
+    def scores_lazily(self, reward_mode: str) -> bool:
+        """Whether an env in ``reward_mode`` computes the score only when an episode ends.
+
+        True in sparse mode for a task with :attr:`lazy_sparse` and no stop condition (no step
+        but the last needs the score). ``info["score"]`` before the last step is then the
+        last score computed: the empty text's, from the start of the episode.
+        """
+        return reward_mode == "sparse" and self.lazy_sparse and not self.has_stop_condition()
+
+    def check_horizon(self, max_new_tokens: int, tokenizer: TextTokenizer) -> None:
+        """Raise if episodes of ``max_new_tokens`` tokens of ``tokenizer`` can outgrow what the score can read.
+
+        The envs call it once, at construction. The default checks nothing; a reward-model
+        task compares prompt plus horizon with the classifier's context.
+        """
 
     def checked_score(self, value: object) -> float:
         """``value`` as a finite float, or a :class:`TaskError` naming the task.

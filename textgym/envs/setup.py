@@ -132,6 +132,7 @@ def build_setup(
                 f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context length "
                 f"{context} of model {model_name!r}; shorten the horizon or the prompts"
             )
+    task_obj.check_horizon(max_new_tokens, tokenizer)  # a reward model's context, say: refused here, never truncated later
     return TextGenSetup(
         task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids, chat_template
     )

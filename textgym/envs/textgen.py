@@ -64,7 +64,10 @@ class TextGenEnv(gym.Env):
     The dense rewards of an episode sum to its sparse return. ``info["score"]`` after
     ``reset()`` is ``score_0`` (0 for every shipped rule-based task). A task that wants
     rewards relative to the empty text subtracts it in its score
-    (``RewardModelTask(baseline="prompt")``), in both modes alike.
+    (``RewardModelTask(baseline="prompt")``), in both modes alike. In sparse mode a task
+    whose score is expensive (``Task.lazy_sparse``, a reward model) and that has no stop
+    condition is scored only at the last step (``Task.scores_lazily``): ``info["score"]``
+    before it stays ``score_0``, the last score computed.
 
     ## Starting State
     A prompt drawn uniformly from the chosen split with the environment's RNG
@@ -183,6 +186,7 @@ class TextGenEnv(gym.Env):
         self._num_generated += 1
 
         previous = self._score if self._num_generated > 1 else 0.0  # potential 0 before the first token
+        lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode, an expensive score: scored at the end only
         end_reason = None
         if token == self.tokenizer.eos_token_id:
             end_reason = "eos"
@@ -190,7 +194,8 @@ class TextGenEnv(gym.Env):
             appended = self._decoder.push(token)
             if appended:
                 self._text += appended
-                self._score = self.task.checked_score(self._scorer.update(self._text, appended))
+                if not lazy:
+                    self._score = self.task.checked_score(self._scorer.update(self._text, appended))
             if self.task.is_finished(self._prompt, self._text):
                 end_reason = "stop"
         if end_reason is None and self._num_generated >= self.max_new_tokens:
@@ -202,6 +207,9 @@ class TextGenEnv(gym.Env):
             rest = self._decoder.flush()
             if rest:
                 self._text += rest
+            if lazy:  # the episode's only update since reset: all its text is appended
+                self._score = self.task.checked_score(self._scorer.update(self._text, self._text))
+            elif rest:
                 self._score = self.task.checked_score(self._scorer.update(self._text, rest))
         reward = step_reward(self.reward_mode, previous, self._score, self._done)
         if self.render_mode == "human":

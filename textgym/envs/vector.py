@@ -156,6 +156,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_indices = backend.zeros(n)
         self._ended = backend.zeros(n, "bool")
         self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
+        self.scorer.lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode: an expensive score only at episode ends
         self._prompt_texts = [prompt.text for prompt in self.setup.prompts]
         self._started = False
         #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows

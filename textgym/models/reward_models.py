@@ -103,22 +103,68 @@ class RewardModel:
         return {"logit": (-math.inf, math.inf), "prob": (0.0, 1.0), "logprob": (-math.inf, 0.0)}[self.transform]
 
     @torch.inference_mode()
-    def score(self, texts: Sequence[str]) -> np.ndarray:
-        """The score of every text (float64), ``batch_size`` texts per forward."""
+    def score(self, texts: Sequence[str], truncate: bool = True) -> np.ndarray:
+        """The score of every text (float64), ``batch_size`` texts per forward.
+
+        Args:
+            texts: what the classifier reads.
+            truncate: cut a text longer than :attr:`max_length` reward-model tokens to its
+                first ``max_length`` (what the classifier's pipeline does); ``False``: a
+                :class:`RewardModelError` that names the lengths instead (the envs' choice:
+                an episode's score never reads a truncated text).
+        """
         out = np.empty(len(texts), dtype=np.float64)
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start : start + self.batch_size])
-            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+            if truncate:
+                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+            else:
+                batch = self.tokenizer(chunk, padding=True, return_tensors="pt")
+                lengths = batch["attention_mask"].sum(dim=1)
+                if int(lengths.max()) > self.max_length:
+                    index = int(lengths.argmax())
+                    self.raise_too_long(int(lengths[index]), chunk[index])
             batch = {key: value.to(self.device) for key, value in batch.items()}
             logits = self.model(**batch).logits.double()
-            out[start : start + len(chunk)] = self._transform(logits).cpu().numpy()
-        bad = np.flatnonzero(~np.isfinite(out))
-        if len(bad):
-            index = int(bad[0])
-            raise RewardModelError(f"reward model {self.name!r} output {out[index]} (not finite) for the text {texts[index]!r}")
+            out[start : start + len(chunk)] = self.scores_from_logits(logits).cpu().numpy()
+        self.check_finite(out, texts)
         return out
 
-    def _transform(self, logits: torch.Tensor) -> torch.Tensor:
+    def raise_too_long(self, length: int, text: str) -> None:
+        """The error for a text of ``length`` reward-model tokens, more than :attr:`max_length`."""
+        shown = text if len(text) <= 80 else text[:40] + " ... " + text[-35:]
+        raise RewardModelError(
+            f"reward model {self.name!r} reads at most {self.max_length} tokens, but the text {shown!r} takes {length} of its "
+            f"tokens; textgym never scores a truncated text: lower max_new_tokens, shorten the prompts, or use a reward model "
+            f"with a longer context"
+        )
+
+    def check_finite(self, scores: np.ndarray, texts: Sequence[str]) -> None:
+        """A :class:`RewardModelError` naming the first text whose score is not finite."""
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if len(bad):
+            index = int(bad[0])
+            raise RewardModelError(f"reward model {self.name!r} output {scores[index]} (not finite) for the text {texts[index]!r}")
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """How many reward-model tokens each text takes (special tokens included), untruncated."""
+        return [len(ids) for ids in self.tokenizer(list(texts))["input_ids"]] if texts else []
+
+    def decoder_problem(self) -> str | None:
+        """Why this model cannot be scored incrementally (``None``: it can); see
+        :func:`textgym.models.incremental_reward.decoder_classifier_problem`."""
+        from textgym.models.incremental_reward import decoder_classifier_problem
+
+        return decoder_classifier_problem(self.model, self.tokenizer)
+
+    def incremental_scores(self, num_rows: int):
+        """An :class:`~textgym.models.incremental_reward.IncrementalScores` of ``num_rows`` growing texts."""
+        from textgym.models.incremental_reward import IncrementalScores
+
+        return IncrementalScores(self, num_rows)
+
+    def scores_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """The score of every row of ``logits`` (``[rows, labels]``): the chosen label's output, transformed."""
         if logits.shape[-1] == 1:  # a regression / single-logit head: sigmoid is its probability
             x = logits[:, 0]
             if self.transform == "prob":

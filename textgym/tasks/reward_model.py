@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from textgym.batch_scoring import TextBatchScorer
-from textgym.models.reward_models import RewardModel, load_reward_model
+from textgym.models.reward_models import RewardModel, RewardModelError, load_reward_model
+from textgym.models.tokenizer import TextTokenizer
 from textgym.task import Prompt, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
@@ -55,8 +56,34 @@ class RewardModelTask(Task):
     - dense: ``r_t = score_{t+1} - score_t`` (``r_0 = score_1``): each token's change of the classifier's output.
     - sparse: ``r_T = score_T``.
 
-    The single env makes one classifier forward per step; the batched env one forward per
-    step for all its rows (``batch_size`` texts at most per forward), on ``device``.
+    Cost. A *decoder* classifier (GPT-2, Llama, Mistral, ... ``...ForSequenceClassification``,
+    whose head reads the last token; see
+    :func:`textgym.models.incremental_reward.decoder_classifier_problem` for the rule) is read
+    incrementally by default (``incremental=True``): every row of an env keeps the
+    classifier's key/value cache of its text, and a step feeds only the reward-model tokens
+    the appended text adds (the text is retokenised by the classifier's own tokenizer and the
+    cache cut back to the longest common prefix when a byte-pair merge rewrites the last
+    tokens), so each token goes through the classifier about once per episode and an
+    instant reward costs what one token costs. The batched env makes one forward per step
+    for all rows with new tokens (and one for rows that start again). An encoder classifier
+    (BERT-like) reads the whole text again at every step (``incremental=False``, also
+    available for a decoder, as the reference), ``batch_size`` texts per forward.
+
+    Sparse mode. Where the whole text is read again at every step, sparse mode scores each
+    episode once, when it ends (:attr:`lazy_sparse`; one forward for all rows ending at that
+    step in the batched env), and ``info["score"]`` before the last step stays the empty
+    text's score, the last one computed. Read incrementally, a sparse episode is fed like a
+    dense one (each token once, in small forwards): its final score then comes from the very
+    computation the dense rewards sum to, so the dense rewards sum to the sparse return to
+    the last bit. (A float32 forward's result depends on how many tokens it holds, by ~1e-7:
+    a text read in one forward at the end would agree with the cached path only that far.)
+    ``lazy_sparse=True`` asks for the single forward at the end anyway. In dense mode the
+    full re-read scores the rows that end at a step together, in one forward, as sparse mode
+    does, so the final score is the same number in both modes.
+
+    No text is truncated: the env refuses, at construction, a ``max_new_tokens`` whose
+    episodes can outgrow the classifier's context (:meth:`check_horizon`), and a text that
+    outgrows it anyway (say, many U+FFFD replacement characters) is an error at its step.
 
     ## Starting State
     A prompt drawn uniformly from the split's ``prompts``.
@@ -72,7 +99,14 @@ class RewardModelTask(Task):
     - ``prompts``: a list, a dict of splits, a path to ``.jsonl``/``.csv``/``.txt``, or a ``datasets.Dataset``.
     - ``baseline``: ``"none"`` (default) or ``"prompt"`` (see *Rewards*).
     - ``device``: where the classifier runs (``"auto"``).
-    - ``batch_size``: texts per forward (64). ``max_length``: truncate to this many reward-model tokens (its context).
+    - ``batch_size``: texts per forward (64) when texts are read whole. ``max_length``: the most
+      reward-model tokens a text may take (default: the classifier's context); a direct
+      :meth:`score` truncates to it, an env refuses longer texts.
+    - ``incremental``: ``None`` (default: ``True`` for a decoder classifier, else ``False``),
+      ``True`` (a :class:`~textgym.models.reward_models.RewardModelError` at construction if the
+      classifier is not a decoder one) or ``False`` (re-read the whole text at every step).
+    - ``lazy_sparse``: ``None`` (default: ``True`` unless read incrementally), ``True`` (sparse
+      episodes scored only at their end, by one forward over the whole text) or ``False``.
     - ``trust_remote_code``: off unless you ask.
     - ``max_new_tokens`` (32), ``model`` (the default policy, ``"tiny"``), ``name``, ``description``.
 
@@ -84,6 +118,9 @@ class RewardModelTask(Task):
     description = "continue the prompt so that the reward model scores it high"
     max_new_tokens = 32
     model = "tiny"
+    #: a classifier forward is the cost of a step: sparse episodes are scored only at their end (unless read
+    #: incrementally, see *Sparse mode*; set per task object)
+    lazy_sparse = True
 
     def __init__(
         self,
@@ -101,6 +138,8 @@ class RewardModelTask(Task):
         model: str | None = None,
         name: str | None = None,
         description: str | None = None,
+        incremental: bool | None = None,
+        lazy_sparse: bool | None = None,
     ) -> None:
         super().__init__(name=name, prompts=prompts, description=description, max_new_tokens=max_new_tokens, model=model)
         if text not in TEXTS:
@@ -117,6 +156,25 @@ class RewardModelTask(Task):
         low, high = self.reward_model.score_range()
         self.score_range = (low - high, high - low) if baseline == "prompt" else (low, high)
         self._empty_scores: dict[str, float] = {}  # prompt text -> the classifier's score of the empty continuation
+        #: whether envs feed each row's classifier only the tokens its text adds (see *Cost*)
+        self.incremental = self._resolve_incremental(incremental)
+        if lazy_sparse is not None and not isinstance(lazy_sparse, (bool, np.bool_)):
+            raise TaskError(f"task {self.name!r}: lazy_sparse must be True, False or None, got {lazy_sparse!r}")
+        self.lazy_sparse = not self.incremental if lazy_sparse is None else bool(lazy_sparse)
+
+    def _resolve_incremental(self, incremental: bool | None) -> bool:
+        if incremental is not None and not isinstance(incremental, (bool, np.bool_)):
+            raise TaskError(f"task {self.name!r}: incremental must be True, False or None, got {incremental!r}")
+        if incremental is not None and not incremental:
+            return False
+        problem = self.reward_model.decoder_problem()
+        if problem is not None and incremental:
+            raise RewardModelError(
+                f"incremental=True needs a decoder classifier (a causal model whose head reads the last token, such as "
+                f"GPT2ForSequenceClassification), but reward model {self.reward_model.name!r} is not one: {problem}; "
+                f"pass incremental=False to read the whole text at every step"
+            )
+        return problem is None
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -127,12 +185,21 @@ class RewardModelTask(Task):
     def score(self, prompt: Prompt, continuation: str) -> float:
         return float(self.score_batch([prompt], [continuation])[0])
 
-    def score_batch(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> np.ndarray:
-        """The scores of many (prompt, continuation) pairs, in ``batch_size`` texts per classifier forward."""
-        raw = self.reward_model.score([self.classifier_input(p, c) for p, c in zip(prompts, continuations)])
+    def score_batch(self, prompts: Sequence[Prompt], continuations: Sequence[str], truncate: bool = True) -> np.ndarray:
+        """The scores of many (prompt, continuation) pairs, in ``batch_size`` texts per classifier forward.
+
+        ``truncate=False``: a text longer than the classifier's ``max_length`` is an error, not cut.
+        """
+        raw = self.reward_model.score([self.classifier_input(p, c) for p, c in zip(prompts, continuations)], truncate=truncate)
         if self.baseline == "prompt":
             raw = raw - self.empty_scores(prompts)
         return raw
+
+    def start_scores(self, prompts: Sequence[Prompt]) -> np.ndarray:
+        """The score of every prompt's empty continuation, cached per prompt (0 with ``baseline="prompt"``)."""
+        if self.baseline == "prompt":
+            return np.zeros(len(prompts), dtype=np.float64)
+        return self.empty_scores(prompts)
 
     def empty_scores(self, prompts: Sequence[Prompt]) -> np.ndarray:
         """The classifier's own score of each prompt's empty continuation (cached per prompt text)."""
@@ -143,26 +210,118 @@ class RewardModelTask(Task):
         return np.array([self._empty_scores[p.text] for p in prompts], dtype=np.float64)
 
     def scorer(self, prompt: Prompt) -> Scorer:
-        return Scorer(self, prompt)  # one classifier forward per step (the text so far)
+        return RewardModelScorer(self, prompt)
 
     def batch_scorer(self, tokenizer, num_envs: int, arrays, prompts: list[Prompt]):
         return RewardModelBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
+    # -- the horizon ------------------------------------------------------------------------
 
-class RewardModelBatchScorer(TextBatchScorer):
-    """Per-row incremental decoding, and one classifier forward per step for every row whose text changed."""
+    def check_horizon(self, max_new_tokens: int, tokenizer: TextTokenizer) -> None:
+        """Refuse a horizon whose episodes can outgrow the classifier's context (``max_length``).
+
+        The bound, in reward-model tokens: the longest classifier input of the task's prompts
+        with an empty continuation (special tokens included, both splits, exact), plus
+        ``max_new_tokens`` times the most reward-model tokens that the text of any one policy
+        token takes alone (a token that decodes to part of a character is left out: its
+        bytes join the character that the next tokens complete). A text decoded from bytes
+        that never form a character carries U+FFFD replacement characters that can take more;
+        such a text is refused at its step. Raises :class:`RewardModelError` naming both lengths.
+        """
+        prompt_tokens = self._longest_start_tokens()
+        per_token = self._tokens_per_policy_token(tokenizer)
+        bound = prompt_tokens + max_new_tokens * per_token
+        limit = self.reward_model.max_length
+        if bound > limit:
+            room = max((limit - prompt_tokens) // per_token, 0)
+            raise RewardModelError(
+                f"task {self.name!r}: prompt plus horizon can take {bound} tokens of reward model {self.reward_model.name!r} "
+                f"(the longest prompt {prompt_tokens}, plus max_new_tokens={max_new_tokens} tokens of {tokenizer.name!r} at up to "
+                f"{per_token} each), more than the {limit} it reads (its context); textgym never truncates the scored text: "
+                f"use max_new_tokens <= {room}, shorter prompts, or a reward model with a longer context"
+            )
+
+    def _longest_start_tokens(self) -> int:
+        texts = {self.classifier_input(p, "") for split in ("train", "eval") for p in self.prompts(split)}
+        return max(self.reward_model.token_counts(sorted(texts)))
+
+    def _tokens_per_policy_token(self, tokenizer: TextTokenizer) -> int:
+        return _tokens_per_token(self.reward_model, tokenizer)
+
+
+#: (classifier tokenizer, policy vocabulary) -> the most classifier tokens of one policy token; the objects are kept so
+#: that their ids stay theirs
+_PER_TOKEN: dict[tuple[int, int], tuple[object, object, int]] = {}
+
+
+def _tokens_per_token(reward_model: RewardModel, tokenizer: TextTokenizer) -> int:
+    """The most reward-model tokens the text of one policy token takes alone (cached per classifier tokenizer and vocabulary)."""
+    key = (id(reward_model.tokenizer), id(tokenizer.backend))
+    cached = _PER_TOKEN.get(key)
+    if cached is not None:
+        return cached[2]
+    texts = [tokenizer.decode([token]) for token in range(tokenizer.vocab_size)]
+    whole = [text for text in texts if text and not text.endswith("\ufffd")]
+    ids = reward_model.tokenizer(whole, add_special_tokens=False)["input_ids"] if whole else []
+    most = max([1, *(len(row) for row in ids)])
+    _PER_TOKEN[key] = (reward_model.tokenizer, tokenizer.backend, most)
+    return most
+
+
+class RewardModelScorer(Scorer):
+    """One episode's score: the classifier's cache of the text so far fed what each update adds (or the whole text re-read,
+    with ``incremental=False``)."""
 
     task: RewardModelTask
+
+    def __init__(self, task: RewardModelTask, prompt: Prompt) -> None:
+        super().__init__(task, prompt)
+        self._rows = task.reward_model.incremental_scores(1) if task.incremental else None
+        self._baseline: float | None = None  # the empty text's own score, with baseline="prompt"
+
+    def update(self, continuation: str, appended: str) -> float:
+        task, prompt = self.task, self.prompt
+        if self._rows is None:
+            return float(task.score_batch([prompt], [continuation], truncate=False)[0])
+        if task.baseline == "prompt" and self._baseline is None:
+            self._baseline = float(self._rows.scores([0], [task.classifier_input(prompt, "")])[0])
+        raw = float(self._rows.scores([0], [task.classifier_input(prompt, continuation)])[0])
+        return raw - self._baseline if task.baseline == "prompt" else raw
+
+
+class RewardModelBatchScorer(TextBatchScorer):
+    """Per-row incremental decoding; one classifier forward per step for the rows whose text changed.
+
+    With an incremental task each row keeps the classifier's cache of its text and is fed
+    what its text adds; otherwise the changed rows' whole texts are read again. With
+    :attr:`lazy` (sparse mode) nothing is scored before a row's episode ends: its start
+    score is the cached empty-text score, and :meth:`finish_rows` reads the ending rows'
+    whole texts in one forward.
+    """
+
+    task: RewardModelTask
+
+    def __init__(self, task: RewardModelTask, tokenizer, num_envs: int, arrays, prompts) -> None:
+        super().__init__(task, tokenizer, num_envs, arrays, prompts)
+        self._rows = task.reward_model.incremental_scores(num_envs) if task.incremental else None
+        self._baselines = np.zeros(num_envs, dtype=np.float64)  # each row's empty-text score, with baseline="prompt"
 
     def reset_rows(self, rows, prompt_indices) -> None:
         rows, indices = rows.tolist(), prompt_indices.tolist()
         prompts = [self.prompts[index] for index in indices]
-        start = self.task.score_batch(prompts, [""] * len(rows))  # one forward (cached per prompt with a baseline)
-        for row, prompt, score in zip(rows, prompts, start.tolist()):
+        for row, prompt in zip(rows, prompts):
             self._texts[row] = ""
             self._decoders[row] = self.tokenizer.incremental_decoder()
             self._prompts[row] = prompt
-            self._scores[row] = score
+        if self.lazy:
+            self._scores[rows] = self.task.start_scores(prompts)  # cached per prompt: no forward
+        elif self._rows is not None:
+            self._rows.reset_rows(rows)
+            raw = self._rows.scores(rows, [self.task.classifier_input(prompt, "") for prompt in prompts])
+            self._baselines[rows] = raw if self.task.baseline == "prompt" else 0.0
+            self._scores[rows] = raw - self._baselines[rows]
+        else:
+            self._scores[rows] = self.task.score_batch(prompts, [""] * len(rows), truncate=False)  # one forward
         self._publish()
 
     def step(self, tokens, active):
@@ -173,25 +332,39 @@ class RewardModelBatchScorer(TextBatchScorer):
             if appended:
                 self._texts[row] += appended
                 changed.append(row)
-        self._rescore(changed)
+        if not self.lazy:
+            self._rescore(changed)
         self._publish()
         return self.scores
 
     def finish_rows(self, rows):
+        rows = rows.tolist()
         changed = []
-        for row in rows.tolist():
+        for row in rows:
             rest = self._decoders[row].flush()
             if rest:
                 self._texts[row] += rest
                 changed.append(row)
-        if changed:
+        if self.lazy or self._rows is None:
+            # read whole: the ending rows in one forward of their own, in sparse mode (their only score) and in
+            # dense mode alike, so that the final score is the same number in both
+            if rows:
+                self._scores[rows] = self.task.score_batch([self._prompts[r] for r in rows], [self._texts[r] for r in rows], truncate=False)
+                self._publish()
+        elif changed:
             self._rescore(changed)
             self._publish()
         return self.scores
 
     def _rescore(self, rows: list[int]) -> None:
-        if rows:
-            self._scores[rows] = self.task.score_batch([self._prompts[r] for r in rows], [self._texts[r] for r in rows])
+        if not rows:
+            return
+        prompts, texts = [self._prompts[r] for r in rows], [self._texts[r] for r in rows]
+        if self._rows is None:
+            self._scores[rows] = self.task.score_batch(prompts, texts, truncate=False)
+        else:
+            inputs = [self.task.classifier_input(p, t) for p, t in zip(prompts, texts)]
+            self._scores[rows] = self._rows.scores(rows, inputs) - self._baselines[rows]
 
 
 class SentimentRMTask(RewardModelTask):
@@ -226,7 +399,8 @@ class SentimentRMTask(RewardModelTask):
 
     ## Arguments
     ``gym.make("textgym/SentimentRM-v0", reward_mode="dense", task_kwargs={"device": "cpu", "baseline": "none"})``;
-    ``transform``, ``prompts``, ``batch_size`` as for :class:`RewardModelTask`.
+    ``transform``, ``prompts``, ``batch_size``, ``incremental``, ``lazy_sparse`` as for :class:`RewardModelTask`
+    (the classifier is a decoder one: read incrementally by default).
 
     ## Version History
     - v0: initial version.
@@ -244,10 +418,13 @@ class SentimentRMTask(RewardModelTask):
         baseline: str = "none",
         device: str = "auto",
         batch_size: int = 64,
+        incremental: bool | None = None,
+        lazy_sparse: bool | None = None,
     ) -> None:
         super().__init__(
             reward_model="tiny-sentiment", label="positive", transform=transform, text="prompt+continuation",
-            prompts=prompts, baseline=baseline, device=device, batch_size=batch_size,
+            prompts=prompts, baseline=baseline, device=device, batch_size=batch_size, incremental=incremental,
+            lazy_sparse=lazy_sparse,
         )
 
     def load_prompts(self, split: str) -> list[Prompt]:
