@@ -55,7 +55,7 @@ def test_step_before_reset_on_bare_env():
         ({"max_new_tokens": -3}, r"max_new_tokens must be a positive integer, got -3"),
         ({"max_new_tokens": 2.5}, r"max_new_tokens must be a positive integer, got 2.5"),
         ({"max_prompt_tokens": 2}, r"more than max_prompt_tokens=2"),
-        ({"render_mode": "rgb_array"}, r"unknown render_mode 'rgb_array'; allowed: \['ansi', 'human'\]"),
+        ({"render_mode": "rgb"}, r"unknown render_mode 'rgb'; allowed: \['ansi', 'human', 'rgb_array'\]"),
         ({"task_kwargs": {"colour": 1}}, r"unknown task_kwargs \['colour'\] for task 'copy'; allowed: \['num_symbols'"),
         ({"task_kwargs": {"num_symbols": 40}}, r"num_symbols=40 is outside the allowed range \[2, 26\]"),
     ],

@@ -226,5 +226,5 @@ def test_disabled_autoreset_freezes_finished_rows_until_reset_mask(arrays):
     np.testing.assert_array_equal(obs["input_ids"][0, : len(vec.setup.prompt_ids[5])], vec.setup.prompt_ids[5])
     with pytest.raises(ValueError, match="reset_mask must be 3 booleans"):
         vec.reset(options={"reset_mask": np.array([1, 0, 0])})
-    with pytest.raises(ValueError, match="unsupported autoreset_mode 'NextStep'"):
-        TextGenVectorEnv(task="copy", num_envs=1, autoreset_mode="NextStep")
+    with pytest.raises(ValueError, match="unsupported autoreset_mode 'EveryStep'"):
+        TextGenVectorEnv(task="copy", num_envs=1, autoreset_mode="EveryStep")

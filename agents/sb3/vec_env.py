@@ -12,6 +12,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from textgym.envs.vector import TextGenVectorEnv
@@ -21,7 +22,8 @@ class TextGenSB3VecEnv(VecEnv):
     """SB3 view of a :class:`TextGenVectorEnv` (numpy output, SAME_STEP autoreset).
 
     Each finished row's info carries ``terminal_observation``, ``TimeLimit.truncated``,
-    ``text``, ``score`` and ``end_reason``, as SB3's own ``DummyVecEnv`` would give them.
+    ``text``, ``score`` and ``end_reason``, as SB3's own ``DummyVecEnv`` would give them
+    (``score`` alone of these three with ``info_text=False``).
     Every end of a textgym episode is a termination (the ``max_new_tokens`` horizon is
     part of the task), so ``TimeLimit.truncated`` is False and SB3 bootstraps nothing
     past it.
@@ -32,6 +34,11 @@ class TextGenSB3VecEnv(VecEnv):
             raise TypeError(f"expected a TextGenVectorEnv, got {type(vector_env).__name__}")
         if vector_env.output != "numpy":
             raise ValueError("the SB3 adapter needs a TextGenVectorEnv with output='numpy'")
+        if vector_env.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(
+                f"the SB3 adapter needs a TextGenVectorEnv with autoreset_mode='SameStep' (SB3's own autoreset), "
+                f"got {vector_env.autoreset_mode.value!r}"
+            )
         self.vector_env = vector_env
         super().__init__(vector_env.num_envs, vector_env.single_observation_space, vector_env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -58,10 +65,11 @@ class TextGenSB3VecEnv(VecEnv):
             infos[row] = {
                 "terminal_observation": info["final_obs"][row],
                 "TimeLimit.truncated": bool(truncated[row] and not terminated[row]),
-                "text": final["text"][row],
                 "score": float(final["score"][row]),
-                "end_reason": final["end_reason"][row],
             }
+            for key in ("text", "end_reason"):  # strings: absent with info_text=False
+                if key in final:
+                    infos[row][key] = final[key][row]
         return obs, rewards.astype(np.float32), dones, infos
 
     def close(self) -> None:

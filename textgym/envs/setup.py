@@ -16,7 +16,21 @@ from textgym.rewards import check_reward_mode
 from textgym.task import SPLITS, Prompt, Task, TaskError
 from textgym.tasks import make_task
 
-RENDER_MODES = ("ansi", "human")
+RENDER_MODES = ("ansi", "human", "rgb_array")
+#: what an observation is: ``"dict"`` (``input_ids`` and ``attention_mask``) or ``"input_ids"`` (a plain ``Box`` of the ids)
+OBSERVATIONS = ("dict", "input_ids")
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_render_mode(render_mode: object) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
+    return render_mode
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -40,19 +54,21 @@ class TextGenSetup:
     prompt_ids: list[np.ndarray]
     #: whether each prompt was wrapped in the model's chat template before tokenising
     chat_template: bool = False
+    #: ``"dict"`` (``input_ids`` and ``attention_mask``) or ``"input_ids"`` (a plain ``Box`` of the ids)
+    observation: str = "dict"
+    #: whether infos carry the strings ``text``, ``prompt`` and ``end_reason`` (``False``: numbers only)
+    info_text: bool = True
 
     @property
     def obs_length(self) -> int:
         return self.max_prompt_tokens + self.max_new_tokens
 
-    def observation_space(self) -> spaces.Dict:
+    def observation_space(self) -> spaces.Dict | spaces.Box:
         high = self.tokenizer.vocab_size - 1
-        return spaces.Dict(
-            {
-                "input_ids": spaces.Box(0, high, (self.obs_length,), np.int64),
-                "attention_mask": spaces.Box(0, 1, (self.obs_length,), np.int64),
-            }
-        )
+        input_ids = spaces.Box(0, high, (self.obs_length,), np.int64)
+        if self.observation == "input_ids":
+            return input_ids
+        return spaces.Dict({"input_ids": input_ids, "attention_mask": spaces.Box(0, 1, (self.obs_length,), np.int64)})
 
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(self.tokenizer.vocab_size)
@@ -79,17 +95,22 @@ def build_setup(
     split: str,
     task_kwargs: Mapping[str, Any] | None,
     chat_template: bool = False,
+    observation: str = "dict",
+    info_text: bool = True,
 ) -> TextGenSetup:
     """Check every constructor argument and tokenise the split's prompts.
 
     With ``chat_template=True`` each prompt's text is first wrapped in the model
     tokenizer's chat template as one user turn, with the generation prompt appended
     (:func:`chat_prompt_text`); the task still scores against the original prompt.
+    ``observation`` picks the observation space (:data:`OBSERVATIONS`); ``info_text=False``
+    leaves the strings out of the infos.
     """
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"unknown observation {observation!r}; allowed: {list(OBSERVATIONS)}")
+    info_text = check_bool("info_text", info_text)
     task_obj = make_task(task, task_kwargs)
-    if not isinstance(chat_template, (bool, np.bool_)):
-        raise ValueError(f"chat_template must be True or False, got {chat_template!r}")
-    chat_template = bool(chat_template)
+    chat_template = check_bool("chat_template", chat_template)
     reward_mode = check_reward_mode(reward_mode)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {list(SPLITS)}")
@@ -134,7 +155,8 @@ def build_setup(
             )
     task_obj.check_horizon(max_new_tokens, tokenizer)  # a reward model's context, say: refused here, never truncated later
     return TextGenSetup(
-        task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids, chat_template
+        task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids, chat_template,
+        observation, info_text,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from textgym.envs.setup import RENDER_MODES, build_setup
+from textgym.envs.setup import RENDER_MODES, build_setup, check_render_mode
 from textgym.rewards import step_reward
 from textgym.task import Task
 
@@ -51,6 +51,15 @@ class TextGenEnv(gym.Env):
     with ``L = max_prompt_tokens + max_new_tokens``: the prompt tokens followed by the
     generated tokens, right-padded with the pad token; the mask is 1 on real tokens.
 
+    With ``observation="input_ids"``: ``Box(0, vocab_size - 1, (L,), int64)``, the
+    ``input_ids`` alone, for libraries whose networks take one array (tianshou, CleanRL,
+    SB3's ``MlpPolicy``). The positions past the prompt and the generated tokens hold the
+    pad token id (``env.unwrapped.tokenizer.pad_token_id``), so the mask is
+    ``obs != pad_token_id`` where the pad token is no token a prompt or the agent uses. It
+    can be one: the pad id may equal the EOS id (GPT-2-like models), and the agent may emit
+    the pad token (it is an action like any other); the number of real tokens is then
+    ``info["length"]`` (the prompt's tokens plus ``info["num_generated"]``).
+
     ## Rewards
     With ``score_t`` the task's score of the first ``t`` generated tokens' text:
 
@@ -84,8 +93,13 @@ class TextGenEnv(gym.Env):
 
     ## Info
     ``text`` (the generated continuation, decoded), ``score`` (the task's score of it),
-    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``; at the last step
-    also ``end_reason``. At the last step ``text`` equals ``tokenizer.decode`` of the
+    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``, ``length`` (the
+    number of real tokens in the observation: prompt plus generated); at the last step
+    also ``end_reason``. With ``info_text=False`` the strings ``text``, ``prompt`` and
+    ``end_reason`` are left out: every info then holds the same numeric keys, as
+    libraries that turn infos into arrays need (torchrl's ``GymEnv(..., num_envs=N)``).
+
+    At the last step ``text`` equals ``tokenizer.decode`` of the
     generated ids (special tokens such as EOS skipped). Before it, a character whose bytes
     are split over several byte-level BPE tokens appears once its last token is emitted:
     ``text`` is the decode of the generated ids up to the last one that ends on a whole
@@ -100,7 +114,12 @@ class TextGenEnv(gym.Env):
     - ``max_new_tokens``: horizon (default: the task's).
     - ``max_prompt_tokens``: prompt room in the observation (default: the longest prompt).
     - ``split``: ``"train"`` or ``"eval"``.
-    - ``render_mode``: ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``"ansi"`` (``render()`` returns the prompt, the continuation and
+      the score as text), ``"human"`` (prints it at every step) or ``"rgb_array"``
+      (``render()`` returns an ``(H, W, 3)`` uint8 image of a fixed size: the prompt, then
+      each generated token on a colour of its instant reward, green positive, red
+      negative, white 0, and the score; for ``gymnasium.wrappers.RecordVideo`` and SB3's
+      ``make_vec_env``, which asks for it).
     - ``task_kwargs``: keyword arguments of a registered task (every shipped task takes
       ``prompts``: a list, a ``.jsonl``/``.csv``/``.txt`` path or a ``datasets`` object).
     - ``chat_template``: ``True`` wraps each prompt in the model tokenizer's chat template
@@ -108,12 +127,18 @@ class TextGenEnv(gym.Env):
       tokens of that text; the task still scores against the original prompt
       (``info["prompt"]`` is its text). A ``ValueError`` if the tokenizer has no template
       or the task brings its own symbol vocabulary. Default ``False``.
+    - ``observation``: ``"dict"`` (default: ``input_ids`` and ``attention_mask``) or
+      ``"input_ids"`` (a plain ``Box`` of the token ids; see *Observation Space*).
+    - ``info_text``: ``False`` leaves the strings ``text``, ``prompt`` and ``end_reason``
+      out of the infos (see *Info*). Default ``True``.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. Added since, the MDP unchanged: ``render_mode="rgb_array"``, the
+      ``observation`` and ``info_text`` arguments, ``info["length"]``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    observation_space: gym.spaces.Dict | gym.spaces.Box
 
     def __init__(
         self,
@@ -126,10 +151,14 @@ class TextGenEnv(gym.Env):
         render_mode: str | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
         chat_template: bool = False,
+        observation: str = "dict",
+        info_text: bool = True,
     ) -> None:
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
-        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs, chat_template=chat_template)
+        check_render_mode(render_mode)
+        self.setup = build_setup(
+            task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs,
+            chat_template=chat_template, observation=observation, info_text=info_text,
+        )
         self.task = self.setup.task
         self.tokenizer = self.setup.tokenizer
         self.reward_mode = self.setup.reward_mode
@@ -141,6 +170,9 @@ class TextGenEnv(gym.Env):
         length = self.setup.obs_length
         self._input_ids = np.full(length, self.tokenizer.pad_token_id, dtype=np.int64)
         self._attention_mask = np.zeros(length, dtype=np.int64)
+        #: the instant reward of each generated token of the current episode (for rgb_array frames)
+        self._rewards = np.zeros(self.max_new_tokens, dtype=np.float64)
+        self._prompt_length = 0
         self._episode_started = False
         self._done = True
         self._prompt_index = -1
@@ -161,7 +193,7 @@ class TextGenEnv(gym.Env):
         self._attention_mask.fill(0)
         self._input_ids[: len(ids)] = ids
         self._attention_mask[: len(ids)] = 1
-        self._position = len(ids)
+        self._position = self._prompt_length = len(ids)
         self._num_generated = 0
         self._text = ""
         self._decoder = self.tokenizer.incremental_decoder()
@@ -212,17 +244,20 @@ class TextGenEnv(gym.Env):
             elif rest:
                 self._score = self.task.checked_score(self._scorer.update(self._text, rest))
         reward = step_reward(self.reward_mode, previous, self._score, self._done)
+        self._rewards[self._num_generated - 1] = reward
         if self.render_mode == "human":
             self.render()
         info = self._info()
-        if end_reason is not None:
+        if end_reason is not None and self.setup.info_text:
             info["end_reason"] = end_reason
         return self._observation(), float(reward), self._done, False, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to gym.make")
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array' to gym.make")
             return None
+        if self.render_mode == "rgb_array":
+            return self.render_rgb()
         text = self.render_text()
         if self.render_mode == "ansi":
             return text
@@ -242,14 +277,32 @@ class TextGenEnv(gym.Env):
             f"step {self._num_generated}/{self.max_new_tokens}  score {self._score:+.4f}  ({status})"
         )
 
-    def _observation(self) -> dict[str, np.ndarray]:
+    def render_rgb(self) -> np.ndarray:
+        """The ``rgb_array`` frame: prompt, generated tokens coloured by their instant rewards, score."""
+        from textgym.rendering import render_frame
+
+        title = f"task {self.task.name}, {self.reward_mode} reward"
+        if not self._episode_started:
+            return render_frame(None, [], [], 0.0, 0, self.max_new_tokens, "", title)
+        token_string = self.tokenizer.token_string
+        tokens = [token_string(token) for token in self._input_ids[self._prompt_length : self._position].tolist()]
+        rewards = self._rewards[: self._num_generated]
+        status = "done" if self._done else "running"
+        return render_frame(self._prompt.text, tokens, rewards, self._score, self._num_generated, self.max_new_tokens, status, title)
+
+    def _observation(self) -> dict[str, np.ndarray] | np.ndarray:
+        if self.setup.observation == "input_ids":
+            return self._input_ids.copy()
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def _info(self) -> dict[str, Any]:
+        if not self.setup.info_text:
+            return {"score": self._score, "prompt_index": self._prompt_index, "num_generated": self._num_generated, "length": self._position}
         return {
             "text": self._text,
             "score": self._score,
             "prompt": self._prompt.text,
             "prompt_index": self._prompt_index,
             "num_generated": self._num_generated,
+            "length": self._position,
         }

@@ -15,7 +15,7 @@ from gymnasium.vector.utils import batch_space
 
 from textgym.arrays import ArrayBackend
 from textgym.devices import resolve_device
-from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int
+from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int, check_render_mode
 from textgym.envs.textgen import EpisodeFinishedError
 from textgym.task import Task
 
@@ -23,11 +23,11 @@ OUTPUTS = ("numpy", "torch")
 
 
 def _autoreset_mode(mode) -> AutoresetMode:
-    allowed = [AutoresetMode.SAME_STEP, AutoresetMode.DISABLED]
+    allowed = [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED]
     for candidate in allowed:
         if mode == candidate or mode == candidate.value or mode == candidate.name.lower():
             return candidate
-    raise ValueError(f"unsupported autoreset_mode {mode!r}; allowed: {[m.value for m in allowed]}")
+    raise ValueError(f"unsupported autoreset_mode {mode!r}; allowed: {[m.value for m in allowed]} (or the AutoresetMode members)")
 
 
 class TextGenVectorEnv(gym.vector.VectorEnv):
@@ -49,18 +49,18 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     A row's episode ends with ``terminated=True`` (EOS, the task's stop condition, or the
     ``max_new_tokens`` horizon, which is part of the task); ``truncated`` is always False
     here and left to outer time limits. ``end_reason`` (in ``final_info``, or in the info
-    of the ending step with DISABLED autoreset) says which: ``"eos"``, ``"stop"`` or
+    of the ending step with NEXT_STEP or DISABLED autoreset) says which: ``"eos"``, ``"stop"`` or
     ``"max_new_tokens"``.
 
-    Autoreset (``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``): when a row ends,
+    Autoreset (default: ``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``): when a row ends,
     the observation returned for it is already the first observation of its next episode;
     the final observation and info are laid out as Gymnasium's own ``SyncVectorEnv`` lays
     them out in same-step autoreset: ``info["final_obs"]`` is an object array of
-    ``num_envs`` entries, row ``i``'s final observation (a dict of ``(L,)`` arrays, as
-    ``TextGenEnv`` returns) where ``info["_final_obs"][i]``, else ``None``;
-    ``info["final_info"]`` holds the ending step's info of ``TextGenEnv`` batched key by
-    key (``text``, ``score``, ``prompt``, ``prompt_index``, ``num_generated``,
-    ``end_reason``, each with its ``_key`` mask), valid where ``info["_final_info"]``. Both
+    ``num_envs`` entries, row ``i``'s final observation (a dict of ``(L,)`` arrays, or the
+    ``(L,)`` ids with ``observation="input_ids"``, as ``TextGenEnv`` returns) where
+    ``info["_final_obs"][i]``, else ``None``; ``info["final_info"]`` holds the ending step's
+    info of ``TextGenEnv`` batched key by key (``text``, ``score``, ``prompt``,
+    ``prompt_index``, ``num_generated``, ``length``, ``end_reason``, each with its ``_key`` mask), valid where ``info["_final_info"]``. Both
     are absent at a step where no row ends.
 
     At the end of an episode ``text`` is the full decode of the row's generated ids and
@@ -74,20 +74,48 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     with ``seed=s_i``. (``SyncVectorEnv`` turns an int seed ``s`` into ``[s, s + 1, ...]``;
     this env keeps one generator for an int, whose draws are one array operation per step.)
 
+    With ``autoreset_mode="NextStep"`` (``AutoresetMode.NEXT_STEP``, the default of
+    Gymnasium's ``SyncVectorEnv``) the step that ends a row returns its final observation,
+    reward and info in the normal outputs (``terminated=True``; ``info["end_reason"]`` and
+    ``info["text"]`` of the ending rows, each with its ``_key`` mask), and the row's next
+    step resets it: that step's action for the row is ignored, its reward is 0, both flags
+    are False, and its observation and info are the first of the new episode (as
+    ``SyncVectorEnv`` of ``TextGenEnv`` gives them, row for row, for the same actions and
+    per-row seeds). ``env.ended`` says which rows the next step resets. The vector
+    observation wrappers that need this mode (``NormalizeObservation``, the vector
+    ``TransformObservation``) work on it.
+
     With ``autoreset_mode="Disabled"`` (``AutoresetMode.DISABLED``) a finished row is frozen
     instead: its later actions are ignored (no write, reward 0, both flags False) until
     ``reset(options={"reset_mask": mask})`` restarts it; ``env.ended`` says which rows
-    wait, and the step that ends a row gives its ``text`` in ``info["text"]``. Agents that
-    decode in lock step with a KV cache (LM-PPO) use this mode.
+    wait, and the step that ends a row gives its ``text`` and ``end_reason`` in the info, as
+    in NEXT_STEP. Agents that decode in lock step with a KV cache (LM-PPO) use this mode.
 
     Info at every step: ``score`` (the running score of every row), ``num_generated``,
-    ``prompt_index``. The current continuations are decoded only on demand by
-    :meth:`texts`, so no step pays for decoding that no score needs.
+    ``prompt_index``, ``length`` (the real tokens in each row's observation: prompt plus
+    generated). The current continuations are decoded only on demand by :meth:`texts`, so
+    no step pays for decoding that no score needs. With ``info_text=False`` no info holds a
+    string: ``text``, ``prompt`` and ``end_reason`` are left out of ``final_info`` and of the
+    ending steps' infos.
+
+    Observation: with ``observation="dict"`` (default) a dict of ``[num_envs, L]`` arrays
+    ``input_ids`` and ``attention_mask``; with ``observation="input_ids"`` the ``[num_envs,
+    L]`` array of ids alone (``observation_space`` is ``batch_space`` of the single
+    ``Box``; see ``TextGenEnv``'s *Observation Space* for the padding and ``length``).
+
+    Rendering: ``render_mode="ansi"`` returns one line per row, ``"human"`` prints them,
+    ``"rgb_array"`` returns a tuple of ``num_envs`` frames, one per row, as
+    ``SyncVectorEnv.render`` returns one per sub-env (each the frame ``TextGenEnv`` draws:
+    the prompt, the tokens on the colours of their instant rewards, the score; some
+    milliseconds a row, so render a few rows with :meth:`render_rgb` on large batches).
+    In ``rgb_array`` mode each step also keeps the rows' instant rewards on the host.
 
     Args:
         task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs,
-            render_mode, chat_template: as for ``TextGenEnv`` (``chat_template=True``: each
-            prompt wrapped in the model tokenizer's chat template as one user turn).
+            render_mode, chat_template, observation, info_text: as for ``TextGenEnv``
+            (``chat_template=True``: each prompt wrapped in the model tokenizer's chat
+            template as one user turn; ``observation="input_ids"``: the ids alone;
+            ``info_text=False``: no strings in the infos).
         num_envs: number of rows.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         output: ``"numpy"`` (Gymnasium's convention: arrays on the host) or ``"torch"``
@@ -95,9 +123,11 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         arrays: where the state lives: ``"auto"`` (numpy on the CPU, torch tensors on any
             other device), ``"torch"`` (torch tensors on every device, the CPU included: the
             accelerator code path) or ``"numpy"`` (CPU only).
+        autoreset_mode: ``"SameStep"`` (default), ``"NextStep"`` or ``"Disabled"`` (or the
+            ``AutoresetMode`` members); ``metadata["autoreset_mode"]`` reflects it.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -115,18 +145,22 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
         arrays: str = "auto",
         chat_template: bool = False,
+        observation: str = "dict",
+        info_text: bool = True,
     ) -> None:
         self.num_envs = check_positive_int("num_envs", num_envs)
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; allowed: {list(OUTPUTS)}")
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: {list(RENDER_MODES)} or None")
+        check_render_mode(render_mode)
         self.device = resolve_device(device)
         self.output = output
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.render_mode = render_mode
-        self.setup = build_setup(task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs, chat_template=chat_template)
+        self.setup = build_setup(
+            task, model, reward_mode, max_new_tokens, max_prompt_tokens, split, task_kwargs,
+            chat_template=chat_template, observation=observation, info_text=info_text,
+        )
         self.task, self.tokenizer = self.setup.task, self.setup.tokenizer
         self.reward_mode, self.max_new_tokens = self.setup.reward_mode, self.setup.max_new_tokens
         self.single_observation_space = self.setup.observation_space()
@@ -161,6 +195,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._started = False
         #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows
         self._row_generators: list[np.random.Generator] | None = None
+        #: ``rgb_array`` mode: the instant reward of each generated token of every row's episode, on the host
+        self._episode_rewards = np.zeros((n, self.max_new_tokens)) if render_mode == "rgb_array" else None
 
     # -- the state, as torch tensors on ``device`` (views: no copy) ------------------------------
 
@@ -188,7 +224,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     @property
     def ended(self) -> torch.Tensor:
-        """Rows whose episode has ended and that wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode)."""
+        """Rows whose episode has ended: they wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode) or the next step (NEXT_STEP)."""
         return self.arrays.to_tensor(self._ended)
 
     @property
@@ -244,9 +280,18 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if not self._started:
             raise EpisodeFinishedError("step() called before reset(); call reset() first")
         tokens = self.check_actions(actions)
-        disabled = self.autoreset_mode == AutoresetMode.DISABLED
-        if disabled:  # ended rows are frozen: their actions are ignored until they are reset
+        mode = self.autoreset_mode
+        same_step = mode == AutoresetMode.SAME_STEP
+        live = None
+        if mode == AutoresetMode.DISABLED:  # ended rows are frozen: their actions are ignored until they are reset
             live = ~self._ended
+        elif mode == AutoresetMode.NEXT_STEP and bool(self._ended.any()):
+            # the rows that ended at the previous step start their next episode now; their actions are ignored
+            live = ~self._ended
+            resetting = self.arrays.nonzero(self._ended)
+            self._start_rows(resetting, self._draw_prompts(resetting))
+            self._ended[resetting] = False
+        if live is not None:
             rows = self.arrays.nonzero(live)
             positions = self._positions[rows]
             self._input_ids[rows, positions] = tokens[rows]
@@ -254,7 +299,6 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             self._positions[rows] += 1
             self._num_generated[rows] += 1
         else:
-            live = None
             self._input_ids[self._rows, self._positions] = tokens
             self._attention_mask[self._rows, self._positions] = 1
             self._positions += 1
@@ -280,29 +324,37 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             if live is not None:
                 first = first & live
             rewards = scores - self.arrays.xp.where(first, 0.0, previous)
+            if live is not None:  # rows that wait or restart this step: exactly 0
+                rewards = self.arrays.xp.where(live, rewards, 0.0)
         else:
             rewards = self.arrays.xp.where(done, scores, 0.0)
+        if self._episode_rewards is not None:
+            self._record_rewards(rewards, live)
 
         infos: dict[str, Any] = {}
         if any_done:
-            reasons = self._end_reasons(done, eos, stopped)
-            if disabled:
+            if not same_step:  # the ending step's info: the rows' end, as TextGenEnv's last info gives it
                 self._ended |= done
-                texts = np.full(self.num_envs, None, dtype=object)
-                texts[done_rows.tolist()] = self._texts(done_rows)
-                mask = self.arrays.to_host(done)
-                infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask}
+                if self.setup.info_text:
+                    reasons = self._end_reasons(done, eos, stopped)
+                    texts = np.full(self.num_envs, None, dtype=object)
+                    texts[done_rows.tolist()] = self._texts(done_rows)
+                    mask = self.arrays.to_host(done)
+                    infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask.copy()}
             else:
+                reasons = self._end_reasons(done, eos, stopped) if self.setup.info_text else None
                 infos = self._final_infos(done, done_rows, scores, reasons)
                 self._start_rows(done_rows, self._draw_prompts(done_rows))
         infos.update(self._info())
         fresh = self._convert_fresh
         return self._observation(), fresh(rewards), fresh(terminated), fresh(truncated), infos
 
-    def render(self) -> str | None:
+    def render(self) -> str | tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array'")
             return None
+        if self.render_mode == "rgb_array":
+            return self.render_rgb()
         prompts = [self.setup.prompts[i].text for i in self._prompt_indices.tolist()]
         lines = [f"[{row}] {prompt} | {text}" for row, (prompt, text) in enumerate(zip(prompts, self.texts()))]
         text = "\n".join(lines)
@@ -312,6 +364,33 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         return None
 
     # -- public helpers ----------------------------------------------------------------------
+
+    def render_rgb(self, rows=None) -> tuple[np.ndarray, ...]:
+        """The ``rgb_array`` frames of ``rows`` (all rows if ``None``): one ``(H, W, 3)`` uint8 image per row.
+
+        Each is the frame ``TextGenEnv`` draws for the row's current episode (see
+        :mod:`textgym.rendering`); the instant rewards are kept in ``rgb_array`` mode only
+        (white tokens otherwise).
+        """
+        from textgym.rendering import render_frame
+
+        rows = range(self.num_envs) if rows is None else [int(row) for row in rows]
+        title = f"task {self.task.name}, {self.reward_mode} reward"
+        if not self._started:
+            return tuple(render_frame(None, [], [], 0.0, 0, self.max_new_tokens, "", f"[{row}] {title}") for row in rows)
+        to_host = self.arrays.to_host
+        ids, positions, counts = to_host(self._input_ids), to_host(self._positions), to_host(self._num_generated)
+        indices, scores, ended = to_host(self._prompt_indices), to_host(self.scorer.scores), to_host(self._ended)
+        token_string = self.tokenizer.token_string
+        frames = []
+        for row in rows:
+            end, count = int(positions[row]), int(counts[row])
+            tokens = [token_string(token) for token in ids[row, end - count : end].tolist()]
+            rewards = self._episode_rewards[row, :count] if self._episode_rewards is not None else np.zeros(count)
+            status = "done" if ended[row] else "running"
+            prompt = self._prompt_texts[int(indices[row])]
+            frames.append(render_frame(prompt, tokens, rewards, float(scores[row]), count, self.max_new_tokens, status, f"[{row}] {title}"))
+        return tuple(frames)
 
     def check_actions(self, actions):
         """``actions`` as an int64 array of shape ``(num_envs,)`` of the env's backend, or a clear error."""
@@ -408,6 +487,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         generators = self._row_generators  # one scalar draw per starting row, as TextGenEnv.reset makes
         return self.arrays.from_host([generators[row].integers(prompts) for row in rows.tolist()], "int64")
 
+    def _record_rewards(self, rewards, live) -> None:
+        """Keep this step's instant rewards of the rows that generated a token (``rgb_array`` frames)."""
+        to_host = self.arrays.to_host
+        rewards, counts = to_host(rewards), to_host(self._num_generated)
+        rows = np.arange(self.num_envs) if live is None else np.flatnonzero(to_host(live))
+        self._episode_rewards[rows, counts[rows] - 1] = rewards[rows]
+
     def _start_rows(self, rows, indices) -> None:
         self._input_ids[rows] = self._prompt_table[indices]
         self._attention_mask[rows] = self._prompt_mask_table[indices]
@@ -430,10 +516,11 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         """``final_obs`` and ``final_info`` of the rows that ended, laid out as Gymnasium's ``SyncVectorEnv`` lays them out.
 
         ``final_obs``: an object array of ``num_envs`` entries, the row's final observation (a
-        dict of ``(L,)`` arrays, as ``TextGenEnv`` returns) where it ended, ``None`` elsewhere.
-        ``final_info``: the ending step's info of ``TextGenEnv`` batched key by key (``text``,
-        ``score``, ``prompt``, ``prompt_index``, ``num_generated``, ``end_reason``), each with
-        its ``_key`` mask; zeros or ``None`` in the other rows.
+        dict of ``(L,)`` arrays, or the ``(L,)`` ids with ``observation="input_ids"``, as
+        ``TextGenEnv`` returns) where it ended, ``None`` elsewhere. ``final_info``: the ending
+        step's info of ``TextGenEnv`` batched key by key (``text``, ``score``, ``prompt``,
+        ``prompt_index``, ``num_generated``, ``length``, ``end_reason``; no strings with
+        ``info_text=False``), each with its ``_key`` mask; zeros or ``None`` in the other rows.
         """
         to_host = self.arrays.to_host
         mask = to_host(done)
@@ -445,8 +532,11 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         prompt_texts = self._prompt_texts
         input_ids, attention_mask = self._convert_fresh(self._input_ids[done_rows]), self._convert_fresh(self._attention_mask[done_rows])
         # one loop over the ended rows (a list assigned through a fancy index costs more: numpy converts it first)
-        for row, ids, attention, text, index in zip(row_list, input_ids, attention_mask, self._texts(done_rows), prompt_indices[row_list].tolist()):
-            final_obs[row] = {"input_ids": ids, "attention_mask": attention}
+        info_text = self.setup.info_text
+        ended_texts = self._texts(done_rows) if info_text else [None] * len(row_list)
+        dict_obs = self.setup.observation == "dict"
+        for row, ids, attention, text, index in zip(row_list, input_ids, attention_mask, ended_texts, prompt_indices[row_list].tolist()):
+            final_obs[row] = {"input_ids": ids, "attention_mask": attention} if dict_obs else ids
             texts[row] = text
             prompts[row] = prompt_texts[index]
         final_info = {
@@ -455,8 +545,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             "prompt": prompts,
             "prompt_index": prompt_indices,
             "num_generated": to_host(self._num_generated) * mask,
+            "length": to_host(self._positions) * mask,
             "end_reason": reasons,
         }
+        if not info_text:
+            for key in ("text", "prompt", "end_reason"):
+                del final_info[key]
         for key in list(final_info):  # one mask per key, as Gymnasium gives
             final_info[f"_{key}"] = mask.copy()
         return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask.copy()}
@@ -466,9 +560,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             "score": self._convert(self.scorer.scores),
             "num_generated": self._convert(self._num_generated),
             "prompt_index": self._convert(self._prompt_indices),
+            "length": self._convert(self._positions),
         }
 
-    def _observation(self) -> dict[str, Any]:
+    def _observation(self) -> dict[str, Any] | Any:
+        if self.setup.observation == "input_ids":
+            return self._convert(self._input_ids)
         return {"input_ids": self._convert(self._input_ids), "attention_mask": self._convert(self._attention_mask)}
 
     def _convert(self, array):
