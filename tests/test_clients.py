@@ -12,6 +12,19 @@ Sections:
    that goes on exactly as the original (same observations, rewards and infos).
 2. Subprocess vector envs: ``gymnasium.vector.AsyncVectorEnv`` with ``spawn`` and ``forkserver``.
 3. Wrappers: ``check_env``, ``env.spec`` and ``spec.make()`` on textgym's own wrappers.
+
+Then the env options those libraries need:
+
+4. ``render_mode="rgb_array"``: fixed-size frames, tokens coloured by reward, the batched env's
+   tuple of frames, SB3's ``make_vec_env`` (which asks for ``rgb_array``) and PPO on it, and
+   Gymnasium's ``RecordVideo`` (with moviepy).
+5. ``autoreset_mode="NextStep"`` on the batched env: row for row what ``SyncVectorEnv`` of
+   single envs gives in NEXT_STEP, and the vector observation wrappers that need that mode.
+6. ``observation="input_ids"``: a plain ``Box`` of token ids (tianshou, CleanRL), single and batched.
+7. torchrl's ``GymEnv`` (single, and ``num_envs=4`` with ``info_text=False``).
+8. tianshou's ``DummyVectorEnv`` and ``Collector``.
+
+Libraries that are not installed are skipped (``pytest.importorskip``).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import pickle
+import time
 import warnings
 from typing import Any
 
@@ -26,9 +40,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env, data_equivalence
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector.utils import batch_space
 
 import reward_contract
 import textgym
+from textgym import TextGenEnv, rendering
 from textgym.arrays import ArrayBackend
 from textgym.envs.vector import TextGenVectorEnv
 from textgym.models.loader import ModelNotFoundError
@@ -331,3 +348,402 @@ def test_wrappers_pickle_mid_episode(wrapper, kwargs):
     twin = pickle.loads(pickle.dumps(env))
     actions = np.random.default_rng(0).integers(0, env.action_space.n, size=12)
     assert_single_envs_go_on_alike(env, twin, actions)
+
+
+# == 4-8: the env options other libraries need ==========================================================
+
+COPY = "textgym/Copy-v0"
+SEEDS = [100, 101, 102, 103]
+
+
+def make_vec(env_id: str, num_envs: int, **kwargs) -> TextGenVectorEnv:
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device="cpu", **kwargs)
+
+
+def below_title(frame: np.ndarray) -> np.ndarray:
+    """A frame without its title line (the batched env's titles name the row)."""
+    return frame[rendering.MARGIN + rendering.LINE_HEIGHT :]
+
+
+# -- 1. render_mode="rgb_array" -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", [COPY, "textgym/Sentiment-v0"])
+def test_rgb_array_frames_keep_one_shape_through_an_episode(env_id):
+    env = gym.make(env_id, render_mode="rgb_array")
+    assert "rgb_array" in env.metadata["render_modes"] and env.metadata["render_fps"] > 0
+    before = env.unwrapped.render()  # before reset: a frame of the same size that says so
+    env.reset(seed=0)
+    frames = [before, env.render()]
+    rng = np.random.default_rng(0)
+    actions = reward_contract.random_actions(rng, env.unwrapped.tokenizer, env.action_space.n, 200, eos_rate=0.0)
+    for action in actions.tolist():
+        _, _, terminated, truncated, _ = env.step(action)
+        frames.append(env.render())
+        if terminated or truncated:
+            break
+    assert terminated
+    for frame in frames:
+        assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.shape == rendering.FRAME_SHAPE
+    assert not np.array_equal(frames[1], frames[-1])  # the continuation shows
+
+
+def test_rgb_array_colours_each_token_by_its_instant_reward():
+    colours = rendering.reward_colours(np.array([2.0, -2.0, 0.0, 1.0]), scale=2.0)
+    assert colours.tolist() == [rendering.GREEN.tolist(), rendering.RED.tolist(), [255, 255, 255], [140, 204, 168]]
+    env = gym.make(COPY, render_mode="rgb_array", max_new_tokens=12)
+    _, info = env.reset(seed=0)
+    target = env.unwrapped.tokenizer.encode(info["prompt"].rstrip("="))
+    rewards = [env.step(token)[1] for token in target]  # each right symbol: +1/len
+    rewards.append(env.step(target[0])[1])  # one symbol too many: the score drops
+    good, bad = rewards[0], rewards[-1]
+    assert good > 0 > bad
+    frame = env.render()
+    pixels = {tuple(p) for p in frame.reshape(-1, 3).tolist()}
+    scale = max(abs(good), abs(bad))
+    assert tuple(rendering.reward_colours(np.array([good]), scale)[0].tolist()) in pixels
+    assert tuple(rendering.reward_colours(np.array([bad]), scale)[0].tolist()) in pixels
+
+
+def test_rgb_array_frame_takes_a_few_milliseconds():
+    env = gym.make("textgym/Sentiment-v0", render_mode="rgb_array", max_new_tokens=64)
+    env.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for action in rng.integers(2, env.action_space.n, size=63).tolist():
+        env.step(action)
+    env.render()  # the font is loaded once
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        env.render()
+        times.append(time.perf_counter() - start)
+    assert np.median(times) < 0.1, times  # about 15 ms on one CPU core; loose for shared machines
+
+
+@pytest.mark.parametrize("mode", ["SameStep", "NextStep"])
+def test_batched_rgb_array_gives_one_frame_per_row_as_sync_vector_env(mode):
+    """``render()`` returns a tuple of frames, row ``i``'s the frame of a single env fed the same actions."""
+    n = len(SEEDS)
+    sync = SyncVectorEnv([lambda: gym.make(COPY, render_mode="rgb_array", max_new_tokens=5) for _ in range(n)],
+                         autoreset_mode=AutoresetMode(mode))
+    vec = make_vec(COPY, n, render_mode="rgb_array", max_new_tokens=5, autoreset_mode=mode)
+    assert vec.metadata["render_fps"] == sync.metadata["render_fps"]
+    sync.reset(seed=SEEDS)
+    vec.reset(seed=SEEDS)
+    rng = np.random.default_rng(3)
+    actions = reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (12, n), eos_rate=0.1)
+    for row_actions in actions:
+        sync.step(row_actions)
+        vec.step(row_actions)
+        theirs, ours = sync.render(), vec.render()
+        assert isinstance(ours, tuple) and len(ours) == len(theirs) == n
+        for row in range(n):
+            assert ours[row].shape == theirs[row].shape == rendering.FRAME_SHAPE
+            assert np.array_equal(below_title(ours[row]), below_title(theirs[row])), row
+    assert [frame.shape for frame in vec.render_rgb(rows=[1])] == [rendering.FRAME_SHAPE]
+
+
+def test_sb3_make_vec_env_and_ppo_learn():
+    """SB3's ``make_vec_env`` makes its envs with ``render_mode="rgb_array"``."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_util import make_vec_env
+
+    vec_env = make_vec_env(COPY, n_envs=8, seed=0)
+    assert vec_env.render_mode == "rgb_array"
+    vec_env.reset()
+    images = vec_env.get_images()
+    assert len(images) == 8 and all(image.shape == rendering.FRAME_SHAPE for image in images)
+    assert vec_env.render().ndim == 3  # DummyVecEnv tiles the frames
+    model = sb3.PPO("MultiInputPolicy", vec_env, n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(64)
+    assert model.num_timesteps >= 64
+    # the plain-Box observation goes with the MLP policy
+    vec_env = make_vec_env(COPY, n_envs=4, seed=0, env_kwargs={"observation": "input_ids"})
+    sb3.PPO("MlpPolicy", vec_env, n_steps=8, batch_size=16, n_epochs=1, seed=0, device="cpu").learn(32)
+
+
+def test_record_video(tmp_path):
+    pytest.importorskip("moviepy")
+    from gymnasium.wrappers import RecordVideo
+
+    env = RecordVideo(gym.make(COPY, render_mode="rgb_array"), str(tmp_path / "videos"), episode_trigger=lambda episode: True, disable_logger=True)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    episodes = 0
+    while episodes < 2:
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(2, env.action_space.n)))
+        if terminated or truncated:
+            episodes += 1
+            env.reset()
+    env.close()
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert len(videos) >= 2 and all(video.stat().st_size > 0 for video in videos)
+
+
+# -- 2. autoreset_mode="NextStep" -------------------------------------------------------------------
+
+
+def assert_same(ours, theirs, key):
+    assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype and ours.shape == theirs.shape, (key, ours, theirs)
+    if ours.dtype.kind == "f":
+        np.testing.assert_allclose(ours, theirs, atol=1e-12, err_msg=key)
+    else:
+        assert ours.tolist() == theirs.tolist(), key
+
+
+@pytest.mark.parametrize(
+    "env_id, arrays, observation",
+    [(COPY, "numpy", "dict"), (COPY, "torch", "input_ids"), ("textgym/Sentiment-v0", "numpy", "dict"), ("textgym/Keywords-v0", "numpy", "input_ids")],
+)
+def test_next_step_autoreset_matches_sync_vector_env(env_id, arrays, observation):
+    n, horizon = len(SEEDS), 5
+    sync = SyncVectorEnv([lambda: gym.make(env_id, max_new_tokens=horizon, observation=observation) for _ in range(n)],
+                         autoreset_mode=AutoresetMode.NEXT_STEP)
+    vec = make_vec(env_id, n, max_new_tokens=horizon, observation=observation, autoreset_mode="NextStep", arrays=arrays)
+    assert vec.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP == sync.metadata["autoreset_mode"]
+    assert vec.observation_space == sync.observation_space
+    sync_obs, sync_info = sync.reset(seed=SEEDS)
+    vec_obs, vec_info = vec.reset(seed=SEEDS)
+    rng = np.random.default_rng(0)
+    actions = reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (24, n), eos_rate=0.15)
+    endings = restarts = 0
+    for t, row_actions in enumerate(actions):
+        if t:
+            sync_obs, sync_rewards, sync_terms, sync_truncs, sync_info = sync.step(row_actions)
+            vec_obs, vec_rewards, vec_terms, vec_truncs, vec_info = vec.step(row_actions)
+            assert_same(vec_rewards, sync_rewards, "rewards")
+            assert_same(vec_terms, sync_terms, "terminated")
+            assert_same(vec_truncs, sync_truncs, "truncated")
+            assert not {"final_obs", "final_info"} & (set(vec_info) | set(sync_info))
+            if "end_reason" in sync_info:
+                endings += int(sync_info["_end_reason"].sum())
+                assert_same(vec_info["end_reason"], sync_info["end_reason"], "end_reason")
+                assert_same(vec_info["_end_reason"], sync_info["_end_reason"], "_end_reason")
+                ended = sync_info["_end_reason"]
+                assert vec_info["_text"].tolist() == ended.tolist()
+                assert vec_info["text"][ended].tolist() == sync_info["text"][ended].tolist()
+            else:
+                assert "end_reason" not in vec_info
+            restarts += int(((sync_info["num_generated"] == 0) & (sync_rewards == 0)).sum())
+        if observation == "dict":
+            for key in ("input_ids", "attention_mask"):
+                assert_same(vec_obs[key], sync_obs[key], key)
+        else:
+            assert_same(vec_obs, sync_obs, "obs")
+        for key in ("score", "num_generated", "prompt_index", "length"):
+            assert_same(vec_info[key], sync_info[key], key)
+    assert endings >= 6 and restarts >= 6
+
+
+def test_next_step_reset_drops_the_pending_restart():
+    vec = TextGenVectorEnv(task="copy", num_envs=2, device="cpu", autoreset_mode="NextStep")
+    vec.reset(seed=0)
+    eos = vec.tokenizer.eos_token_id
+    _, _, terminated, _, info = vec.step(np.array([eos, 2]))
+    assert terminated.tolist() == [True, False] and vec.ended.tolist() == [True, False]
+    assert info["num_generated"].tolist() == [1, 1] and info["end_reason"][0] == "eos"
+    _, rewards, terminated, _, info = vec.step(np.array([2, 2]))  # row 0 restarts: its action is ignored
+    assert info["num_generated"].tolist() == [0, 2] and rewards[0] == 0.0 and not terminated.any()
+    vec.step(np.array([eos, 2]))
+    vec.reset()  # an explicit reset starts every row: the next step restarts none
+    _, _, _, _, info = vec.step(np.array([2, 2]))
+    assert info["num_generated"].tolist() == [1, 1]
+
+
+def test_vector_observation_wrappers_that_need_next_step():
+    from gymnasium.wrappers import vector as vector_wrappers
+
+    # NormalizeObservation refuses same-step autoreset (the final observation would escape it)
+    with pytest.raises(ValueError, match="NEXT_STEP"):
+        vector_wrappers.NormalizeObservation(make_vec(COPY, 3, observation="input_ids"))
+
+    n = len(SEEDS)
+    sync = SyncVectorEnv([lambda: gym.make(COPY) for _ in range(n)], autoreset_mode=AutoresetMode.NEXT_STEP)
+    vec = make_vec(COPY, n, autoreset_mode="NextStep")
+    theirs = vector_wrappers.DtypeObservation(vector_wrappers.FlattenObservation(sync), np.float32)
+    ours = vector_wrappers.DtypeObservation(vector_wrappers.FlattenObservation(vec), np.float32)
+    assert ours.observation_space == theirs.observation_space
+    ours = vector_wrappers.NormalizeObservation(ours)
+    theirs = vector_wrappers.NormalizeObservation(theirs)
+    ours = vector_wrappers.TransformObservation(ours, lambda obs: obs * 2)
+    theirs = vector_wrappers.TransformObservation(theirs, lambda obs: obs * 2)
+    our_obs, _ = ours.reset(seed=SEEDS)
+    their_obs, _ = theirs.reset(seed=SEEDS)
+    np.testing.assert_allclose(our_obs, their_obs, rtol=1e-5)
+    rng = np.random.default_rng(0)
+    for row_actions in reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (15, n), eos_rate=0.2):
+        our_obs, our_rewards, *_ = ours.step(row_actions)
+        their_obs, their_rewards, *_ = theirs.step(row_actions)
+        np.testing.assert_allclose(our_obs, their_obs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(our_rewards, their_rewards, atol=1e-12)
+
+
+def test_sb3_adapter_takes_same_step_only():
+    pytest.importorskip("stable_baselines3")
+    from agents.sb3.vec_env import TextGenSB3VecEnv
+
+    with pytest.raises(ValueError, match="autoreset_mode='SameStep'"):
+        TextGenSB3VecEnv(TextGenVectorEnv(task="copy", num_envs=2, device="cpu", autoreset_mode="NextStep"))
+
+
+# -- 3. observation="input_ids" ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", [COPY, "textgym/Sentiment-v0"])
+def test_input_ids_observation_passes_check_env(env_id):
+    env = gym.make(env_id, observation="input_ids")
+    length = env.unwrapped.setup.obs_length
+    vocab = env.unwrapped.tokenizer.vocab_size
+    assert env.observation_space == gym.spaces.Box(0, vocab - 1, (length,), np.int64)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert (obs[info["length"] :] == env.unwrapped.tokenizer.pad_token_id).all()
+
+
+def test_input_ids_are_the_dict_observations_ids_and_length_counts_the_mask():
+    plain, full = gym.make(COPY, observation="input_ids"), gym.make(COPY)
+    obs, info = plain.reset(seed=5)
+    expected, expected_info = full.reset(seed=5)
+    rng = np.random.default_rng(5)
+    for action in [None] + rng.integers(0, plain.action_space.n, size=30).tolist():
+        if action is not None:
+            obs, _, terminated, _, info = plain.step(action)
+            expected, _, _, _, expected_info = full.step(action)
+        assert np.array_equal(obs, expected["input_ids"])
+        assert info == expected_info
+        assert info["length"] == expected["attention_mask"].sum()
+        if action is not None and terminated:
+            obs, info = plain.reset()
+            expected, expected_info = full.reset()
+
+
+def test_unknown_observation_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown observation 'ids'; allowed: \['dict', 'input_ids'\]"):
+        gym.make(COPY, observation="ids")
+    with pytest.raises(ValueError, match="info_text must be True or False"):
+        TextGenVectorEnv(task="copy", info_text="no")
+
+
+@pytest.mark.parametrize("mode", ["SameStep", "Disabled"])
+def test_batched_input_ids_observation(mode):
+    n = 3
+    vec = make_vec(COPY, n, observation="input_ids", autoreset_mode=mode)
+    dict_vec = make_vec(COPY, n, autoreset_mode=mode)
+    assert vec.observation_space == batch_space(vec.single_observation_space, n)
+    assert vec.single_observation_space == gym.make(COPY, observation="input_ids").observation_space
+    obs, _ = vec.reset(seed=SEEDS[:n])
+    expected, _ = dict_vec.reset(seed=SEEDS[:n])
+    rng = np.random.default_rng(2)
+    for row_actions in reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (10, n), eos_rate=0.2):
+        obs, _, terminated, _, info = vec.step(row_actions)
+        expected, _, _, _, expected_info = dict_vec.step(row_actions)
+        assert vec.observation_space.contains(obs)
+        assert np.array_equal(obs, expected["input_ids"])
+        assert info["length"].tolist() == expected["attention_mask"].sum(axis=1).tolist()
+        if "final_obs" in info:
+            for row in np.flatnonzero(info["_final_obs"]):
+                assert np.array_equal(info["final_obs"][row], expected_info["final_obs"][row]["input_ids"])
+                assert info["final_info"]["length"][row] == expected_info["final_obs"][row]["attention_mask"].sum()
+        if mode == "Disabled" and terminated.any():
+            vec.reset(options={"reset_mask": terminated})
+            dict_vec.reset(options={"reset_mask": terminated})
+
+
+def test_info_text_false_leaves_only_numbers():
+    env = gym.make(COPY, info_text=False)
+    _, info = env.reset(seed=0)
+    keys = {"score", "prompt_index", "num_generated", "length"}
+    assert set(info) == keys
+    _, _, terminated, _, info = env.step(env.unwrapped.tokenizer.eos_token_id)
+    assert terminated and set(info) == keys
+    vec = make_vec(COPY, 2, info_text=False)
+    vec.reset(seed=0)
+    _, _, terminated, _, info = vec.step(np.full(2, vec.tokenizer.eos_token_id))
+    assert terminated.all()
+    assert set(info["final_info"]) == keys | {f"_{key}" for key in keys}
+    for value in list(info.values()) + list(info["final_info"].values()):
+        assert not (isinstance(value, np.ndarray) and value.dtype == object and any(isinstance(v, str) for v in value))
+    for mode in ("NextStep", "Disabled"):
+        vec = make_vec(COPY, 2, info_text=False, autoreset_mode=mode)
+        vec.reset(seed=0)
+        _, _, terminated, _, info = vec.step(np.full(2, vec.tokenizer.eos_token_id))
+        assert terminated.all() and set(info) == keys
+
+
+# -- 4. torchrl -------------------------------------------------------------------------------------
+#
+# torchrl's GymEnv(ID, num_envs=N) wraps gymnasium.vector.AsyncVectorEnv of gym.make(ID) and turns
+# every info key into a tensor; strings cannot be, so its vector form needs info_text=False (with
+# the strings, torchrl's spec check fails with "KeyError: keys in TensorDict(...) mismatch").
+
+
+@pytest.fixture
+def torchrl_gym_env():
+    pytest.importorskip("torchrl")
+    from torchrl.envs import GymEnv
+
+    return GymEnv
+
+
+def test_torchrl_gym_env_single(torchrl_gym_env):
+    env = torchrl_gym_env(COPY)
+    rollout = env.rollout(10)
+    steps = rollout.batch_size[0]
+    assert 1 <= steps <= 10 and rollout["next", "done"][-1].item() == (steps < 10)
+    assert rollout["input_ids"].shape[-1] == env.observation_spec["input_ids"].shape[-1]
+    env = torchrl_gym_env(COPY, observation="input_ids")
+    assert env.rollout(10)["observation"].dtype.is_floating_point is False
+
+
+def test_torchrl_gym_env_num_envs(torchrl_gym_env):
+    # torchrl makes multiprocessing spawn its workers: a worker imports textgym (which registers the
+    # ids) through the "module:" prefix of the id here, through a script's own `import textgym` elsewhere
+    env = torchrl_gym_env(f"textgym:{COPY}", num_envs=4, info_text=False)
+    try:
+        rollout = env.rollout(10)
+        assert rollout.batch_size[0] == 4 and 1 <= rollout.batch_size[1] <= 10
+        for key in ("score", "num_generated", "prompt_index", "length", "reward", "input_ids"):
+            assert ("next", key) in rollout.keys(include_nested=True), key
+        rollout = env.rollout(20, break_when_any_done=False)  # across the ends of episodes
+        assert tuple(rollout.batch_size) == (4, 20) and rollout["next", "done"].any()
+    finally:
+        env.close()
+
+
+# -- 5. tianshou ------------------------------------------------------------------------------------
+
+
+def test_tianshou_dummy_vector_env_and_collector():
+    pytest.importorskip("tianshou")
+    from tianshou.algorithm.algorithm_base import RandomActionPolicy
+    from tianshou.data import Batch, Collector, VectorReplayBuffer
+    from tianshou.env import DummyVectorEnv
+
+    envs = DummyVectorEnv([lambda: gym.make(COPY, observation="input_ids") for _ in range(4)])
+    obs, info = envs.reset()
+    length = gym.make(COPY).unwrapped.setup.obs_length
+    assert obs.shape == (4, length) and obs.dtype == np.int64 and len(info) == 4
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(20):
+        obs, rewards, terminated, truncated, info = envs.step(rng.integers(0, 8, size=4))
+        assert obs.shape == (4, length) and rewards.shape == (4,)
+        done = np.flatnonzero(terminated | truncated)
+        if len(done):
+            ends += len(done)
+            envs.reset(done)
+    assert ends > 0
+
+    class RandomTokenPolicy(RandomActionPolicy):
+        """tianshou's random policy, with integer actions (its own gives floats, which no Discrete space contains)."""
+
+        def forward(self, batch, state=None, **kwargs):
+            out = super().forward(batch, state, **kwargs)
+            return Batch(act=out.act.long(), state=out.state)
+
+    collector = Collector(RandomTokenPolicy(envs.action_space[0]), envs, VectorReplayBuffer(400, 4))
+    collector.reset()
+    stats = collector.collect(n_episode=8)
+    assert stats.n_collected_episodes >= 8 and stats.n_collected_steps >= 8
+    envs.close()

@@ -76,3 +76,32 @@ def test_sentiment_rm_miniature_commands_run(tmp_path, monkeypatch):
     assert textgym_main(["train", *argv, "--num-envs", "4", "--eval-every", "32", "--no-progress"]) in (0, None)
     AutoModelForCausalLM.from_pretrained(tmp_path / "srm" / "policy")
     assert shlex.split(play_line)[-2:] == ["--model", "runs/srm/policy"]
+
+
+def test_use_with_snippets_run(tmp_path):
+    """Every "Use with" snippet runs as written: in this process, or (torchrl, which spawns workers) as a script."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import pytest
+
+    blocks = python_blocks("Use with other RL libraries")
+    assert len(blocks) == 5
+    ran = []
+    for block in blocks:
+        library = next((lib for lib in ("stable_baselines3", "torchrl", "tianshou") if lib in block), "gymnasium")
+        if importlib.util.find_spec(library) is None:
+            continue
+        if library == "torchrl":
+            script = tmp_path / "torchrl_snippet.py"
+            script.write_text(block)
+            done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+        else:
+            namespace = {"__name__": "readme_snippet"}
+            exec(compile(block, f"README Use with ({library})", "exec"), namespace)
+        ran.append(library)
+    assert "stable_baselines3" in ran and ran.count("gymnasium") == 2
+    if len(ran) < 5:
+        pytest.skip(f"ran {len(ran)} of 5 snippets: {sorted(set(['torchrl', 'tianshou']) - set(ran))} not installed")
