@@ -74,6 +74,7 @@ from transformers import (  # noqa: E402
 )
 
 from textgym.models.corpus import NEG, POS, labelled_reviews  # noqa: E402
+from textgym.models.train_tiny import folder_size, lr_at, set_seed  # noqa: E402  (the LM's script: same schedule and seeding)
 
 DEFAULT_BASE = Path(__file__).parent / "tiny"
 DEFAULT_OUT = Path(__file__).parent / "tiny-sentiment"
@@ -93,7 +94,6 @@ BATCH_SIZE = 32
 PREFIX_FRACTION = 0.5
 MIN_PREFIX_WORDS = 3
 PEAK_LR = 5e-4
-MIN_LR_RATIO = 0.1
 WARMUP_STEPS = 100
 WEIGHT_DECAY = 0.01
 GRAD_CLIP = 1.0
@@ -101,13 +101,6 @@ LOG_EVERY = 100
 EVAL_BATCH = 128
 MAX_SIZE_BYTES = 5_000_000
 CONSISTENCY_ATOL = 1e-4
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch random number generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def build_tokenizer(base: Path) -> PreTrainedTokenizerFast:
@@ -218,14 +211,6 @@ def accuracy(logits: torch.Tensor, labels: Sequence[int]) -> float:
     return (logits.argmax(-1) == torch.tensor(labels)).float().mean().item()
 
 
-def lr_at(step: int, total: int, peak: float = PEAK_LR, warmup: int = WARMUP_STEPS) -> float:
-    """Linear warmup to ``peak`` followed by cosine decay to ``MIN_LR_RATIO * peak``."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (MIN_LR_RATIO + (1 - MIN_LR_RATIO) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases and LayerNorms)."""
     decay, no_decay = [], []
@@ -237,11 +222,6 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.AdamW:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8)
-
-
-def folder_size(path: Path) -> int:
-    """Total size in bytes of the files directly inside ``path``."""
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
 def to_class(label: int) -> int:
@@ -338,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     running, since_log, n_prefixes = 0.0, 0, 0
     loss_value = float("nan")
     for step in range(args.steps):
-        lr = lr_at(step, args.steps, peak=args.lr)
+        lr = lr_at(step, args.steps, peak=args.lr, warmup=WARMUP_STEPS)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch, labels = [], []
