@@ -206,22 +206,23 @@ REWARD_MODE_STYLES = {"dense": ModeStyle("-", "o", True, None), "sparse": ModeSt
 FALLBACK_MODE_STYLES = (ModeStyle("-.", "^", False, "xx"), ModeStyle((0, (5, 1, 1, 1, 1, 1)), "D", False, ".."))
 
 
+def _fixed_then_cycled(names, fixed: dict, fallback: tuple) -> dict:
+    """name -> ``fixed[name]`` where it has one, else the next of ``fallback`` in sorted order of the others."""
+    names = set(names)
+    chosen = {name: fixed[name] for name in names if name in fixed}
+    for i, name in enumerate(sorted(names - set(fixed))):
+        chosen[name] = fallback[i % len(fallback)]
+    return chosen
+
+
 def agent_colours(agents) -> dict[str, str]:
     """agent name -> colour: fixed for the shipped agents, a fixed cycle in sorted order for any other name."""
-    agents = set(agents)
-    colours = {agent: AGENT_COLOURS[agent] for agent in agents if agent in AGENT_COLOURS}
-    for i, agent in enumerate(sorted(agents - set(AGENT_COLOURS))):
-        colours[agent] = FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)]
-    return colours
+    return _fixed_then_cycled(agents, AGENT_COLOURS, FALLBACK_COLOURS)
 
 
 def mode_styles(modes) -> dict[str, ModeStyle]:
     """reward mode -> its style: fixed for dense and sparse, a fixed cycle in sorted order for any other mode."""
-    modes = set(modes)
-    styles = {mode: REWARD_MODE_STYLES[mode] for mode in modes if mode in REWARD_MODE_STYLES}
-    for i, mode in enumerate(sorted(modes - set(REWARD_MODE_STYLES))):
-        styles[mode] = FALLBACK_MODE_STYLES[i % len(FALLBACK_MODE_STYLES)]
-    return styles
+    return _fixed_then_cycled(modes, REWARD_MODE_STYLES, FALLBACK_MODE_STYLES)
 
 
 def _order(names, preferred) -> list[str]:
