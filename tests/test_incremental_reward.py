@@ -157,6 +157,41 @@ def test_incremental_score_is_the_full_rescore_at_every_prefix(which, sentiment,
     check()
 
 
+def test_rows_hold_what_the_models_own_forward_reads(sentiment):
+    """The cache bookkeeping alone, on token ids: 12 rows grow by one token mostly, by several now and then (a forward of
+    their own rows, gathered and written back), are cut back or emptied (a forward without past); every row's output is
+    the model's own logits of its ids, read whole."""
+    from textgym.models.incremental_reward import IncrementalClassifier
+
+    num_rows = 12
+    model = sentiment.model
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(seed=st.integers(0, 2**16))
+    def check(seed):
+        rng = np.random.default_rng(seed)
+        rows = IncrementalClassifier(model, num_rows, model.config.pad_token_id, 512)
+        ids = [[0] for _ in range(num_rows)]
+        for _ in range(10):
+            chosen = sorted(rng.choice(num_rows, size=rng.integers(1, num_rows + 1), replace=False).tolist())
+            for row in chosen:
+                kind = rng.random()
+                if kind < 0.1:
+                    ids[row] = [0] + rng.integers(2, 4000, size=rng.integers(0, 6)).tolist()  # start again
+                elif kind < 0.25:
+                    ids[row] = ids[row][: max(1, len(ids[row]) - rng.integers(0, 4))] + rng.integers(1, 4000, size=rng.integers(2, 9)).tolist()
+                else:
+                    ids[row] = ids[row] + [int(rng.integers(1, 4000))]  # id 1 is the pad id: the head skips it, as the model does
+            got = rows.set_ids(chosen, [ids[row] for row in chosen])
+            with torch.no_grad():
+                for i, row in enumerate(chosen):
+                    theirs = model(input_ids=torch.tensor([ids[row]])).logits[0]
+                    torch.testing.assert_close(got[i], theirs, atol=1e-5, rtol=0)
+        assert rows.forwards > 10  # the gathered and fresh forwards ran
+
+    check()
+
+
 @settings(max_examples=60, deadline=None)
 @given(pieces=st.lists(st.sampled_from(["The", " food", " was", "  ", " ", "\n", "\n\n", "!", "'s", " 's", "'", "12", "3", " 4",
                                         "é", " naïve", "\t", "<pad>", "<|endoftext|>", "wonder", "ful", ",", " and", "x"]),
@@ -319,7 +354,7 @@ def test_a_bidirectional_model_fails_the_probe(tmp_path, byte_bpe):
     causal = model.transformer.forward
 
     def bidirectional(input_ids=None, *args, attention_mask=None, **kwargs):
-        if attention_mask is None:  # the model reading a whole text: every token sees every other, the later ones too
+        if attention_mask is None or attention_mask.dim() == 2:  # reading a whole text: every token sees all, later ones too
             attention_mask = torch.zeros(input_ids.shape[0], 1, input_ids.shape[1], input_ids.shape[1])
         return causal(input_ids, *args, attention_mask=attention_mask, **kwargs)
 
@@ -440,3 +475,20 @@ def test_lazy_sparse_on_an_incremental_model_agrees_to_float_precision(policy):
         env.reset(seed=2)
         returns[mode] = finished_returns(env, actions)
     np.testing.assert_allclose(returns["dense"], returns["sparse"], atol=1e-5, rtol=0)
+
+
+# -- the benchmark runs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", [False, True])
+def test_reward_cost_benchmark_runs(env, monkeypatch, capsys):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import reward_cost
+
+    reward_cost.main(["--n", "2", "--t", "3", "--rounds", "1"] + (["--env"] if env else []))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| 2 | 3 |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert all(float(cells[i]) > 0 for i in (2, 3, 4)) and float(cells[7]) < 1e-4  # times; the ways agree

@@ -41,7 +41,7 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 PROBE_TEXT = "The soup was cold, but the staff were kind and the bread was lovely."
 #: how far the probe's token-by-token logits may stray from the model's own (relative to the logits' scale)
 PROBE_TOLERANCE = 1e-3
-#: attention implementations that take a custom 4-D float mask
+#: attention implementations that take a custom 4-D mask (additive for eager, boolean for sdpa)
 MASKABLE_ATTENTION = ("eager", "sdpa")
 
 _problems: weakref.WeakKeyDictionary[torch.nn.Module, str | None] = weakref.WeakKeyDictionary()
@@ -88,6 +88,20 @@ class RowStore:
         """Keep the head's output ``[rows, k, labels]`` of the forward under way at its columns."""
         self.logits = self.grown(self.logits, logits, 1)
         self.logits[torch.arange(self.num_rows, device=logits.device)[:, None], self.columns] = logits
+
+    def gather(self, rows: torch.Tensor, lengths: np.ndarray, capacity: int) -> RowStore:
+        """A store of the rows ``rows`` of this one (their first ``lengths.max()`` columns copied), room for ``capacity``."""
+        store = RowStore(len(rows), len(self.keys), self.device, capacity=capacity)
+        width = int(lengths.max())
+        store.lengths[:] = lengths
+        for layer, (keys, values) in enumerate(zip(self.keys, self.values)):
+            store.keys[layer] = store.grown(None, keys, 2)
+            store.values[layer] = store.grown(None, values, 2)
+            store.keys[layer][:, :, :width] = keys[rows, :, :width]
+            store.values[layer][:, :, :width] = values[rows, :, :width]
+        store.logits = store.grown(None, self.logits, 1)
+        store.logits[:, :width] = self.logits[rows, :width]
+        return store
 
     def copy_rows_from(self, other: RowStore, rows: torch.Tensor, width: int) -> None:
         """Copy the first ``width`` columns of every row of ``other`` into the rows ``rows`` of this store."""
@@ -137,7 +151,7 @@ class RowCacheLayer(CacheLayerMixin):
 
 def _cache_keyword(module: torch.nn.Module) -> str:
     """The forward argument that takes the cache: ``cache`` (transformers >= 5) or ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(type(module).forward).parameters else "past_key_values"
 
 
 class IncrementalClassifier:
@@ -166,6 +180,7 @@ class IncrementalClassifier:
         self.device = next(model.parameters()).device
         self.num_layers = int(model.config.num_hidden_layers)
         self._cache_keyword = _cache_keyword(self.base)
+        self._additive_mask = getattr(model.config, "_attn_implementation", None) != "sdpa"  # sdpa takes a boolean one
         self.store = RowStore(num_rows, self.num_layers, self.device)
         self.ids: list[list[int]] = [[] for _ in range(num_rows)]
         self._last = np.zeros(num_rows, dtype=np.int64)  # the position the head reads, per row
@@ -183,9 +198,12 @@ class IncrementalClassifier:
         """Make every row of ``rows`` hold ``targets[i]`` and return the head's output at its last token, ``[len(rows), labels]``.
 
         Each row keeps the longest common prefix of what it holds and its target and is fed
-        the rest: one forward for the rows that keep something, one (without past) for those
-        that keep nothing. A row with an empty target reads position 0 of nothing: its
-        output is undefined (the caller scores it otherwise).
+        the rest. Rows that keep something are fed in one forward over all rows, up to the
+        number of tokens most of them need (one, for the same tokenizer as the policy's); the
+        few that need more get the rest in a forward of their own rows (their caches gathered
+        and written back). Rows that keep nothing are fed in a forward of their own rows, which
+        needs no past. A row with an empty target reads position 0 of nothing: its output is
+        undefined (the caller scores it otherwise).
         """
         continuing: list[tuple[int, list[int]]] = []
         fresh: list[tuple[int, list[int]]] = []
@@ -207,10 +225,15 @@ class IncrementalClassifier:
                 (continuing if common else fresh).append((row, rest))
             self._last[row] = self._last_position(target)
         if continuing:
-            feeds: list[list[int]] = [[] for _ in range(self.num_rows)]
-            for row, rest in continuing:
-                feeds[row] = rest
-            self._forward(self.store, feeds)
+            sizes = sorted(len(rest) for _, rest in continuing)
+            k = sizes[(len(sizes) * 4) // 5]  # what 80% of these rows need at most
+            longer = [(row, rest[k:]) for row, rest in continuing if len(rest) > k]
+            # a second forward costs its own overhead: worth it when it spares two padding tokens a row
+            if (self.num_rows - len(longer)) * (sizes[-1] - k) < 2 * self.num_rows:
+                k, longer = sizes[-1], []
+            self._forward_rows([row for row, _ in continuing], [rest[:k] for _, rest in continuing])
+            if longer:
+                self._forward_rows([row for row, _ in longer], [rest for _, rest in longer])
         if fresh:
             fresh_rows = [row for row, _ in fresh]
             store = RowStore(len(fresh), self.num_layers, self.device, capacity=max(len(rest) for _, rest in fresh))
@@ -221,6 +244,22 @@ class IncrementalClassifier:
             return torch.full((len(rows), self.head.out_features), float("nan"), device=self.device)
         index = torch.as_tensor(list(rows), device=self.device)
         return self.store.logits[index, torch.as_tensor(self._last[list(rows)], device=self.device)]
+
+    def _forward_rows(self, rows: list[int], feeds: list[list[int]]) -> None:
+        """Feed ``feeds[i]`` to row ``rows[i]`` after what it holds: over all rows (the others padding) when these are
+        more than a quarter of them, else over their own rows, gathered into a store of their own and written back."""
+        if 4 * len(rows) > self.num_rows:
+            padded: list[list[int]] = [[] for _ in range(self.num_rows)]
+            for row, feed in zip(rows, feeds):
+                padded[row] = feed
+            self._forward(self.store, padded)
+            return
+        index = torch.as_tensor(rows, device=self.device)
+        before = self.store.lengths[rows]
+        store = self.store.gather(index, before, capacity=int(before.max()) + max(len(feed) for feed in feeds))
+        self._forward(store, feeds)
+        self.store.copy_rows_from(store, index, int(store.lengths.max()))
+        self.store.lengths[rows] = store.lengths
 
     def _last_position(self, ids: list[int]) -> int:
         """Where the model's own forward reads a row: its last id that is not the pad id (0 if all are)."""
@@ -244,10 +283,13 @@ class IncrementalClassifier:
         columns = torch.as_tensor(lengths, device=device)[:, None] + torch.arange(k, device=device)[None, :]
         # a padding slot may sit past the context: any position does for it, as no real token sees it
         positions = columns.clamp(max=self.max_positions - 1)
-        dtype = self.head.weight.dtype
         # row r's token at column c sees columns <= c of row r: its own past, and this forward's tokens before it
-        allowed = torch.arange(width, device=device)[None, None, :] <= columns[:, :, None]
-        mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+        allowed = (torch.arange(width, device=device)[None, None, :] <= columns[:, :, None])[:, None]
+        if self._additive_mask:  # eager attention adds the mask to the scores
+            dtype = self.head.weight.dtype
+            mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
+        else:
+            mask = allowed
         store.columns, store.width = columns, width
         output = self.base(
             input_ids=torch.as_tensor(host_ids, device=device), attention_mask=mask, position_ids=positions,
@@ -269,16 +311,17 @@ def decoder_classifier_problem(model: torch.nn.Module, tokenizer) -> str | None:
 
     1. its config is neither an encoder-decoder nor marked ``is_causal=False``, it uses no
        sliding-window attention, and its attention implementation is ``"eager"`` or
-       ``"sdpa"`` (those take the custom 4-D mask);
+       ``"sdpa"`` (those take a custom 4-D mask);
     2. its head is a ``torch.nn.Linear`` named ``score`` from the hidden states to the labels,
        over ``model.base_model``: the layout of every ``transformers`` decoder classifier
        (GPT-2, GPT-Neo, GPT-J, OPT, BLOOM, Falcon, Llama, Mistral, Qwen, Gemma, Phi, ...),
        whose head reads the last token; encoder classifiers (BERT, RoBERTa, DeBERTa,
        DistilBERT, ELECTRA, ...) call theirs ``classifier`` and read the first;
     3. a probe agrees: :data:`PROBE_TEXT`, fed in chunks of 1, 2 and 3 tokens through the cache,
-       gives at every chunk end the model's own logits of that prefix read whole (within
-       :data:`PROBE_TOLERANCE` of their scale). This is what catches bidirectional attention
-       or a head that reads another position, whatever the layout says.
+       gives at every chunk end the model's own logits of that prefix read whole, with every
+       input its tokenizer makes (within :data:`PROBE_TOLERANCE` of their scale). This is what
+       catches bidirectional attention, a head that reads another position, or inputs such as
+       token types that the cached read does not pass, whatever the layout says.
     """
     if model in _problems:
         return _problems[model]
@@ -312,7 +355,9 @@ def _layout_problem(model: torch.nn.Module) -> str | None:
 
 
 def _probe_problem(model: torch.nn.Module, tokenizer) -> str | None:
-    ids = list(tokenizer(PROBE_TEXT)["input_ids"])
+    # the model's own read gets what RewardModel.score gives it: every input the tokenizer makes (token types included)
+    inputs = tokenizer(PROBE_TEXT, return_tensors="pt")
+    ids = inputs["input_ids"][0].tolist()
     if len(ids) < 4:
         return "its tokenizer gives too few tokens to probe"
     pad = model.config.pad_token_id
@@ -326,7 +371,8 @@ def _probe_problem(model: torch.nn.Module, tokenizer) -> str | None:
         with torch.no_grad():
             for end in ends:
                 mine = engine.set_ids([0], [ids[:end]])[0].double()
-                theirs = model(input_ids=torch.as_tensor([ids[:end]], device=engine.device)).logits[0].double()
+                prefix = {key: value[:, :end].to(engine.device) for key, value in inputs.items()}
+                theirs = model(**prefix).logits[0].double()
                 scale = 1.0 + float(theirs.abs().max())
                 if float((mine - theirs).abs().max()) > PROBE_TOLERANCE * scale:
                     return (f"its score of a text read token by token with a key/value cache differs from its score of the text read "

@@ -4,6 +4,9 @@ A reward model is any ``AutoModelForSequenceClassification`` checkpoint: bundled
 (``"tiny-sentiment"``), a Hugging Face name (``"lvwerra/distilbert-imdb"``), or a local
 folder. It brings its own tokenizer, unrelated to the policy's. :class:`RewardModel` turns
 its logits into one number per text: one label's logit, probability or log-probability.
+:meth:`RewardModel.score` reads whole texts; a decoder classifier can also be read
+incrementally, as texts grow (:meth:`RewardModel.incremental_scores`, see
+:mod:`textgym.models.incremental_reward`).
 """
 
 from __future__ import annotations
@@ -79,7 +82,9 @@ class RewardModel:
         label_index: the logit used (0 for a single-logit regression head).
         transform: ``"logit"``, ``"prob"`` or ``"logprob"`` of that label.
         batch_size: the most texts in one forward.
-        max_length: texts are truncated to this many reward-model tokens.
+        max_length: the most reward-model tokens a text may take (at most the model's
+            context): :meth:`score` truncates a longer text to it, or refuses it with
+            ``truncate=False`` (the envs' way).
     """
 
     name: str
@@ -223,7 +228,8 @@ def load_reward_model(
             for a single logit) or ``"logprob"``.
         device: where the classifier runs (``"auto"``: CUDA when there is one).
         batch_size: the most texts in one forward.
-        max_length: truncate texts to this many reward-model tokens (default: the model's context).
+        max_length: the most reward-model tokens a text may take (default: the model's context;
+            see :class:`RewardModel`).
         trust_remote_code: run code shipped with a hub model; off unless you ask.
 
     Raises:

@@ -65,7 +65,8 @@ class RewardModelTask(Task):
     cache cut back to the longest common prefix when a byte-pair merge rewrites the last
     tokens), so each token goes through the classifier about once per episode and an
     instant reward costs what one token costs. The batched env makes one forward per step
-    for all rows with new tokens (and one for rows that start again). An encoder classifier
+    for all rows with new tokens (another for the few rows whose appended text takes more
+    tokens than most, and one for rows that start again). An encoder classifier
     (BERT-like) reads the whole text again at every step (``incremental=False``, also
     available for a decoder, as the reference), ``batch_size`` texts per forward.
 

@@ -1,0 +1,167 @@
+"""What an episode's reward costs with a causal reward model: read incrementally against re-read at every step.
+
+    python benchmarks/reward_cost.py                  # CPU, N in 16 64 256, T in 16 64 256
+    python benchmarks/reward_cost.py --quick          # N in 16 64, T in 16 64
+    python benchmarks/reward_cost.py --device cuda    # the classifier (and the env's arrays) on the GPU
+    python benchmarks/reward_cost.py --env            # time whole env steps (gym.make_vec) instead of the scorer alone
+
+The reward model is the bundled ``tiny-sentiment`` (``textgym/SentimentRM-v0``: a 2-layer GPT-2
+classifier reading prompt plus continuation). For every ``N`` rows and ``T = max_new_tokens``
+it times one episode of every row, dense rewards, three ways, side by side in this one run:
+
+- **full**: ``task_kwargs={"incremental": False}``, the whole text re-read at every step (one
+  forward of the rows' texts per step, ``batch_size`` 64 texts per forward);
+- **incremental**: the default, each row's key/value cache fed the tokens its text adds;
+- **sparse**: ``reward_mode="sparse"`` with the full re-read, scored once at the end (``lazy``).
+
+By default the batched env's scorer is timed alone (``reset_rows``, ``T`` x ``step``,
+``finish_rows``: everything the env asks of the reward), on pre-drawn policy tokens that decode
+to whole characters and are not EOS, so every row runs the full ``T`` steps. ``--env`` times
+``env.step`` of ``gym.make_vec("textgym/SentimentRM-v0", num_envs=N, max_new_tokens=T, ...)``
+instead (decoding, observations and autoreset included). The cost of an episode is the run's
+time divided by ``N``. Each measurement is the best of ``--rounds`` rounds, fewer where one
+round takes more than ``--budget`` seconds; the kinds are timed in interleaved rounds so that
+load on a shared machine does not land on one kind only. The final scores of the ways are
+compared (they agree to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import textgym  # noqa: E402,F401
+from textgym.arrays import ArrayBackend  # noqa: E402
+from textgym.devices import resolve_device  # noqa: E402
+from textgym.models import load_tokenizer  # noqa: E402
+from textgym.tasks import SentimentRMTask  # noqa: E402
+
+ENV_ID = "textgym/SentimentRM-v0"
+KINDS = ("full", "incremental", "sparse")
+
+
+def whole_tokens(tokenizer) -> np.ndarray:
+    """Policy tokens that decode to whole characters and are not EOS (so every episode runs to the horizon)."""
+    keep = []
+    for token in range(tokenizer.vocab_size):
+        text = tokenizer.decode([token])
+        if token != tokenizer.eos_token_id and text and "\ufffd" not in text:
+            keep.append(token)
+    return np.array(keep, dtype=np.int64)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_scorer(task, tokenizer, device, n: int, tokens: np.ndarray, prompt_indices: np.ndarray, lazy: bool) -> tuple[float, np.ndarray]:
+    """Seconds for one episode of every row through the batched scorer alone, and the final scores."""
+    arrays = ArrayBackend(device)
+    prompts = task.prompts("train")
+    scorer = task.batch_scorer(tokenizer, n, arrays, prompts)
+    scorer.lazy = lazy
+    rows, active = arrays.arange(n), arrays.from_host(np.ones(n, dtype=bool), "bool")
+    steps = [arrays.from_host(step) for step in tokens]
+    indices = arrays.from_host(prompt_indices)
+    sync(device)
+    start = time.perf_counter()
+    scorer.reset_rows(rows, indices)
+    for step in steps:
+        scorer.step(step, active)
+    scores = scorer.finish_rows(rows)
+    sync(device)
+    seconds = time.perf_counter() - start
+    return seconds, arrays.to_host(scores).copy()
+
+
+def time_env(kind: str, device, n: int, tokens: np.ndarray) -> tuple[float, np.ndarray]:
+    """Seconds for ``T`` steps of the batched env (one episode of every row), and the final scores."""
+    env = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", max_new_tokens=len(tokens), device=device,
+                       reward_mode="sparse" if kind == "sparse" else "dense",
+                       task_kwargs={"incremental": kind == "incremental", "device": str(device)})
+    env.reset(seed=0)
+    sync(device)
+    start = time.perf_counter()
+    for step in tokens:
+        _, _, terminated, _, info = env.step(step)
+    sync(device)
+    seconds = time.perf_counter() - start
+    assert terminated.all()
+    env.close()
+    return seconds, np.asarray(info["final_info"]["score"], dtype=np.float64)
+
+
+def measure(args, tasks, tokenizer, device, n: int, t: int, pool: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+    rng = np.random.default_rng(n * 1000 + t)
+    tokens = rng.choice(pool, size=(t, n))
+    prompt_indices = rng.integers(len(tasks["full"].prompts("train")), size=n)
+
+    def once(kind):
+        if args.env:
+            return time_env(kind, device, n, tokens)
+        task = tasks["incremental" if kind == "incremental" else "full"]
+        return time_scorer(task, tokenizer, device, n, tokens, prompt_indices, lazy=kind == "sparse")
+
+    best: dict[str, tuple[float, np.ndarray]] = {}
+    rounds = {kind: args.rounds for kind in KINDS}
+    for round_index in range(args.rounds):
+        for kind in KINDS:
+            if round_index >= rounds[kind]:
+                continue
+            seconds, scores = once(kind)
+            if round_index == 0:  # a slow kind gets fewer rounds, within the budget
+                rounds[kind] = max(1, min(args.rounds, math.floor(args.budget / max(seconds, 1e-9))))
+            if kind not in best or seconds < best[kind][0]:
+                best[kind] = (seconds, scores)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="where the classifier runs: cpu (default), cuda, auto")
+    parser.add_argument("--quick", action="store_true", help="N in 16 64 and T in 16 64, 2 rounds")
+    parser.add_argument("--n", type=int, nargs="+", default=None, help="rows (default 16 64 256)")
+    parser.add_argument("--t", type=int, nargs="+", default=None, help="max_new_tokens (default 16 64 256)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement, best kept (default 3; 2 with --quick)")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds: a kind whose first round takes longer gets fewer rounds")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steadier on a shared machine)")
+    parser.add_argument("--env", action="store_true", help="time env.step of the batched env instead of its scorer alone")
+    args = parser.parse_args(argv)
+    args.n = args.n or ([16, 64] if args.quick else [16, 64, 256])
+    args.t = args.t or ([16, 64] if args.quick else [16, 64, 256])
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    tokenizer = load_tokenizer("tiny")
+    pool = whole_tokens(tokenizer)
+    tasks = {kind: SentimentRMTask(device=str(device), incremental=kind == "incremental") for kind in ("full", "incremental")}
+    assert tasks["incremental"].incremental and not tasks["full"].incremental
+
+    what = "env.step of the batched env" if args.env else "the batched env's scorer alone"
+    print(f"reward cost per episode, {ENV_ID} (tiny-sentiment, decoder classifier), {what}, device {device}, "
+          f"{args.threads} torch thread(s), best of up to {args.rounds} rounds")
+    header = ("| N | T | full (ms/episode) | incremental (ms/episode) | sparse, scored once (ms/episode) "
+              "| full / incremental | full / sparse | max abs score diff |")
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for n in args.n:
+        for t in args.t:
+            best = measure(args, tasks, tokenizer, device, n, t, pool)
+            ms = {kind: 1000 * best[kind][0] / n for kind in KINDS}
+            diff = max(float(np.abs(best[kind][1] - best["full"][1]).max()) for kind in KINDS)
+            print(f"| {n} | {t} | {ms['full']:.2f} | {ms['incremental']:.2f} | {ms['sparse']:.2f} "
+                  f"| **{ms['full'] / ms['incremental']:.1f}x** | {ms['full'] / ms['sparse']:.1f}x | {diff:.1e} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
