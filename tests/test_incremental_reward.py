@@ -302,6 +302,23 @@ def test_incremental_and_full_rescore_give_the_same_rewards(policy):
     np.testing.assert_allclose(rewards[True], rewards[False], atol=1e-5, rtol=0)
 
 
+def test_prompt_baseline_is_exactly_zero_at_the_start(policy):
+    """baseline='prompt' read incrementally: each row's own empty-text score is its baseline (0 at reset, exactly)."""
+    kwargs = {"max_new_tokens": 5, "task_kwargs": {"baseline": "prompt"}}
+    single = gym.make("textgym/SentimentRM-v0", **kwargs)
+    batched = gym.make_vec("textgym/SentimentRM-v0", num_envs=3, vectorization_mode="vector_entry_point", **kwargs)
+    _, info = single.reset(seed=0)
+    _, batched_info = batched.reset(seed=[0, 1, 2])
+    assert info["score"] == 0.0 and (batched_info["score"] == 0.0).all()
+    task = single.unwrapped.task
+    for word in (" The", " food", " was"):
+        _, _, _, _, info = single.step(policy.encode(word)[0])
+        _, _, _, _, batched_info = batched.step(np.full(3, policy.encode(word)[0]))
+    prompt = task.prompts("train")[info["prompt_index"]]
+    assert info["score"] == pytest.approx(task.score(prompt, info["text"]), abs=1e-5)
+    assert batched_info["score"][0] == pytest.approx(info["score"], abs=1e-5)
+
+
 def test_batched_env_makes_one_forward_per_step_for_rows_with_new_tokens(policy, monkeypatch):
     env = gym.make_vec("textgym/SentimentRM-v0", num_envs=6, vectorization_mode="vector_entry_point", max_new_tokens=20)
     env.reset(seed=0)

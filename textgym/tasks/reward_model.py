@@ -234,12 +234,13 @@ class RewardModelTask(Task):
         bound = prompt_tokens + max_new_tokens * per_token
         limit = self.reward_model.max_length
         if bound > limit:
-            room = max((limit - prompt_tokens) // per_token, 0)
+            room = (limit - prompt_tokens) // per_token
+            fix = f"use max_new_tokens <= {room}, shorter prompts," if room > 0 else "use shorter prompts"
             raise RewardModelError(
                 f"task {self.name!r}: prompt plus horizon can take {bound} tokens of reward model {self.reward_model.name!r} "
                 f"(the longest prompt {prompt_tokens}, plus max_new_tokens={max_new_tokens} tokens of {tokenizer.name!r} at up to "
                 f"{per_token} each), more than the {limit} it reads (its context); textgym never truncates the scored text: "
-                f"use max_new_tokens <= {room}, shorter prompts, or a reward model with a longer context"
+                f"{fix} or a reward model with a longer context"
             )
 
     def _longest_start_tokens(self) -> int:
