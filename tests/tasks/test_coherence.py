@@ -238,3 +238,73 @@ def test_prompt_set_is_balanced_and_disjoint(task):
 
 def test_env_checker_passes(task):
     check_env(TextGenEnv(task=task, render_mode="ansi"))
+
+
+# -- the batched env: one judge forward per step for all rows --------------------------------
+
+
+def _count_judge_forwards(monkeypatch, judge) -> list[int]:
+    """Rows of every forward of the judge's transformer (the per-row path and the batched one both go through it)."""
+    calls: list[int] = []
+    body = judge.model.base_model
+    original = body.forward
+    monkeypatch.setattr(body, "forward", lambda *a, **k: calls.append((a[0] if a else k["input_ids"]).shape[0]) or original(*a, **k))
+    return calls
+
+
+def test_batched_env_makes_one_judge_forward_per_step(task, monkeypatch):
+    import gymnasium as gym
+    import numpy as np
+
+    num_envs = 6
+    env = gym.make_vec("textgym/Coherence-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", max_new_tokens=8)
+    tokenizer = env.unwrapped.tokenizer
+    words = [tokenizer.encode(w)[0] for w in (" The", " soup", " was", " hot", " and", " the", " bread")]
+    for prompt in task.prompts("train"):  # every prompt's key/values cached (once per prompt, as for single envs)
+        task.judge.prompt_state(prompt.text)
+    calls = _count_judge_forwards(monkeypatch, task.judge)
+    env.reset(seed=0)
+    assert calls == []
+    for t, word in enumerate(words):
+        before = len(calls)
+        actions = np.full(num_envs, word)
+        actions[t % num_envs] = tokenizer.eos_token_id  # one row ends and starts again (prompts cached: no forward)
+        _, _, terminated, _, _ = env.step(actions)
+        assert calls[before:] == [num_envs], f"step {t}"  # one forward over all rows (the row that ended rides along)
+    env.close()
+
+
+def test_batched_env_agrees_with_single_envs_row_by_row(task):
+    """Rows end at mixed times (EOS, the horizon) and start again; every reward is the single env's for that row, to 1e-5;
+    words whose tokens merge when retokenised, and tokens holding part of a character, included."""
+    import gymnasium as gym
+    import numpy as np
+
+    num_envs, steps, horizon = 4, 16, 6
+    batched = gym.make_vec("textgym/Coherence-v0", num_envs=num_envs, vectorization_mode="vector_entry_point",
+                           max_new_tokens=horizon)
+    singles = [gym.make("textgym/Coherence-v0", max_new_tokens=horizon) for _ in range(num_envs)]
+    tokenizer = singles[0].unwrapped.tokenizer
+    rng = np.random.default_rng(3)
+    actions = reward_contract.random_actions(rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.1)
+    pieces = [i for w in (" wa", "ter", " c", "old", " The", " bread", ".") for i in tokenizer.encode(w)]
+    actions = np.where(rng.random(actions.shape) < 0.4, rng.choice(pieces, size=actions.shape), actions)
+    seeds = [5, 6, 7, 8]
+    batched.reset(seed=seeds)
+    for row, env in enumerate(singles):
+        env.reset(seed=seeds[row])
+    ended = 0
+    for t in range(steps):
+        _, rewards, terminated, _, info = batched.step(actions[t])
+        for row, env in enumerate(singles):
+            _, reward, done, _, single_info = env.step(int(actions[t, row]))
+            assert reward == pytest.approx(rewards[row], abs=1e-5), f"step {t} row {row}"
+            assert done == terminated[row]
+            if done:
+                ended += 1
+                assert info["final_info"]["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
+                env.reset()
+            else:
+                assert info["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
+    assert ended >= num_envs
+    batched.close()

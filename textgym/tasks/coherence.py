@@ -19,8 +19,10 @@ import random
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import torch
 
+from textgym.batch_scoring import TextBatchScorer
 from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
@@ -339,6 +341,123 @@ class IncrementalLikelihood:
         return self.prefix_sums[-1], len(self.ids)
 
 
+class _HiddenStates(torch.nn.Module):
+    """The head :class:`~textgym.models.incremental_reward.IncrementalClassifier` applies to a forward's last hidden states:
+    none (they are kept as they are; the judge's LM head reads only the positions it needs)."""
+
+    def __init__(self, lm_head: torch.nn.Module, hidden_size: int) -> None:
+        super().__init__()
+        self.weight_dtype = lm_head.weight.dtype
+        self.out_features = hidden_size
+
+    @property
+    def weight(self) -> torch.Tensor:  # the dtype of the attention mask
+        return torch.empty(0, dtype=self.weight_dtype)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden
+
+
+class _JudgeBody:
+    """The judge LM seen as a decoder whose head yields hidden states, for :class:`IncrementalClassifier`."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.base_model = model.base_model
+        self.config = model.config
+        self.score = _HiddenStates(model.get_output_embeddings(), int(model.config.hidden_size))
+        self.parameters = model.parameters
+
+
+class BatchedLikelihood:
+    """The token confidences of ``num_rows`` growing continuations, all rows fed in one judge forward.
+
+    Each row holds ``<|endoftext|>`` + prompt + continuation tokens at its own columns of one
+    key/value buffer per layer (:class:`~textgym.models.incremental_reward.IncrementalClassifier`,
+    which feeds every row its new tokens in one forward with explicit positions and a mask that
+    lets each row see only itself), and the hidden state of every token; the judge's LM head
+    then reads the positions whose next token is new, for all rows at once. A row starts from
+    its prompt's cached key/values (:meth:`LanguageJudge.prompt_state`), copied in, no forward.
+    What it computes is :class:`IncrementalLikelihood`'s, row by row, up to float rounding of a
+    padded batch (~1e-7).
+    """
+
+    def __init__(self, judge: LanguageJudge, num_rows: int) -> None:
+        from textgym.models.incremental_reward import IncrementalClassifier
+
+        self.judge = judge
+        self.head = judge.model.get_output_embeddings()
+        self.engine = IncrementalClassifier(_JudgeBody(judge.model), num_rows, None, judge.max_positions)
+        self.contexts: list[list[int]] = [[] for _ in range(num_rows)]
+        self.ids: list[list[int]] = [[] for _ in range(num_rows)]
+        self.prefix_sums: list[list[float]] = [[0.0] for _ in range(num_rows)]
+
+    @property
+    def forwards(self) -> int:
+        """Judge forwards so far (all rows together)."""
+        return self.engine.forwards
+
+    def reset_row(self, row: int, prompt_text: str) -> None:
+        """Start ``row`` on ``prompt_text``: its cached context key/values copied into the row's columns."""
+        from textgym.models.incremental_reward import RowStore
+
+        context, key_values = self.judge.prompt_state(prompt_text)
+        engine = self.engine
+        self.contexts[row], self.ids[row], self.prefix_sums[row] = context, [], [0.0]
+        engine.reset_rows([row])
+        held = len(context) - 1
+        if held and key_values:
+            one = RowStore(1, engine.num_layers, engine.device, capacity=held)
+            one.keys = [k[..., :held, :] for k, _ in key_values]
+            one.values = [v[..., :held, :] for _, v in key_values]
+            one.logits = torch.zeros((1, held, engine.head.out_features), dtype=key_values[0][0].dtype, device=engine.device)
+            engine.store.copy_rows_from(one, torch.as_tensor([row], device=engine.device), held)
+            engine.store.lengths[row] = held
+            engine.ids[row] = list(context[:-1])
+
+    @torch.no_grad()
+    def update(self, rows: list[int], continuations: list[str]) -> list[tuple[float, int]]:
+        """The summed token confidence of each row's continuation and its token count, the rows fed in one forward."""
+        judge, engine = self.judge, self.engine
+        targets, commons = [], []
+        for row, continuation in zip(rows, continuations):
+            context = self.contexts[row]
+            new_ids = judge.continuation_ids(len(context), continuation)
+            common = 0
+            for old, new in zip(self.ids[row], new_ids):
+                if old != new:
+                    break
+                common += 1
+            targets.append(context + new_ids)
+            commons.append(common)
+            self.ids[row] = new_ids
+        if rows:
+            engine.set_ids(rows, targets)
+        # the hidden state at position len(context) - 1 + i predicts continuation token i
+        where_rows, where_columns, wanted = [], [], []
+        for row, common in zip(rows, commons):
+            first = len(self.contexts[row]) - 1
+            for i in range(common, len(self.ids[row])):
+                where_rows.append(row)
+                where_columns.append(first + i)
+                wanted.append(self.ids[row][i])
+        confidences: list[float] = []
+        if wanted:
+            device = engine.device
+            hidden = engine.store.logits[torch.as_tensor(where_rows, device=device), torch.as_tensor(where_columns, device=device)]
+            log_probs = torch.log_softmax(self.head(hidden).double(), dim=-1)
+            picked = log_probs.gather(1, torch.as_tensor(wanted, device=device).unsqueeze(1)).squeeze(1).tolist()
+            confidences = [token_confidence(log_prob, judge.vocab_size) for log_prob in picked]
+        out, at = [], 0
+        for row, common in zip(rows, commons):
+            sums = self.prefix_sums[row]
+            del sums[common + 1 :]
+            for _ in range(common, len(self.ids[row])):
+                sums.append(sums[-1] + confidences[at])
+                at += 1
+            out.append((sums[-1], len(self.ids[row])))
+        return out
+
+
 # -- incremental word statistics -------------------------------------------------------------
 
 
@@ -412,6 +531,68 @@ class CoherenceScorer(Scorer):
         return coherence_score(self.statistics.coherence(), grammaticality, self.statistics.repetition())
 
 
+class CoherenceBatchScorer(TextBatchScorer):
+    """The rows' word statistics fed their appended text; the judge reads every row whose text changed in one forward
+    per step (:class:`BatchedLikelihood`), not one per row."""
+
+    task: CoherenceTask
+
+    def __init__(self, task: CoherenceTask, tokenizer, num_envs: int, arrays, prompts) -> None:
+        super().__init__(task, tokenizer, num_envs, arrays, prompts)
+        self._statistics: list[WordStatistics | None] = [None] * num_envs
+        self._likelihood: BatchedLikelihood | None = None  # the judge loads on the first reset
+
+    def reset_rows(self, rows, prompt_indices) -> None:
+        if self._likelihood is None:
+            self._likelihood = BatchedLikelihood(self.task.judge, self.num_envs)
+        for row, index in zip(rows.tolist(), prompt_indices.tolist()):
+            prompt = self.prompts[index]
+            self._texts[row] = ""
+            self._decoders[row] = self.tokenizer.incremental_decoder()
+            self._prompts[row] = prompt
+            self._statistics[row] = WordStatistics(topic_words(prompt))
+            self._likelihood.reset_row(row, prompt.text)
+            self._scores[row] = 0.0  # score("") = 0
+        self._publish()
+
+    def step(self, tokens, active):
+        token_list = tokens.tolist()
+        changed = []
+        for row in np.flatnonzero(self.arrays.to_host(active)).tolist():
+            appended = self._decoders[row].push(token_list[row])
+            if appended:
+                self._append(row, appended)
+                changed.append(row)
+        self._rescore(changed)
+        self._publish()
+        return self.scores
+
+    def finish_rows(self, rows):
+        changed = []
+        for row in rows.tolist():
+            rest = self._decoders[row].flush()
+            if rest:
+                self._append(row, rest)
+                changed.append(row)
+        if changed:
+            self._rescore(changed)
+            self._publish()
+        return self.scores
+
+    def _append(self, row: int, appended: str) -> None:
+        self._texts[row] += appended
+        self._statistics[row].feed(appended)
+
+    def _rescore(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        parts = self._likelihood.update(rows, [self._texts[row] for row in rows])
+        for row, (confidence_sum, count) in zip(rows, parts):
+            statistics = self._statistics[row]
+            score = coherence_score(statistics.coherence(), grammaticality_of(confidence_sum, count), statistics.repetition())
+            self._scores[row] = self.task.checked_score(score)
+
+
 class CoherenceTask(Task):
     """Continue a story or a review fluently, on topic, without repeating yourself.
 
@@ -454,6 +635,9 @@ class CoherenceTask(Task):
     The word statistics update in O(len(appended)). The judge keeps each prompt's
     key/value cache and, per step, re-tokenises the text (microseconds) and runs the model
     on the tokens that changed only (usually one), attending over the O(length) sequence.
+    The batched env feeds all rows whose text changed in one judge forward per step
+    (:class:`CoherenceBatchScorer`), equal to the single env's per-row reads up to float
+    rounding (~1e-7).
 
     - dense: ``r_t = score(c_{t+1}) - score(c_t)``. After ``"The soup at this little
       restaurant was"``, writing ``" cold"``, ``" and"``, ``" the"``, ``" service"``,
@@ -534,6 +718,9 @@ class CoherenceTask(Task):
 
     def scorer(self, prompt: Prompt) -> Scorer:
         return CoherenceScorer(self, prompt)
+
+    def batch_scorer(self, tokenizer, num_envs: int, arrays, prompts: list[Prompt]):
+        return CoherenceBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
 
 def topic_prompts(topic: str) -> list[str]:
