@@ -4,6 +4,7 @@
     python benchmarks/reward_cost.py --quick          # N in 16 64, T in 16 64
     python benchmarks/reward_cost.py --device cuda    # the classifier (and the env's arrays) on the GPU
     python benchmarks/reward_cost.py --env            # time whole env steps (gym.make_vec) instead of the scorer alone
+    python benchmarks/reward_cost.py --bidirectional  # a BERT-like classifier (re-read every scoring step): score_every token vs word
 
 The reward model is the bundled ``tiny-sentiment`` (``textgym/SentimentRM-v0``: a 2-layer GPT-2
 classifier reading prompt plus continuation). For every ``N`` rows and ``T = max_new_tokens``
@@ -126,6 +127,93 @@ def measure(args, tasks, tokenizer, device, n: int, t: int, pool: np.ndarray) ->
     return best
 
 
+# -- bidirectional (BERT-like) classifier: score_every ------------------------------------------
+
+#: the score_every values of the bidirectional table, with the sparse (scored once) reference
+BIDIRECTIONAL_KINDS = ("token", "word", 4, "sparse")
+
+
+def save_bert_classifier(folder: Path, tokenizer, hidden: int = 256, layers: int = 2, seed: int = 0) -> str:
+    """A BERT sequence classifier (random weights, seeded) with a WordPiece vocabulary of the policy's words, saved in ``folder``.
+
+    The vocabulary: the lowercased words of the policy's tokens, plus letters and digits alone and
+    as ``##`` pieces, so that a text takes about one WordPiece token per word, as with a real BERT.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'\"-:;()")
+    found = {tokenizer.decode([i]).strip().lower() for i in range(tokenizer.vocab_size)}
+    words = sorted(w for w in found if w.isalpha() and w not in letters)
+    vocab = specials + letters + ["##" + c for c in letters] + words + ["##" + w for w in words]
+    backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))]
+    )
+    rm_tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                           sep_token="[SEP]", mask_token="[MASK]", model_max_length=2048)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=4 * hidden, max_position_embeddings=2048, num_labels=2,
+                        id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}, pad_token_id=0)
+    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    rm_tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
+    """Per-episode reward cost of a BERT-like classifier read whole at every scoring step, at each score_every."""
+    import tempfile
+
+    from textgym.tasks import RewardModelTask
+    from textgym.tasks.data import load_prompts
+
+    prompts = {split: [p.text for p in load_prompts("sentiment", split)] for split in ("train", "eval")}
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_bert_classifier(Path(folder), tokenizer, hidden=args.bert_hidden)
+        tasks = {kind: RewardModelTask(path, label="positive", text="prompt+continuation", prompts=prompts, device=str(device),
+                                       score_every="token" if kind == "sparse" else kind) for kind in BIDIRECTIONAL_KINDS}
+        model = tasks["token"].reward_model.model
+        assert not tasks["token"].incremental
+        forwards = [0]
+        hook = model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
+        print(f"reward cost per episode, BERT-like classifier (2 layers, hidden {args.bert_hidden}, WordPiece) on prompt plus "
+              f"continuation, the batched env's scorer alone, device {device}, {args.threads} torch thread(s), best of up to "
+              f"{args.rounds} rounds; forwards: classifier forwards per episode of all rows (reset, steps, end)")
+        header = ("| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) | sparse, scored once (ms/episode) "
+                  "| token / word | forwards token / word / 4 | max abs final score diff |")
+        print(header)
+        print("|---" * (header.count("|") - 1) + "|")
+        for n in args.n:
+            for t in args.t:
+                rng = np.random.default_rng(n * 1000 + t)
+                tokens = rng.choice(pool, size=(t, n))
+                prompt_indices = rng.integers(len(prompts["train"]), size=n)
+                best: dict = {}
+                counts: dict = {}
+                rounds = {kind: args.rounds for kind in BIDIRECTIONAL_KINDS}
+                for round_index in range(args.rounds):
+                    for kind in BIDIRECTIONAL_KINDS:
+                        if round_index >= rounds[kind]:
+                            continue
+                        forwards[0] = 0
+                        seconds, scores = time_scorer(tasks[kind], tokenizer, device, n, tokens, prompt_indices, lazy=kind == "sparse")
+                        counts[kind] = forwards[0]
+                        if round_index == 0:
+                            rounds[kind] = max(1, min(args.rounds, math.floor(args.budget / max(seconds, 1e-9))))
+                        if kind not in best or seconds < best[kind][0]:
+                            best[kind] = (seconds, scores)
+                ms = {kind: 1000 * best[kind][0] / n for kind in BIDIRECTIONAL_KINDS}
+                diff = max(float(np.abs(best[kind][1] - best["token"][1]).max()) for kind in BIDIRECTIONAL_KINDS)
+                print(f"| {n} | {t} | {ms['token']:.2f} | {ms['word']:.2f} | {ms[4]:.2f} | {ms['sparse']:.2f} "
+                      f"| **{ms['token'] / ms['word']:.2f}x** | {counts['token']} / {counts['word']} / {counts[4]} | {diff:.1e} |",
+                      flush=True)
+        hook.remove()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="where the classifier runs: cpu (default), cuda, auto")
@@ -136,14 +224,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds: a kind whose first round takes longer gets fewer rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steadier on a shared machine)")
     parser.add_argument("--env", action="store_true", help="time env.step of the batched env instead of its scorer alone")
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="only the table of a BERT-like classifier at score_every token / word / 4 (default N, T in 16 64)")
+    parser.add_argument("--bert-hidden", type=int, default=256, help="hidden size of the --bidirectional classifier (default 256)")
     args = parser.parse_args(argv)
-    args.n = args.n or ([16, 64] if args.quick else [16, 64, 256])
-    args.t = args.t or ([16, 64] if args.quick else [16, 64, 256])
+    args.n = args.n or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
+    args.t = args.t or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
     args.rounds = args.rounds or (2 if args.quick else 3)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     tokenizer = load_tokenizer("tiny")
     pool = whole_tokens(tokenizer)
+    if args.bidirectional:
+        return bidirectional_table(args, device, tokenizer, pool)
     tasks = {kind: SentimentRMTask(device=str(device), incremental=kind == "incremental") for kind in ("full", "incremental")}
     assert tasks["incremental"].incremental and not tasks["full"].incremental
 

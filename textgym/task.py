@@ -83,6 +83,18 @@ class Scorer:
         """Return the score of ``continuation``, which is the previous one plus ``appended``."""
         return self.task.score(self.prompt, continuation)
 
+    def advance(self, generated: int) -> None:
+        """The env calls this at every step, before that step's :meth:`update`, with the tokens generated so far
+        (EOS included). The default ignores it; a scorer that re-scores only every few tokens counts with it."""
+
+    def finish(self, continuation: str) -> float | None:
+        """The env calls this once when the episode ends, after the last :meth:`update`, with the final text.
+
+        Return the final text's score where the last value returned was held from an earlier text
+        (a scorer that re-scores only at some steps), else ``None`` (the default: the last update stands).
+        """
+        return None
+
 
 class Task:
     """A text-generation task: prompts in train and eval splits, and a sequence score.

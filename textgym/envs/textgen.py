@@ -216,6 +216,7 @@ class TextGenEnv(gym.Env):
         self._attention_mask[self._position] = 1
         self._position += 1
         self._num_generated += 1
+        self._scorer.advance(self._num_generated)
 
         previous = self._score if self._num_generated > 1 else 0.0  # potential 0 before the first token
         lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode, an expensive score: scored at the end only
@@ -243,6 +244,9 @@ class TextGenEnv(gym.Env):
                 self._score = self.task.checked_score(self._scorer.update(self._text, self._text))
             elif rest:
                 self._score = self.task.checked_score(self._scorer.update(self._text, rest))
+            final = self._scorer.finish(self._text)  # a scorer that held an earlier text's score scores the final text
+            if final is not None:
+                self._score = self.task.checked_score(final)
         reward = step_reward(self.reward_mode, previous, self._score, self._done)
         self._rewards[self._num_generated - 1] = reward
         if self.render_mode == "human":

@@ -23,6 +23,42 @@ from textgym.tasks.data import load_prompts
 TEXTS = ("continuation", "prompt+continuation")
 #: what the score is measured from
 BASELINES = ("none", "prompt")
+#: when the score is computed again (besides a positive int k: every k generated tokens)
+SCORE_EVERY = ("token", "word")
+
+
+def check_score_every(value: object, task_name: str) -> str | int:
+    """``value`` if it is ``"token"``, ``"word"`` or a positive int, else a :class:`TaskError` naming it and what is allowed."""
+    if isinstance(value, str) and value in SCORE_EVERY:
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and int(value) > 0:
+        return int(value)
+    raise TaskError(
+        f"task {task_name!r}: unknown score_every {value!r}; allowed: 'token' (every step where the text changed), "
+        f"'word' (when a word completes) or a positive int k (every k generated tokens)"
+    )
+
+
+def score_due(score_every: str | int, previous: str, appended: str, generated: int, scored_at: int) -> bool:
+    """Whether a step that appended ``appended`` (non-empty) to ``previous`` scores the text again.
+
+    ``generated``: the tokens generated so far (this step's included); ``scored_at``: that
+    count when the score was last computed (0 at the start). ``"token"``: always. ``"word"``:
+    when the appended text holds a whitespace character right after a non-space one (of the
+    appended text, or the last of ``previous``): the word before it is complete. ``k``: when a
+    multiple of ``k`` tokens was reached since the last score. The end of an episode always
+    scores (not decided here).
+    """
+    if score_every == "token":
+        return True
+    if score_every == "word":
+        before = previous[-1:] or " "
+        for ch in appended:
+            if ch.isspace() and not before.isspace():
+                return True
+            before = ch
+        return False
+    return generated // score_every > scored_at // score_every
 
 
 class RewardModelTask(Task):
@@ -70,6 +106,27 @@ class RewardModelTask(Task):
     (BERT-like) reads the whole text again at every step (``incremental=False``, also
     available for a decoder, as the reference), ``batch_size`` texts per forward.
 
+    How often. ``score_every`` trades the density of the reward for forwards, most useful
+    for an encoder classifier, whose every score is a forward over the whole text:
+    ``"token"`` (default) scores every step where the text changed; ``"word"`` only at the
+    steps that complete a word (the appended text holds whitespace right after a non-space
+    character; with a policy whose tokens start with a space, the step after the word's last
+    token); a positive int ``k`` at the steps that reach a multiple of ``k`` generated
+    tokens (at the first step that changes the text after it, if that one adds no
+    character). The episode's last step always scores the final text. In between the score
+    is held (the previous value), so those steps' instant rewards are 0 and the change
+    lands, whole, on the next scoring step: fewer reads for coarser, delayed credit, and the
+    dense rewards still sum to the sparse return exactly. ``k`` cuts the forwards about
+    ``k``-fold (the rows of a batched env that start together reach multiples of ``k``
+    together). ``"word"`` reads a row about once per word, which with a subword policy
+    is most steps (1.3-1.6 tokens a word): in the batched env a step's forward then holds
+    fewer rows rather than forwards becoming rarer, a modest saving
+    (``benchmarks/RESULTS.md``). A decoder classifier read incrementally takes ``score_every`` too: the
+    held text's tokens are fed at the next scoring step, in one forward, so each token still
+    goes through the classifier once and only the per-forward overhead is saved (small
+    beside an encoder's re-read). The single env and the batched env score at the same
+    steps, row by row.
+
     Sparse mode. Where the whole text is read again at every step, sparse mode scores each
     episode once, when it ends (:attr:`lazy_sparse`; one forward for all rows ending at that
     step in the batched env), and ``info["score"]`` before the last step stays the empty
@@ -108,6 +165,8 @@ class RewardModelTask(Task):
       classifier is not a decoder one) or ``False`` (re-read the whole text at every step).
     - ``lazy_sparse``: ``None`` (default: ``True`` unless read incrementally), ``True`` (sparse
       episodes scored only at their end, by one forward over the whole text) or ``False``.
+    - ``score_every``: ``"token"`` (default), ``"word"`` or a positive int ``k`` (see *How often*);
+      anything else is a :class:`~textgym.task.TaskError`.
     - ``trust_remote_code``: off unless you ask.
     - ``max_new_tokens`` (32), ``model`` (the default policy, ``"tiny"``), ``name``, ``description``.
 
@@ -141,8 +200,11 @@ class RewardModelTask(Task):
         description: str | None = None,
         incremental: bool | None = None,
         lazy_sparse: bool | None = None,
+        score_every: str | int = "token",
     ) -> None:
         super().__init__(name=name, prompts=prompts, description=description, max_new_tokens=max_new_tokens, model=model)
+        #: when the score is computed again: ``"token"``, ``"word"`` or every ``k`` generated tokens (see *How often*)
+        self.score_every = check_score_every(score_every, self.name)
         if text not in TEXTS:
             raise TaskError(f"task {self.name!r}: unknown text {text!r}; allowed: {list(TEXTS)}")
         if baseline not in BASELINES:
@@ -280,8 +342,31 @@ class RewardModelScorer(Scorer):
         super().__init__(task, prompt)
         self._rows = task.reward_model.incremental_scores(1) if task.incremental else None
         self._baseline: float | None = None  # the empty text's own score, with baseline="prompt"
+        self._generated = 0  # tokens generated so far (from the env's advance)
+        self._scored: tuple[str, int, float] | None = None  # the text last scored, the token count then, its score
+
+    def advance(self, generated: int) -> None:
+        self._generated = generated
 
     def update(self, continuation: str, appended: str) -> float:
+        scored = self._scored
+        if scored is not None and continuation != scored[0]:
+            previous = continuation[: len(continuation) - len(appended)]
+            if not score_due(self.task.score_every, previous, appended, self._generated, scored[1]):
+                return scored[2]  # held until the next scoring step
+        return self._compute(continuation)
+
+    def finish(self, continuation: str) -> float | None:
+        if self._scored is not None and continuation == self._scored[0]:
+            return None
+        return self._compute(continuation)
+
+    def _compute(self, continuation: str) -> float:
+        score = self._score(continuation)
+        self._scored = (continuation, self._generated, score)
+        return score
+
+    def _score(self, continuation: str) -> float:
         task, prompt = self.task, self.prompt
         if self._rows is None:
             return float(task.score_batch([prompt], [continuation], truncate=False)[0])
@@ -307,14 +392,20 @@ class RewardModelBatchScorer(TextBatchScorer):
         super().__init__(task, tokenizer, num_envs, arrays, prompts)
         self._rows = task.reward_model.incremental_scores(num_envs) if task.incremental else None
         self._baselines = np.zeros(num_envs, dtype=np.float64)  # each row's empty-text score, with baseline="prompt"
+        self._generated = np.zeros(num_envs, dtype=np.int64)  # tokens generated in each row's episode (EOS excepted)
+        self._scored_at = np.zeros(num_envs, dtype=np.int64)  # that count when each row was last scored
+        self._scored_texts = [""] * num_envs  # the text each row's score is of
 
     def reset_rows(self, rows, prompt_indices) -> None:
         rows, indices = rows.tolist(), prompt_indices.tolist()
         prompts = [self.prompts[index] for index in indices]
         for row, prompt in zip(rows, prompts):
             self._texts[row] = ""
+            self._scored_texts[row] = ""
             self._decoders[row] = self.tokenizer.incremental_decoder()
             self._prompts[row] = prompt
+        self._generated[rows] = 0
+        self._scored_at[rows] = 0
         if self.lazy:
             self._scores[rows] = self.task.start_scores(prompts)  # cached per prompt: no forward
         elif self._rows is not None:
@@ -328,30 +419,36 @@ class RewardModelBatchScorer(TextBatchScorer):
 
     def step(self, tokens, active):
         token_list = tokens.tolist()
-        changed = []
-        for row in np.flatnonzero(self.arrays.to_host(active)).tolist():
+        due = []
+        every = self.task.score_every
+        active_rows = np.flatnonzero(self.arrays.to_host(active))
+        self._generated[active_rows] += 1
+        for row in active_rows.tolist():
             appended = self._decoders[row].push(token_list[row])
             if appended:
-                self._texts[row] += appended
-                changed.append(row)
+                previous = self._texts[row]
+                self._texts[row] = previous + appended
+                if every == "token" or score_due(every, previous, appended, int(self._generated[row]), int(self._scored_at[row])):
+                    due.append(row)
         if not self.lazy:
-            self._rescore(changed)
+            self._rescore(due)
         self._publish()
         return self.scores
 
     def finish_rows(self, rows):
         rows = rows.tolist()
-        changed = []
         for row in rows:
             rest = self._decoders[row].flush()
             if rest:
                 self._texts[row] += rest
-                changed.append(row)
+        # the rows whose score is of an earlier text: a character the decoder held, or a text held by score_every
+        changed = [row for row in rows if self._texts[row] != self._scored_texts[row]]
         if self.lazy or self._rows is None:
             # read whole: the ending rows in one forward of their own, in sparse mode (their only score) and in
             # dense mode alike, so that the final score is the same number in both
             if rows:
                 self._scores[rows] = self.task.score_batch([self._prompts[r] for r in rows], [self._texts[r] for r in rows], truncate=False)
+                self._mark_scored(rows)
                 self._publish()
         elif changed:
             self._rescore(changed)
@@ -367,6 +464,12 @@ class RewardModelBatchScorer(TextBatchScorer):
         else:
             inputs = [self.task.classifier_input(p, t) for p, t in zip(prompts, texts)]
             self._scores[rows] = self._rows.scores(rows, inputs) - self._baselines[rows]
+        self._mark_scored(rows)
+
+    def _mark_scored(self, rows: list[int]) -> None:
+        for row in rows:
+            self._scored_texts[row] = self._texts[row]
+        self._scored_at[rows] = self._generated[rows]
 
 
 class SentimentRMTask(RewardModelTask):
@@ -401,7 +504,7 @@ class SentimentRMTask(RewardModelTask):
 
     ## Arguments
     ``gym.make("textgym/SentimentRM-v0", reward_mode="dense", task_kwargs={"device": "cpu", "baseline": "none"})``;
-    ``transform``, ``prompts``, ``batch_size``, ``incremental``, ``lazy_sparse`` as for :class:`RewardModelTask`
+    ``transform``, ``prompts``, ``batch_size``, ``incremental``, ``lazy_sparse``, ``score_every`` as for :class:`RewardModelTask`
     (the classifier is a decoder one: read incrementally by default).
 
     ## Version History
@@ -422,11 +525,12 @@ class SentimentRMTask(RewardModelTask):
         batch_size: int = 64,
         incremental: bool | None = None,
         lazy_sparse: bool | None = None,
+        score_every: str | int = "token",
     ) -> None:
         super().__init__(
             reward_model="tiny-sentiment", label="positive", transform=transform, text="prompt+continuation",
             prompts=prompts, baseline=baseline, device=device, batch_size=batch_size, incremental=incremental,
-            lazy_sparse=lazy_sparse,
+            lazy_sparse=lazy_sparse, score_every=score_every,
         )
 
     def load_prompts(self, split: str) -> list[Prompt]:
