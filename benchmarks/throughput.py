@@ -3,6 +3,8 @@
     python benchmarks/throughput.py                       # CPU, N in 1 8 64 256, Copy and Sentiment
     python benchmarks/throughput.py --device cuda         # the batched env's tensors on the GPU
     python benchmarks/throughput.py --quick               # smaller N and shorter timings
+    python benchmarks/throughput.py --actions uniform     # EOS among the random actions: rows end at mixed
+                                                          # times, autoreset at most steps (default: no-eos)
     python benchmarks/throughput.py --agent lm-ppo [--device cuda --model-size gpt2]
                                                           # LM-PPO rollout tokens/s and update time
                                                           # (benchmarks/lm_ppo_throughput.py; its options)
@@ -71,10 +73,22 @@ def timed_steps(env, actions: np.ndarray, min_seconds: float, sync=None) -> floa
             return transitions / elapsed
 
 
-def vector_actions(vocab: int, n: int, steps: int, eos: int, seed: int = 0) -> np.ndarray:
+ACTIONS = ("no-eos", "uniform")
+
+
+def vector_actions(vocab: int, n: int, steps: int, eos: int, seed: int = 0, kind: str = "no-eos") -> np.ndarray:
+    """``[steps, n]`` actions drawn uniformly over the vocabulary.
+
+    ``kind="no-eos"``: EOS replaced by another token, so episodes end at the horizon (all rows
+    of a batch at the same steps). ``kind="uniform"``: EOS included, so rows end at mixed
+    times and the autoreset path runs at almost every step.
+    """
+    if kind not in ACTIONS:
+        raise ValueError(f"unknown actions {kind!r}; allowed: {list(ACTIONS)}")
     rng = np.random.default_rng(seed)
     actions = rng.integers(0, vocab, size=(steps, n))
-    actions[actions == eos] = (eos + 2) % vocab  # episodes end by truncation: same work for every env kind
+    if kind == "no-eos":
+        actions[actions == eos] = (eos + 2) % vocab  # episodes end by truncation: same work for every env kind
     return actions
 
 
@@ -142,6 +156,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="N in 1 8 64, 0.25 s per measurement, 2 rounds")
     parser.add_argument("--csv", default=None, help="output CSV path")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (small tensors: 1 is fastest)")
+    parser.add_argument("--actions", choices=ACTIONS, default="no-eos",
+                        help="no-eos: uniform actions with EOS replaced (episodes end at the horizon); "
+                             "uniform: EOS included (rows end at mixed times, autoreset at most steps)")
+    parser.add_argument("--no-lengths", action="store_true", help="skip the step cost at text length 16 against 256")
     args = parser.parse_args(argv)
     if args.quick:
         args.num_envs, args.seconds, args.rounds = [n for n in args.num_envs if n <= 64], 0.25, 2
@@ -158,7 +176,7 @@ def main(argv=None) -> int:
             if n <= args.async_max:
                 envs["async"] = gym.make_vec(env_id, num_envs=n, vectorization_mode="async")
             batched = envs["vector"]
-            actions = vector_actions(batched.single_action_space.n, n, 64, batched.tokenizer.eos_token_id)
+            actions = vector_actions(batched.single_action_space.n, n, 64, batched.tokenizer.eos_token_id, kind=args.actions)
             sync = torch.cuda.synchronize if device.type == "cuda" else None
             best = {kind: 0.0 for kind in envs}
             for _ in range(args.rounds):
@@ -173,7 +191,7 @@ def main(argv=None) -> int:
             full, cached = forward_seconds(n, length, device, repeats=5 if n >= 64 else 20)
             step_seconds = n / vec_sps
             rows.append({
-                "task": task, "num_envs": n, "device": str(device),
+                "task": task, "num_envs": n, "device": str(device), "actions": args.actions,
                 "sync_steps_per_s": round(sync_sps), "async_steps_per_s": round(async_sps) if async_sps == async_sps else "",
                 "vector_steps_per_s": round(vec_sps), "vector_over_sync": round(vec_sps / sync_sps, 1),
                 "vector_torch_arrays_steps_per_s": round(torch_sps) if torch_sps == torch_sps else "",
@@ -181,6 +199,8 @@ def main(argv=None) -> int:
                 "lm_forward_cached_ms": round(cached * 1e3, 3), "env_step_over_lm_full": round(step_seconds / full, 3),
             })
             print(_format_row(rows[-1]), flush=True)
+        if args.no_lengths:
+            continue
         n_len = 64 if 64 in args.num_envs else args.num_envs[-1]
         short, long = step_cost_by_length(env_id, n_len, device, repeats=3)
         rows.append({"task": task, "num_envs": n_len, "device": str(device), "step_ms_len16": round(short * 1e3, 3),
@@ -203,10 +223,10 @@ def _format_row(row: dict) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     main = [r for r in rows if "vector_steps_per_s" in r]
-    lines = ["| task | N | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | N | actions | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in main:
-        lines.append(f"| {r['task']} | {r['num_envs']} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
+        lines.append(f"| {r['task']} | {r['num_envs']} | {r.get('actions', 'no-eos')} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
                      f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['vector_torch_arrays_steps_per_s'] or '-'} | {r['env_step_ms']} | "
                      f"{r['lm_forward_full_ms']} / {r['lm_forward_cached_ms']} | {r['env_step_over_lm_full']} |")
     lengths = [r for r in rows if "step_ms_len16" in r]

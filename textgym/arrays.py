@@ -92,6 +92,10 @@ class ArrayBackend:
         """The indices where the 1-D ``mask`` is true, as an int64 array."""
         return mask.nonzero()[0] if self.is_numpy else torch.nonzero(mask).flatten()
 
+    def take(self, array, indices, axis: int = 0):
+        """``array`` gathered at ``indices`` along ``axis`` (numpy's ``take``: a few times cheaper than a fancy index)."""
+        return array.take(indices, axis) if self.is_numpy else array.index_select(axis, indices)
+
     def copy(self, array):
         return array.copy() if self.is_numpy else array.clone()
 

@@ -73,6 +73,10 @@ class BatchScorer:
         """
         return self.scores
 
+    #: whether :meth:`reset_rows` sets a row's score to 0 in place (the potential before a row's first token is 0):
+    #: the env's dense reward is then ``scores - previous scores`` for every row, with no correction at a row's first step
+    starts_at_zero = False
+
     #: whether :meth:`texts` gives the continuations (else the env decodes them from the tokens)
     keeps_text = False
 

@@ -20,6 +20,9 @@ from textgym.envs.textgen import EpisodeFinishedError
 from textgym.task import Task
 
 OUTPUTS = ("numpy", "torch")
+_MAXIMUM = np.maximum.reduce  # ``array.max()`` without the method's Python wrapper
+#: ``info["end_reason"]`` by code: not ended, horizon, stop condition, EOS
+_END_REASONS = np.array([None, "max_new_tokens", "stop", "eos"], dtype=object)
 
 
 def _autoreset_mode(mode) -> AutoresetMode:
@@ -178,25 +181,57 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             table[i, : len(ids)] = ids
         #: the state's arrays: numpy on the CPU (shared with the tensor views below), tensors elsewhere
         self.arrays = backend = ArrayBackend(self.device, arrays)
+        mask_table = (np.arange(length) < lengths[:, None]).astype(np.int64)
         self._prompt_table = backend.from_host(table)
-        self._prompt_mask_table = backend.from_host((np.arange(length) < lengths[:, None]).astype(np.int64))
+        self._prompt_mask_table = backend.from_host(mask_table)
         self._prompt_lengths = backend.from_host(lengths)
+        # what a row starts from, one gather each: ids and mask ``[P, 2, L]``; prompt index, 0 tokens, position ``[3, P]``
+        self._prompt_start_tokens = backend.from_host(np.stack([table, mask_table], axis=1))
+        self._prompt_start_meta = backend.from_host(np.stack([np.arange(prompt_count), np.zeros(prompt_count, dtype=np.int64), lengths]))
         self._rows = backend.arange(n)
+        self._row_starts = self._rows * (2 * length)  # where each row's ids begin in the flat ``_tokens``
+        self._length = length
         self._eos = self.tokenizer.eos_token_id
-        self._input_ids = backend.full((n, length), pad)
-        self._attention_mask = backend.zeros((n, length))
-        self._positions = backend.zeros(n)
-        self._num_generated = backend.zeros(n)
-        self._prompt_indices = backend.zeros(n)
+        #: ``[num_envs, 2, L]``: the ids and the attention mask of every row (``_input_ids``, ``_attention_mask`` are views)
+        self._tokens = backend.zeros((n, 2, length))
+        self._tokens[:, 0] = pad
+        #: ``[3, num_envs]``: prompt index, tokens generated, position of every row (views below); a row (re)starts
+        #: with one write of each of these two arrays, and the infos copy them in one operation
+        self._meta = backend.zeros((3, n))
+        self._bind_views()
         self._ended = backend.zeros(n, "bool")
         self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
         self.scorer.lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode: an expensive score only at episode ends
         self._prompt_texts = [prompt.text for prompt in self.setup.prompts]
+        #: the prompt texts as an object array, then ``None``: ``final_info["prompt"]`` is one lookup (index ``prompt_count`` where no row ended)
+        self._prompt_text_table = np.array([*self._prompt_texts, None], dtype=object)
+        self._prompt_count = prompt_count
+        self._action_shape = (n,)
         self._started = False
         #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows
         self._row_generators: list[np.random.Generator] | None = None
         #: ``rgb_array`` mode: the instant reward of each generated token of every row's episode, on the host
         self._episode_rewards = np.zeros((n, self.max_new_tokens)) if render_mode == "rgb_array" else None
+
+    def _bind_views(self) -> None:
+        """The named state arrays as views of ``_tokens`` and ``_meta``."""
+        self._input_ids, self._attention_mask = self._tokens[:, 0], self._tokens[:, 1]
+        self._prompt_indices, self._num_generated, self._positions = self._meta[0], self._meta[1], self._meta[2]
+        self._counts = self._meta[1:]  # tokens generated and positions: both advance by one per written token
+        self._tokens_flat = self._tokens.reshape(-1)  # a step writes two entries per row through one flat index
+
+    _VIEWS = ("_input_ids", "_attention_mask", "_prompt_indices", "_num_generated", "_positions", "_counts", "_tokens_flat")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The env's attributes without the views of the state (a pickled view would be a copy of its own)."""
+        state = dict(self.__dict__)
+        for name in self._VIEWS:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     # -- the state, as torch tensors on ``device`` (views: no copy) ------------------------------
 
@@ -296,13 +331,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             positions = self._positions[rows]
             self._input_ids[rows, positions] = tokens[rows]
             self._attention_mask[rows, positions] = 1
-            self._positions[rows] += 1
-            self._num_generated[rows] += 1
-        else:
-            self._input_ids[self._rows, self._positions] = tokens
-            self._attention_mask[self._rows, self._positions] = 1
-            self._positions += 1
-            self._num_generated += 1
+            self._counts[:, rows] += 1
+        else:  # the ids and the mask at every row's position, through flat indices (cheaper than [rows, columns])
+            where = self._row_starts + self._positions
+            self._tokens_flat[where] = tokens
+            self._tokens_flat[where + self._length] = 1
+            self._counts += 1
 
         previous = self.scorer.scores
         eos = tokens == self._eos
@@ -313,13 +347,15 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         done = stopped | (self._num_generated >= self.max_new_tokens)
         if live is not None:
             done = done & live
-        any_done = bool(done.any())
+        done_rows = self.arrays.nonzero(done)
+        any_done = len(done_rows) > 0  # (on the host for numpy; one device sync for tensors, as .any() makes)
         if any_done:  # the final text is the full decode: score what the decoders still hold
-            done_rows = self.arrays.nonzero(done)
             scores = self.scorer.finish_rows(done_rows)
         terminated = done
-        truncated = self.arrays.zeros(self.num_envs, "bool")
-        if self.reward_mode == "dense":
+        truncated = np.zeros(self.num_envs, dtype=bool) if self.arrays.is_numpy else self.arrays.zeros(self.num_envs, "bool")
+        if self.reward_mode == "dense" and live is None and self.scorer.starts_at_zero:
+            rewards = scores - previous  # a row started since the last step has the potential 0 there already
+        elif self.reward_mode == "dense":
             first = self._num_generated == 1  # the potential before a row's first token is 0
             if live is not None:
                 first = first & live
@@ -342,9 +378,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
                     mask = self.arrays.to_host(done)
                     infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask.copy()}
             else:
-                reasons = self._end_reasons(done, eos, stopped) if self.setup.info_text else None
+                reasons = self._end_reasons(done, eos, stopped, nested=True) if self.setup.info_text else None
                 infos = self._final_infos(done, done_rows, scores, reasons)
-                self._start_rows(done_rows, self._draw_prompts(done_rows))
+                self._start_rows(done_rows, self._draw_prompts(done_rows, autoreset=True))
         infos.update(self._info())
         fresh = self._convert_fresh
         return self._observation(), fresh(rewards), fresh(terminated), fresh(truncated), infos
@@ -394,6 +430,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     def check_actions(self, actions):
         """``actions`` as an int64 array of shape ``(num_envs,)`` of the env's backend, or a clear error."""
+        if type(actions) is np.ndarray and actions.dtype == np.int64 and actions.shape == self._action_shape:
+            if _MAXIMUM(actions.view(np.uint64)) >= self.vocab_size:  # the common case in two checks; negatives wrap to huge
+                self._raise_out_of_range(actions)
+            return actions if self.arrays.is_numpy else self.arrays.from_host(actions)
         if isinstance(actions, torch.Tensor):
             if actions.dtype.is_floating_point or actions.dtype == torch.bool or actions.is_complex():
                 raise ValueError(f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})")
@@ -479,10 +519,18 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split")
         return self.arrays.from_host(indices, "int64")
 
-    def _draw_prompts(self, rows):
-        """Prompt indices for new episodes in ``rows``: from the batch's generator, or each row's own."""
-        prompts = len(self.setup.prompts)
+    def _draw_prompts(self, rows, autoreset: bool = False):
+        """Prompt indices for new episodes in ``rows``: from the batch's generator, or each row's own.
+
+        ``autoreset``: the draws of a same-step autoreset from the batch's generator are its raw 64-bit
+        outputs modulo the prompt count (``Generator.integers`` costs several times more per call;
+        the bias of the modulo is below ``prompt_count / 2**64``); ``reset`` draws with ``integers``.
+        """
+        prompts = self._prompt_count
         if self._row_generators is None:
+            if autoreset:
+                raw = self.np_random.bit_generator.random_raw(len(rows))
+                return self.arrays.from_host(np.remainder(raw, prompts, out=raw).view(np.int64))
             return self.arrays.from_host(self.np_random.integers(prompts, size=len(rows)), "int64")
         generators = self._row_generators  # one scalar draw per starting row, as TextGenEnv.reset makes
         return self.arrays.from_host([generators[row].integers(prompts) for row in rows.tolist()], "int64")
@@ -495,22 +543,27 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._episode_rewards[rows, counts[rows] - 1] = rewards[rows]
 
     def _start_rows(self, rows, indices) -> None:
-        self._input_ids[rows] = self._prompt_table[indices]
-        self._attention_mask[rows] = self._prompt_mask_table[indices]
-        self._positions[rows] = self._prompt_lengths[indices]
-        self._num_generated[rows] = 0
-        self._prompt_indices[rows] = indices
+        take = self.arrays.take
+        self._tokens[rows] = take(self._prompt_start_tokens, indices)
+        self._meta[:, rows] = take(self._prompt_start_meta, indices, 1)
         self.scorer.reset_rows(rows, indices)
 
-    def _end_reasons(self, done, eos, stopped) -> np.ndarray:
-        """``info["end_reason"]`` of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``None``."""
-        to_host = self.arrays.to_host
-        done, eos, stopped = to_host(done), to_host(eos), to_host(stopped)
-        reasons = np.empty(self.num_envs, dtype=object)  # None everywhere
-        reasons[done] = "max_new_tokens"
-        reasons[done & stopped] = "stop"
-        reasons[done & eos] = "eos"
-        return reasons
+    def _end_reasons(self, done, eos, stopped, nested: bool = False) -> np.ndarray:
+        """``info["end_reason"]`` of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``None``.
+
+        ``nested``: the caller knows ``eos`` implies ``stopped`` implies ``done`` (every row live).
+        """
+        # 0: running, 1: horizon, 2: stop condition, 3: EOS (EOS is also a stop: 1 + 1 + 1); one lookup in a table
+        if self.arrays.is_numpy:
+            if nested:
+                code = done.view(np.uint8) + stopped.view(np.uint8)
+                code += eos.view(np.uint8)
+            else:
+                code = done.view(np.uint8) + (done & stopped).view(np.uint8)
+                code += (done & eos).view(np.uint8)
+            return _END_REASONS[code]
+        code = done.long() + (done & stopped).long() + (done & eos).long()
+        return _END_REASONS[self.arrays.to_host(code)]
 
     def _final_infos(self, done, done_rows, scores, reasons) -> dict[str, Any]:
         """``final_obs`` and ``final_info`` of the rows that ended, laid out as Gymnasium's ``SyncVectorEnv`` lays them out.
@@ -523,39 +576,55 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         ``info_text=False``), each with its ``_key`` mask; zeros or ``None`` in the other rows.
         """
         to_host = self.arrays.to_host
-        mask = to_host(done)
-        row_list = to_host(done_rows).tolist()
-        final_obs = np.empty(self.num_envs, dtype=object)  # None everywhere
-        texts = np.empty(self.num_envs, dtype=object)
-        prompts = np.empty(self.num_envs, dtype=object)
-        prompt_indices = to_host(self._prompt_indices) * mask
-        prompt_texts = self._prompt_texts
-        input_ids, attention_mask = self._convert_fresh(self._input_ids[done_rows]), self._convert_fresh(self._attention_mask[done_rows])
-        # one loop over the ended rows (a list assigned through a fancy index costs more: numpy converts it first)
+        mask = to_host(done)  # a copy: ``done`` is also the step's ``terminated``
+        # the state's arrays as host arrays to read (no copy for numpy: every result below is a new array)
+        read = (lambda array: array) if self.arrays.is_numpy else to_host
+        host_rows = read(done_rows)
+        row_list = host_rows.tolist()
+        n = self.num_envs
         info_text = self.setup.info_text
-        ended_texts = self._texts(done_rows) if info_text else [None] * len(row_list)
-        dict_obs = self.setup.observation == "dict"
-        for row, ids, attention, text, index in zip(row_list, input_ids, attention_mask, ended_texts, prompt_indices[row_list].tolist()):
-            final_obs[row] = {"input_ids": ids, "attention_mask": attention} if dict_obs else ids
-            texts[row] = text
-            prompts[row] = prompt_texts[index]
-        final_info = {
-            "text": texts,
-            "score": np.where(mask, to_host(scores), 0.0),
-            "prompt": prompts,
-            "prompt_index": prompt_indices,
-            "num_generated": to_host(self._num_generated) * mask,
-            "length": to_host(self._positions) * mask,
-            "end_reason": reasons,
-        }
-        if not info_text:
-            for key in ("text", "prompt", "end_reason"):
-                del final_info[key]
+        ended = self.arrays.take(self._tokens, done_rows)  # ids and mask of the ended rows, one gather
+        ended_ids = read(ended[:, 0])
+        if self.output == "torch":
+            ended = self.arrays.to_tensor(ended)
+        elif not self.arrays.is_numpy:
+            ended = to_host(ended)
+        input_ids, attention_mask = ended[:, 0], ended[:, 1]
+        final_obs = np.empty(n, dtype=object)  # None everywhere
+        # one loop over the ended rows (a list assigned through a fancy index costs more: numpy converts it first)
+        if self.setup.observation == "dict":
+            for row, ids, attention in zip(row_list, input_ids, attention_mask):
+                final_obs[row] = {"input_ids": ids, "attention_mask": attention}
+        else:
+            for row, ids in zip(row_list, input_ids):
+                final_obs[row] = ids
+        final_info = {}
+        if info_text:
+            texts = np.empty(n, dtype=object)
+            if self.scorer.keeps_text:
+                ended_texts = self.scorer.texts(row_list)
+            else:  # decoded from the rows already gathered: generation starts at the end of the prompt
+                counts = read(self.arrays.take(self._counts, done_rows, 1))
+                generated, ends = counts[0], counts[1]
+                ended_texts = self.tokenizer.decode_spans(ended_ids, ends - generated, ends)
+            for row, text in zip(row_list, ended_texts):
+                texts[row] = text
+            final_info["text"] = texts
+        final_info["score"] = np.where(mask, read(scores), 0.0)
+        meta = read(self._meta) * mask  # prompt index, tokens generated, length: 0 in the rows that did not end
+        if info_text:  # the table's last entry is None: the rows that did not end
+            final_info["prompt"] = self._prompt_text_table[np.where(mask, meta[0], self._prompt_count)]
+        final_info["prompt_index"], final_info["num_generated"], final_info["length"] = meta[0], meta[1], meta[2]
+        if info_text:
+            final_info["end_reason"] = reasons
         for key in list(final_info):  # one mask per key, as Gymnasium gives
             final_info[f"_{key}"] = mask.copy()
         return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask.copy()}
 
     def _info(self) -> dict[str, Any]:
+        if self.output == "numpy" and self.arrays.is_numpy:  # copies of the state (the common case, spelled out)
+            meta = self._meta.copy()
+            return {"score": self.scorer.scores.copy(), "num_generated": meta[1], "prompt_index": meta[0], "length": meta[2]}
         return {
             "score": self._convert(self.scorer.scores),
             "num_generated": self._convert(self._num_generated),
@@ -564,6 +633,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         }
 
     def _observation(self) -> dict[str, Any] | Any:
+        if self.output == "numpy" and self.arrays.is_numpy:
+            if self.setup.observation == "input_ids":
+                return self._input_ids.copy()
+            return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
         if self.setup.observation == "input_ids":
             return self._convert(self._input_ids)
         return {"input_ids": self._convert(self._input_ids), "attention_mask": self._convert(self._attention_mask)}
