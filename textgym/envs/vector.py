@@ -561,7 +561,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             else:
                 code = done.view(np.uint8) + (done & stopped).view(np.uint8)
                 code += (done & eos).view(np.uint8)
-            return _END_REASONS[code]
+            return _END_REASONS.take(code)
         code = done.long() + (done & stopped).long() + (done & eos).long()
         return _END_REASONS[self.arrays.to_host(code)]
 
@@ -613,7 +613,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         final_info["score"] = np.where(mask, read(scores), 0.0)
         meta = read(self._meta) * mask  # prompt index, tokens generated, length: 0 in the rows that did not end
         if info_text:  # the table's last entry is None: the rows that did not end
-            final_info["prompt"] = self._prompt_text_table[np.where(mask, meta[0], self._prompt_count)]
+            final_info["prompt"] = self._prompt_text_table.take(np.where(mask, meta[0], self._prompt_count))
         final_info["prompt_index"], final_info["num_generated"], final_info["length"] = meta[0], meta[1], meta[2]
         if info_text:
             final_info["end_reason"] = reasons
