@@ -4,6 +4,10 @@
     python benchmarks/reward_cost.py --quick          # N in 16 64, T in 16 64
     python benchmarks/reward_cost.py --device cuda    # the classifier (and the env's arrays) on the GPU
     python benchmarks/reward_cost.py --env            # time whole env steps (gym.make_vec) instead of the scorer alone
+    python benchmarks/reward_cost.py --env-steps      # every task's batched env step (N = 256) against one KV-cached
+                                                      # forward of the tiny policy for those rows (the action's cost)
+    python benchmarks/reward_cost.py --lm-ppo         # LM-PPO iteration (rollout + update) on SentimentRM-v0, dense
+                                                      # against sparse, defaults
     python benchmarks/reward_cost.py --bidirectional  # a BERT-like classifier (re-read every scoring step): score_every token vs word
 
 The reward model is the bundled ``tiny-sentiment`` (``textgym/SentimentRM-v0``: a 2-layer GPT-2
@@ -214,6 +218,126 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
         hook.remove()
 
 
+# -- --env-steps: every task's batched env step against the policy's forward; --lm-ppo: dense against sparse ----------
+
+ENV_STEP_ROWS = 256
+
+
+def all_env_ids() -> list[str]:
+    """Every registered textgym id but the generic ``TextGenEnv-v0`` (a task argument, not a task)."""
+    return sorted(k for k in gym.registry if k.startswith("textgym/") and k != "textgym/TextGenEnv-v0")
+
+
+def cached_forward_seconds(lm, n: int, length: int, device, repeats: int) -> float:
+    """Seconds of one KV-cached forward of the tiny LM: one new token for ``n`` rows after ``length`` cached ones."""
+    from agents.lm_ppo import cache_keyword, output_cache
+
+    ids = torch.randint(0, lm.tokenizer.vocab_size, (n, length + 1), device=device, generator=torch.Generator(device).manual_seed(0))
+    with torch.no_grad():
+        past = output_cache(lm.model(input_ids=ids[:, :-1], use_cache=True))
+        keyword = cache_keyword(lm.model)
+        lm.model(input_ids=ids[:, -1:], use_cache=True, **{keyword: past})  # warm up
+        past.crop(-1)
+        best = math.inf
+        for _ in range(repeats):
+            sync(device)
+            start = time.perf_counter()
+            lm.model(input_ids=ids[:, -1:], use_cache=True, **{keyword: past})
+            sync(device)
+            best = min(best, time.perf_counter() - start)
+            past.crop(-1)  # drop the token just added: the same cache length for the next repeat
+    return best
+
+
+def env_step_round(env, actions: np.ndarray, seconds: float, device) -> float:
+    """Seconds per batched step over the pre-drawn ``actions`` (cycled, resets included), for at least ``seconds``."""
+    steps, start = 0, time.perf_counter()
+    while True:
+        for a in actions:
+            env.step(a)
+            steps += 1
+            if time.perf_counter() - start >= seconds:
+                sync(device)
+                return (time.perf_counter() - start) / steps
+
+
+def env_steps_table(args, device) -> None:
+    """``--env-steps``: each task's batched env step at N rows against one KV-cached forward of the tiny policy."""
+    from textgym.models import load_frozen
+
+    n = args.env_rows
+    lm = load_frozen("tiny", device)
+    context = int(getattr(lm.model.config, "n_positions", 1024))
+    print(f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) against "
+          f"one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the observation's "
+          f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s); actions: {args.env_actions} "
+          f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
+          f"env and forward timed in {args.env_rounds} interleaved rounds, best kept")
+    header = "| task | step ms (env) | forward ms (tiny policy, KV cache) | env / forward | target <= 0.25x |"
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for env_id in args.env_ids or all_env_ids():
+        try:
+            env = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
+        except Exception as error:  # noqa: BLE001  (a task that cannot be built here is reported, not fatal)
+            print(f"| {env_id} | not built: {type(error).__name__}: {str(error)[:80]} | | | |", flush=True)
+            continue
+        vocab, eos = int(env.single_action_space.n), env.tokenizer.eos_token_id
+        actions = np.random.default_rng(0).integers(0, vocab, size=(64, n))
+        if args.env_actions == "no-eos":
+            actions[actions == eos] = (eos + 2) % vocab
+        length = min(env.setup.obs_length, context - 1)
+        env.reset(seed=0)
+        env.step(actions[0])  # warm up
+        step_s = forward_s = math.inf
+        for _ in range(args.env_rounds):
+            step_s = min(step_s, env_step_round(env, actions, args.env_seconds, device))
+            forward_s = min(forward_s, cached_forward_seconds(lm, n, length, device, repeats=3))
+        env.close()
+        ratio = step_s / forward_s
+        print(f"| {env_id} | {step_s * 1e3:.2f} | {forward_s * 1e3:.2f} | **{ratio:.3f}x** | {'yes' if ratio <= 0.25 else 'no'} |", flush=True)
+
+
+def lm_ppo_table(args, device) -> None:
+    """``--lm-ppo``: seconds per LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse, defaults."""
+    import statistics
+
+    from agents.lm_ppo import LMPPOAgent, LMPPOConfig
+    from agents.run import RunConfig
+
+    modes = ("dense", "sparse")
+    agents = {mode: LMPPOAgent(RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=mode, device=str(device), seed=0), LMPPOConfig())
+              for mode in modes}
+    times: dict[str, dict[str, list[float]]] = {mode: {"rollout": [], "update": [], "steps": []} for mode in modes}
+    for iteration in range(args.lm_ppo_iterations + 1):  # the first iteration of each warms up and is not counted
+        for mode in modes:  # interleaved: load on a shared machine lands on both
+            agent = agents[mode]
+            start = time.perf_counter()
+            rollout = agent.collect()
+            middle = time.perf_counter()
+            agent.update(rollout)
+            end = time.perf_counter()
+            if iteration:
+                times[mode]["rollout"].append(middle - start)
+                times[mode]["update"].append(end - middle)
+                times[mode]["steps"].append(float(rollout.live_steps))
+    for agent in agents.values():
+        agent.close()
+    run = RunConfig(agent="lm-ppo", env_id=ENV_ID)
+    print(f"LM-PPO iteration (agent.collect() + agent.update()), {ENV_ID}, defaults (num_envs={run.num_envs}, "
+          f"LMPPOConfig()), device {device}, {args.threads} torch thread(s); median of {args.lm_ppo_iterations} iterations "
+          f"after one warm-up, dense and sparse interleaved")
+    print("| reward | rollout s | update s | iteration s | live env steps / iteration |")
+    print("|---|---|---|---|---|")
+    total = {}
+    for mode in modes:
+        rollout_s, update_s = statistics.median(times[mode]["rollout"]), statistics.median(times[mode]["update"])
+        total[mode] = statistics.median([r + u for r, u in zip(times[mode]["rollout"], times[mode]["update"])])
+        print(f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | {statistics.median(times[mode]['steps']):.0f} |")
+    ratio = total["dense"] / total["sparse"]
+    print(f"\ndense / sparse iteration time: **{ratio:.2f}x** (target <= 1.3x: {'met' if ratio <= 1.3 else 'missed'})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="where the classifier runs: cpu (default), cuda, auto")
@@ -227,7 +351,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bidirectional", action="store_true",
                         help="only the table of a BERT-like classifier at score_every token / word / 4 (default N, T in 16 64)")
     parser.add_argument("--bert-hidden", type=int, default=256, help="hidden size of the --bidirectional classifier (default 256)")
+    parser.add_argument("--env-steps", action="store_true",
+                        help="only the table of every task's batched env step at --env-rows rows against one KV-cached forward of the tiny policy")
+    parser.add_argument("--env-rows", type=int, default=ENV_STEP_ROWS, help="rows of --env-steps (default 256)")
+    parser.add_argument("--env-ids", nargs="+", default=None, help="ids of --env-steps (default every textgym id)")
+    parser.add_argument("--env-actions", choices=["no-eos", "uniform"], default="no-eos",
+                        help="--env-steps actions: uniform over the vocabulary, EOS replaced (default) or included")
+    parser.add_argument("--env-seconds", type=float, default=1.0, help="--env-steps: seconds per env timing round")
+    parser.add_argument("--env-rounds", type=int, default=2, help="--env-steps: interleaved rounds, best kept")
+    parser.add_argument("--lm-ppo", action="store_true",
+                        help="only the table of an LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse")
+    parser.add_argument("--lm-ppo-iterations", type=int, default=4, help="--lm-ppo: timed iterations per mode (after one warm-up)")
     args = parser.parse_args(argv)
+    if args.env_steps or args.lm_ppo:
+        torch.set_num_threads(args.threads)
+        device = resolve_device(args.device)
+        if args.env_steps:
+            env_steps_table(args, device)
+        if args.lm_ppo:
+            lm_ppo_table(args, device)
+        return None
     args.n = args.n or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
     args.t = args.t or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
     args.rounds = args.rounds or (2 if args.quick else 3)
