@@ -80,27 +80,40 @@ class TokenPositionMatchBatchScorer(BatchScorer):
         self.target_table = arrays.from_host(table)
         self.target_length_table = arrays.from_host(target_lengths)
         self.min_denominator_table = arrays.from_host(np.maximum(target_lengths, 1))
+        #: a row's counters at the start of an episode on each prompt: matches, length, target length, denominator floor
+        self.start_counters = arrays.from_host(np.stack([np.zeros_like(target_lengths), np.zeros_like(target_lengths),
+                                                         target_lengths, np.maximum(target_lengths, 1)]))
         self.targets = arrays.full((num_envs, width), -1)
-        self.target_lengths = arrays.zeros(num_envs)
-        self.min_denominators = arrays.zeros(num_envs)  # max(target length, 1): the score's denominator floor
+        #: ``[4, num_envs]``: ``matches``, ``lengths``, ``target_lengths``, ``min_denominators`` (views): a row restarts with one write
+        self.counters = arrays.zeros((4, num_envs))
         self.last_column = arrays.full(num_envs, width - 1)
-        self.matches = arrays.zeros(num_envs)
-        self.lengths = arrays.zeros(num_envs)
         self.rows = arrays.arange(num_envs)
         self.width = width
         self.row_starts = self.rows * width  # where each row's target begins in the flat ``targets``
+        self._bind_views()
 
-    @property
-    def _targets_flat(self):
-        return self.targets.reshape(-1)  # a view: ``targets`` is contiguous
+    _VIEWS = ("matches", "lengths", "target_lengths", "min_denominators", "_targets_flat")
+
+    def _bind_views(self) -> None:
+        # min_denominators: max(target length, 1), the score's denominator floor
+        self.matches, self.lengths, self.target_lengths, self.min_denominators = (self.counters[i] for i in range(4))
+        self._targets_flat = self.targets.reshape(-1)  # a view: ``targets`` is contiguous
+
+    def __getstate__(self) -> dict:
+        """The attributes without the views (a pickled view would be a copy of its own)."""
+        state = dict(self.__dict__)
+        for name in self._VIEWS:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     def reset_rows(self, rows, prompt_indices) -> None:
         take = self.arrays.take  # a gather by ``take``: cheaper than a fancy index
         self.targets[rows] = take(self.target_table, prompt_indices)
-        self.target_lengths[rows] = take(self.target_length_table, prompt_indices)
-        self.min_denominators[rows] = take(self.min_denominator_table, prompt_indices)
-        self.matches[rows] = 0
-        self.lengths[rows] = 0
+        self.counters[:, rows] = take(self.start_counters, prompt_indices, 1)
         self.scores[rows] = 0.0
 
     def step(self, tokens, active):
