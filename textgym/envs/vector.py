@@ -20,6 +20,7 @@ from textgym.envs.textgen import EpisodeFinishedError
 from textgym.task import Task
 
 OUTPUTS = ("numpy", "torch")
+_MASK_KEYS = {key: f"_{key}" for key in ("text", "score", "prompt", "prompt_index", "num_generated", "length", "end_reason")}
 _MAXIMUM = np.maximum.reduce  # ``array.max()`` without the method's Python wrapper
 #: ``info["end_reason"]`` by code: not ended, horizon, stop condition, EOS
 _END_REASONS = np.array([None, "max_new_tokens", "stop", "eos"], dtype=object)
@@ -316,11 +317,11 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             raise EpisodeFinishedError("step() called before reset(); call reset() first")
         tokens = self.check_actions(actions)
         mode = self.autoreset_mode
-        same_step = mode == AutoresetMode.SAME_STEP
+        same_step = mode is AutoresetMode.SAME_STEP
         live = None
-        if mode == AutoresetMode.DISABLED:  # ended rows are frozen: their actions are ignored until they are reset
+        if mode is AutoresetMode.DISABLED:  # ended rows are frozen: their actions are ignored until they are reset
             live = ~self._ended
-        elif mode == AutoresetMode.NEXT_STEP and bool(self._ended.any()):
+        elif mode is AutoresetMode.NEXT_STEP and bool(self._ended.any()):
             # the rows that ended at the previous step start their next episode now; their actions are ignored
             live = ~self._ended
             resetting = self.arrays.nonzero(self._ended)
@@ -382,6 +383,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
                 infos = self._final_infos(done, done_rows, scores, reasons)
                 self._start_rows(done_rows, self._draw_prompts(done_rows, autoreset=True))
         infos.update(self._info())
+        if self.output == "numpy" and self.arrays.is_numpy:  # arrays made by this step: returned as they are
+            return self._observation(), rewards, terminated, truncated, infos
         fresh = self._convert_fresh
         return self._observation(), fresh(rewards), fresh(terminated), fresh(truncated), infos
 
@@ -618,7 +621,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if info_text:
             final_info["end_reason"] = reasons
         for key in list(final_info):  # one mask per key, as Gymnasium gives
-            final_info[f"_{key}"] = mask.copy()
+            final_info[_MASK_KEYS.get(key) or f"_{key}"] = mask.copy()
         return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask.copy()}
 
     def _info(self) -> dict[str, Any]:
