@@ -509,3 +509,19 @@ def test_reward_cost_benchmark_runs(env, monkeypatch, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| 2 | 3 |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert all(float(cells[i]) > 0 for i in (2, 3, 4)) and float(cells[7]) < 1e-4  # times; the ways agree
+
+
+@pytest.mark.skipif(not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file(), reason="tiny-sentiment not built")
+def test_full_reads_between_incremental_steps_leave_the_rows_exact():
+    """A padded batch read through the Hugging Face tokenizer leaves padding on its backend; the rows' own
+    encoding must not see it (it padded the tails with <pad> ids, and the rows read the wrong tokens)."""
+    model = load_reward_model("tiny-sentiment", label="positive", device="cpu")
+    policy = load_tokenizer("tiny")
+    rows = IncrementalScores(model, 3)
+    rng = np.random.default_rng(0)
+    texts = ["The food was", "This hotel", "I bought this"]
+    for _ in range(12):
+        texts = [text + policy.decode([int(rng.integers(2, policy.vocab_size))]) for text in texts]
+        incremental = rows.scores([0, 1, 2], texts)
+        full = model.score(texts)  # padding=True: leaves padding set on the shared backend tokenizer
+        np.testing.assert_allclose(incremental, full, atol=1e-5)

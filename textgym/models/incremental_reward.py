@@ -29,6 +29,8 @@ Which models: see :func:`decoder_classifier_problem`.
 
 from __future__ import annotations
 
+import copy
+
 import inspect
 import weakref
 from collections.abc import Sequence
@@ -475,7 +477,11 @@ class TailTokenizer(RowTokenizer):
 
     def __init__(self, tokenizer, num_rows: int) -> None:
         super().__init__(tokenizer, num_rows)
-        self.backend = tokenizer.backend_tokenizer
+        # a copy of its own: the Hugging Face tokenizer sets padding and truncation on its backend for each call
+        # (a padded batch leaves padding on), and the tails must be encoded exactly as they are
+        self.backend = copy.deepcopy(tokenizer.backend_tokenizer)
+        self.backend.no_padding()
+        self.backend.no_truncation()
         self.prefix, self.suffix = _special_frame(tokenizer)
         self._anchor = [0] * num_rows  # each row's safe point
         self._anchor_check = [""] * num_rows  # its text up to the safe point and the two characters there
