@@ -211,3 +211,39 @@ def random_actions(rng: np.random.Generator, tokenizer, vocab_size: int, shape, 
         actions = np.where(draw < partial_rate, picks, actions)
     actions = np.where(draw > 1 - eos_rate, tokenizer.eos_token_id, actions)
     return actions.astype(np.int64)
+
+
+@dataclass
+class SideBySide:
+    """What :func:`play_side_by_side` saw: every row's steps, as the single env of that row gave them."""
+
+    ended: int  # episodes that ended, all rows together
+    steps: list = field(default_factory=list)  # (t, row, reward, done, the single env's info) per row per step
+
+
+def play_side_by_side(batched, singles, actions, seeds, tolerance: float = 1e-5) -> SideBySide:
+    """Play ``actions[t, row]`` in the batched env and in one single env per row (row ``i`` seeded ``seeds[i]``, as the
+    batched env's per-row seeds promise) and check them row by row: the reset scores, every reward and end, the final
+    text and score of every ended episode, and the running score between ends. Single envs reset when their row ends.
+    """
+    _, info = batched.reset(seed=list(seeds))
+    for row, env in enumerate(singles):
+        _, single_info = env.reset(seed=seeds[row])
+        assert single_info["score"] == pytest.approx(info["score"][row], abs=tolerance), f"reset row {row}"
+    seen = SideBySide(ended=0)
+    for t, step_actions in enumerate(actions):
+        _, rewards, terminated, _, info = batched.step(np.asarray(step_actions))
+        for row, env in enumerate(singles):
+            _, reward, done, _, single_info = env.step(int(step_actions[row]))
+            assert reward == pytest.approx(rewards[row], abs=tolerance), f"step {t} row {row}"
+            assert done == terminated[row], f"step {t} row {row}"
+            if done:
+                seen.ended += 1
+                assert info["final_info"]["text"][row] == single_info["text"]
+                assert info["final_info"]["score"][row] == pytest.approx(single_info["score"], abs=tolerance)
+            else:
+                assert info["score"][row] == pytest.approx(single_info["score"], abs=tolerance)
+            seen.steps.append((t, row, reward, done, single_info))
+            if done:
+                env.reset()
+    return seen

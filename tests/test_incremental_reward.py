@@ -262,29 +262,13 @@ def test_single_and_batched_agree_row_by_row(which, mode, byte_bpe, policy):
     assert batched.unwrapped.task.incremental
     rng = np.random.default_rng(1)
     actions = reward_contract.random_actions(rng, policy, policy.vocab_size, (steps, num_envs), eos_rate=0.12)
-    seeds = [20, 21, 22, 23, 24]
-    _, info = batched.reset(seed=seeds)
-    for row, env in enumerate(singles):
-        _, single_info = env.reset(seed=seeds[row])
-        assert single_info["score"] == pytest.approx(info["score"][row], abs=1e-5)
-    ended, returns = 0, np.zeros(num_envs)
-    for t in range(steps):
-        _, rewards, terminated, _, info = batched.step(actions[t])
-        for row, env in enumerate(singles):
-            _, reward, done, _, single_info = env.step(int(actions[t, row]))
-            assert reward == pytest.approx(rewards[row], abs=1e-5), f"step {t} row {row}"
-            assert done == terminated[row]
-            if done:
-                ended += 1
-                assert info["final_info"]["text"][row] == single_info["text"]
-                assert info["final_info"]["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
-                task = env.unwrapped.task
-                prompt = task.prompts("train")[single_info["prompt_index"]]
-                assert single_info["score"] == pytest.approx(task.score(prompt, single_info["text"]), abs=1e-5)
-                env.reset()
-            else:
-                assert info["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
-    assert ended >= num_envs
+    seen = reward_contract.play_side_by_side(batched, singles, actions, [20, 21, 22, 23, 24])
+    task = singles[0].unwrapped.task
+    for _, _, _, done, single_info in seen.steps:
+        if done:  # the final score is the model's own read of the final text
+            prompt = task.prompts("train")[single_info["prompt_index"]]
+            assert single_info["score"] == pytest.approx(task.score(prompt, single_info["text"]), abs=1e-5)
+    assert seen.ended >= num_envs
     batched.close()
 
 

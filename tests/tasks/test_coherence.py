@@ -289,22 +289,6 @@ def test_batched_env_agrees_with_single_envs_row_by_row(task):
     actions = reward_contract.random_actions(rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.1)
     pieces = [i for w in (" wa", "ter", " c", "old", " The", " bread", ".") for i in tokenizer.encode(w)]
     actions = np.where(rng.random(actions.shape) < 0.4, rng.choice(pieces, size=actions.shape), actions)
-    seeds = [5, 6, 7, 8]
-    batched.reset(seed=seeds)
-    for row, env in enumerate(singles):
-        env.reset(seed=seeds[row])
-    ended = 0
-    for t in range(steps):
-        _, rewards, terminated, _, info = batched.step(actions[t])
-        for row, env in enumerate(singles):
-            _, reward, done, _, single_info = env.step(int(actions[t, row]))
-            assert reward == pytest.approx(rewards[row], abs=1e-5), f"step {t} row {row}"
-            assert done == terminated[row]
-            if done:
-                ended += 1
-                assert info["final_info"]["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
-                env.reset()
-            else:
-                assert info["score"][row] == pytest.approx(single_info["score"], abs=1e-5)
+    ended = reward_contract.play_side_by_side(batched, singles, actions, [5, 6, 7, 8]).ended
     assert ended >= num_envs
     batched.close()
