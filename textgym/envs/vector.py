@@ -381,7 +381,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             else:
                 reasons = self._end_reasons(done, eos, stopped, nested=True) if self.setup.info_text else None
                 infos = self._final_infos(done, done_rows, scores, reasons)
-                self._start_rows(done_rows, self._draw_prompts(done_rows, autoreset=True))
+                self._start_rows(done_rows, self._draw_prompts(done_rows))
         infos.update(self._info())
         if self.output == "numpy" and self.arrays.is_numpy:  # arrays made by this step: returned as they are
             return self._observation(), rewards, terminated, truncated, infos
@@ -522,18 +522,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split")
         return self.arrays.from_host(indices, "int64")
 
-    def _draw_prompts(self, rows, autoreset: bool = False):
+    def _draw_prompts(self, rows):
         """Prompt indices for new episodes in ``rows``: from the batch's generator, or each row's own.
 
-        ``autoreset``: the draws of a same-step autoreset from the batch's generator are its raw 64-bit
-        outputs modulo the prompt count (``Generator.integers`` costs several times more per call;
-        the bias of the modulo is below ``prompt_count / 2**64``); ``reset`` draws with ``integers``.
+        Always ``Generator.integers``, at resets and autoresets alike, so that a seed draws the same
+        prompts as it always has (runs recorded earlier reproduce bit for bit).
         """
         prompts = self._prompt_count
         if self._row_generators is None:
-            if autoreset:
-                raw = self.np_random.bit_generator.random_raw(len(rows))
-                return self.arrays.from_host(np.remainder(raw, prompts, out=raw).view(np.int64))
             return self.arrays.from_host(self.np_random.integers(prompts, size=len(rows)), "int64")
         generators = self._row_generators  # one scalar draw per starting row, as TextGenEnv.reset makes
         return self.arrays.from_host([generators[row].integers(prompts) for row in rows.tolist()], "int64")
