@@ -477,12 +477,10 @@ class TailTokenizer(RowTokenizer):
 
     def __init__(self, tokenizer, num_rows: int) -> None:
         super().__init__(tokenizer, num_rows)
-        # a copy of its own: the Hugging Face tokenizer sets padding and truncation on its backend for each call
-        # (a padded batch leaves padding on), and the tails must be encoded exactly as they are
-        self.backend = copy.deepcopy(tokenizer.backend_tokenizer)
-        self.backend.no_padding()
-        self.backend.no_truncation()
-        self.prefix, self.suffix = _special_frame(tokenizer)
+        setup = _tail_setup(tokenizer)
+        if setup is None:
+            raise ValueError(f"{type(tokenizer).__name__} is not a byte-level BPE tokenizer of the GPT-2 kind; use RowTokenizer")
+        self.backend, self.prefix, self.suffix = setup
         self._anchor = [0] * num_rows  # each row's safe point
         self._anchor_check = [""] * num_rows  # its text up to the safe point and the two characters there
         self._anchor_ids: list[list[int]] = [[] for _ in range(num_rows)]  # the ids (no special tokens) before the safe point
@@ -490,25 +488,7 @@ class TailTokenizer(RowTokenizer):
     @staticmethod
     def applies_to(tokenizer) -> bool:
         """Whether ``tokenizer``'s ids of a text are, provably, those of its pieces between safe points."""
-        import json
-
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            return False
-        try:
-            spec = json.loads(backend.to_str())
-        except Exception:  # a backend that does not serialise
-            return False
-        pre = spec.get("pre_tokenizer") or {}
-        if spec.get("normalizer") is not None or (spec.get("model") or {}).get("type") != "BPE":
-            return False
-        if pre.get("type") != "ByteLevel" or not pre.get("use_regex", True):
-            return False
-        for token in spec.get("added_tokens") or []:
-            content = token.get("content", "")
-            if token.get("lstrip") or token.get("rstrip") or token.get("single_word") or any(ch.isspace() for ch in content):
-                return False
-        return _special_frame(tokenizer) is not None
+        return _tail_setup(tokenizer) is not None
 
     def reset_rows(self, rows: Sequence[int]) -> None:
         for row in rows:
@@ -534,6 +514,55 @@ class TailTokenizer(RowTokenizer):
         return out
 
 
+#: tokenizer -> what a TailTokenizer of it needs (None: it does not apply), worked out once per tokenizer object
+_tail_setups: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _tail_setup(tokenizer) -> tuple[object, list[int], list[int]] | None:
+    """``(backend, prefix, suffix)`` for a :class:`TailTokenizer` of ``tokenizer``, or ``None`` where it does not apply.
+
+    ``backend`` is a copy of the tokenizer's backend with padding and truncation off, shared by
+    every TailTokenizer of it: the Hugging Face tokenizer sets padding and truncation on its own
+    backend for each call (a padded batch leaves padding on), and the tails must be encoded
+    exactly as they are. ``prefix`` and ``suffix`` are the special ids around every text.
+    Worked out once per tokenizer object (the check parses the tokenizer's whole definition).
+    """
+    try:
+        return _tail_setups[tokenizer]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referable: work it out every time
+        return _work_out_tail_setup(tokenizer)
+    setup = _tail_setups[tokenizer] = _work_out_tail_setup(tokenizer)
+    return setup
+
+
+def _work_out_tail_setup(tokenizer) -> tuple[object, list[int], list[int]] | None:
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    try:
+        spec = json.loads(backend.to_str())
+    except Exception:  # a backend that does not serialise
+        return None
+    pre = spec.get("pre_tokenizer") or {}
+    if spec.get("normalizer") is not None or (spec.get("model") or {}).get("type") != "BPE":
+        return None
+    if pre.get("type") != "ByteLevel" or not pre.get("use_regex", True):
+        return None
+    for token in spec.get("added_tokens") or []:
+        content = token.get("content", "")
+        if token.get("lstrip") or token.get("rstrip") or token.get("single_word") or any(ch.isspace() for ch in content):
+            return None
+    backend = copy.deepcopy(backend)
+    backend.no_padding()
+    backend.no_truncation()
+    frame = _special_frame(tokenizer, backend)
+    return None if frame is None else (backend, *frame)
+
+
 def _last_safe_point(text: str, start: int) -> int:
     """The last index ``c > start`` of a space with a non-space character on each side, or ``start`` if none."""
     end = len(text) - 1
@@ -546,12 +575,13 @@ def _last_safe_point(text: str, start: int) -> int:
         end = c
 
 
-def _special_frame(tokenizer) -> tuple[list[int], list[int]] | None:
-    """The special ids the tokenizer puts before and after every text (``None`` if not a fixed frame around its backend's ids)."""
+def _special_frame(tokenizer, backend) -> tuple[list[int], list[int]] | None:
+    """The special ids ``tokenizer`` puts before and after every text (``None`` if not a fixed frame around the ids
+    ``backend``, its backend with padding and truncation off, gives)."""
     frames = set()
     for text in ("a", "The soup was cold, but kind.", " x  y\n"):
         whole = list(tokenizer(text)["input_ids"])
-        bare = tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
+        bare = backend.encode(text, add_special_tokens=False).ids
         if not bare:
             return None
         for start in range(len(whole) - len(bare) + 1):
