@@ -162,6 +162,8 @@ class TextGenEnv(gym.Env):
         self.task = self.setup.task
         self.tokenizer = self.setup.tokenizer
         self.reward_mode = self.setup.reward_mode
+        #: sparse mode and an expensive score: the score is computed at the end of an episode only
+        self._lazy = self.task.scores_lazily(self.reward_mode)
         self.max_new_tokens = self.setup.max_new_tokens
         self.render_mode = render_mode
         self.observation_space = self.setup.observation_space()
@@ -219,7 +221,7 @@ class TextGenEnv(gym.Env):
         self._scorer.advance(self._num_generated)
 
         previous = self._score if self._num_generated > 1 else 0.0  # potential 0 before the first token
-        lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode, an expensive score: scored at the end only
+        lazy = self._lazy
         end_reason = None
         if token == self.tokenizer.eos_token_id:
             end_reason = "eos"
@@ -300,13 +302,7 @@ class TextGenEnv(gym.Env):
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def _info(self) -> dict[str, Any]:
-        if not self.setup.info_text:
-            return {"score": self._score, "prompt_index": self._prompt_index, "num_generated": self._num_generated, "length": self._position}
-        return {
-            "text": self._text,
-            "score": self._score,
-            "prompt": self._prompt.text,
-            "prompt_index": self._prompt_index,
-            "num_generated": self._num_generated,
-            "length": self._position,
-        }
+        info = {"score": self._score, "prompt_index": self._prompt_index, "num_generated": self._num_generated, "length": self._position}
+        if self.setup.info_text:
+            info["text"], info["prompt"] = self._text, self._prompt.text
+        return info
