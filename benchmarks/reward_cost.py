@@ -64,6 +64,12 @@ def whole_tokens(tokenizer) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def print_table_header(header: str) -> None:
+    """A Markdown table's header row and its rule."""
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -189,8 +195,7 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
               f"{args.rounds} rounds; forwards: classifier forwards per episode of all rows (reset, steps, end)")
         header = ("| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) | sparse, scored once (ms/episode) "
                   "| token / word | forwards token / word / 4 | max abs final score diff |")
-        print(header)
-        print("|---" * (header.count("|") - 1) + "|")
+        print_table_header(header)
         for n in args.n:
             for t in args.t:
                 rng = np.random.default_rng(n * 1000 + t)
@@ -274,8 +279,7 @@ def env_steps_table(args, device) -> None:
           f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
           f"env and forward timed in {args.env_rounds} interleaved rounds, best kept")
     header = "| task | step ms (env) | forward ms (tiny policy, KV cache) | env / forward | target <= 0.25x |"
-    print(header)
-    print("|---" * (header.count("|") - 1) + "|")
+    print_table_header(header)
     for env_id in args.env_ids or all_env_ids():
         try:
             env = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
@@ -388,8 +392,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.threads} torch thread(s), best of up to {args.rounds} rounds")
     header = ("| N | T | full (ms/episode) | incremental (ms/episode) | sparse, scored once (ms/episode) "
               "| full / incremental | full / sparse | max abs score diff |")
-    print(header)
-    print("|---" * (header.count("|") - 1) + "|")
+    print_table_header(header)
     for n in args.n:
         for t in args.t:
             best = measure(args, tasks, tokenizer, device, n, t, pool)
