@@ -14,7 +14,7 @@ Layout of ``--out DIR``::
     DIR/policy/           lm-ppo only: the policy as a Hugging Face model (save_pretrained of the LM and
                           its tokenizer), rewritten atomically with every checkpoint
     DIR/value_head.*      lm-ppo only: the value head (safetensors) and its shape (json), beside the policy
-                          (see agents.lm_ppo)
+                          (see agents.lm)
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ import csv
 import io
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.checkpoint import atomic_write_text
 
+from textgym.extras import install_hint
 from textgym.naturalness import NATURALNESS_COLUMNS
 
 METRIC_COLUMNS = ["env_steps", "eval_return", "eval_std", *NATURALNESS_COLUMNS]
@@ -83,6 +85,7 @@ class RunDirectory:
         self.tensorboard = self.path / "tensorboard"
         self._check(resume)
         self._writer = None
+        self._warned_no_tensorboard = False
 
     def create(self) -> None:
         """Create the folder and record the run's config (after every check has passed)."""
@@ -162,7 +165,11 @@ class RunDirectory:
         if self._writer is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is a dependency, but keep training if it is broken
+            except ImportError:  # tensorboard comes with textgym[agents]; a run without it writes everything else
+                if not self._warned_no_tensorboard:
+                    self._warned_no_tensorboard = True
+                    warnings.warn(f"tensorboard is not installed, so the run writes no TensorBoard logs in {self.tensorboard} "
+                                  f"(metrics.csv has the evaluations): {install_hint('agents')}", stacklevel=2)
                 return None
             self._writer = SummaryWriter(log_dir=str(self.tensorboard))
         return self._writer

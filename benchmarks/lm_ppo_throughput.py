@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 import textgym  # noqa: F401  (registers the environments)
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig, collect_rollout
+from agents.lm.rollout import collect_rollout  # noqa: E402
+from agents.lm_ppo import LMPPOAgent, LMPPOConfig
 from agents.run import RunConfig
 from textgym.devices import resolve_device
 

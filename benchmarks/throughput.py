@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 import textgym  # noqa: F401
-from agents.lm_ppo import cache_keyword, output_cache
+from agents.lm.models import cache_keyword, output_cache
 from textgym.devices import resolve_device
 from textgym.models import load_frozen
 

@@ -76,7 +76,8 @@ import torch  # noqa: E402
 
 import textgym  # noqa: E402,F401
 from agents.evaluation import evaluate  # noqa: E402
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig, greedy_tokens  # noqa: E402
+from agents.lm.rollout import greedy_tokens  # noqa: E402
+from agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
 from agents.run import RunConfig  # noqa: E402
 
 ENV_ID = "textgym/Sentiment-v0"
@@ -169,8 +170,6 @@ def eval_model(model: torch.nn.Module, bos_token_id: int | None, vocab_size: int
 
 
 def run_lm_ppo(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any]:
-    import agents.lm_ppo as lm_ppo
-
     run = RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=args.reward_mode, seed=seed, device="cpu",
                     num_envs=args.num_envs, out="unused")
     torch.manual_seed(seed)
@@ -180,17 +179,12 @@ def run_lm_ppo(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, 
     agent.collect = timer.wrap("rollout", agent.collect)
     agent.env.step = timer.wrap("reward", agent.env.step)  # the env step computes the reward (inside the rollout)
     agent.update = timer.wrap("update", agent.update)
-    original_forward = lm_ppo.forward_responses
-    # a forward without gradients inside the update is the reference model's (the old log-probs come from the rollout)
-    lm_ppo.forward_responses = timer.wrap(lambda *a, **k: None if torch.is_grad_enabled() else "ref_forward", original_forward)
+    agent.reference_logprobs = timer.wrap("ref_forward", agent.reference_logprobs)  # the reference model's forward
     batches = num_batches(args.episodes, args.num_envs)
-    try:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        while agent.updates < batches:
-            agent.learn(1)  # one update of num_envs episodes
-        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    finally:
-        lm_ppo.forward_responses = original_forward
+    start, cpu_start = time.perf_counter(), time.process_time()
+    while agent.updates < batches:
+        agent.learn(1)  # one update of num_envs episodes
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     after = eval_model(agent.policy_model, agent.bos_token_id, agent.vocab_size)
     agent.close()
     s = timer.seconds

@@ -16,20 +16,11 @@ import torch
 
 from agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
 from agents.distributed import parameter_fingerprint
-from agents.lm_ppo import (
-    AdaptiveKLController,
-    FixedKLController,
-    LMPPOAgent,
-    LMPPOConfig,
-    collect_rollout,
-    compute_gae,
-    forward_responses,
-    kl_per_token,
-    left_pad,
-    masked_whiten,
-    sample_tokens,
-    token_logprobs,
-)
+from agents.lm.losses import masked_whiten
+from agents.lm.models import left_pad
+from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
+from agents.lm.rollout import collect_rollout, forward_responses, sample_tokens, token_logprobs
+from agents.lm_ppo import LMPPOAgent, LMPPOConfig, compute_gae
 from agents.run import RunConfig
 from agents.train import train
 from textgym import cli

@@ -1,0 +1,371 @@
+"""What every LM agent does the same way: build the env and the models, collect rollouts, run minibatch
+passes, checkpoint. An algorithm subclasses :class:`LMAgent` and writes only ``update`` (its advantage
+and loss), plus its config dataclass.
+
+- **Policy.** A causal LM (any Hugging Face ``AutoModelForCausalLM``; by default the env's own
+  model, e.g. the bundled ``"tiny"``). Dropout is off throughout (the models stay in ``eval()``
+  mode), so the log-probabilities of the rollout and of the update agree. Tasks with their own
+  symbol vocabulary (Copy without ``model=...``) have no language model: there the policy is a
+  small, randomly initialised GPT-2 seeded with the run's seed (``GPT2Config(vocab_size=env
+  vocab, n_positions=observation length (+1 for BOS), n_embd=64, n_layer=2, n_head=2)``; sizes
+  settable with ``symbol_model_*``).
+- **Reference.** A frozen copy of the initial policy (:mod:`agents.lm.reference`).
+- **Value** (agents with ``uses_value_head``): a linear head on the LM's last hidden state
+  (``separate_critic``: on a separate copy of the initial LM).
+- **Rollout.** ``rollout_rounds`` rounds of ``num_envs`` episodes, decoded in lock step with a KV
+  cache on the batched env (:mod:`agents.lm.rollout`). Group agents (GRPO, RLOO) put
+  ``group_size`` consecutive rows on one prompt, drawn from the env's own generator.
+- **Credit.** The per-token reward is the env's, or the final score redistributed
+  (``credit="uniform"`` or ``"attention"``, :mod:`agents.lm.credit`).
+- **Devices.** ``--device cuda`` runs rollouts, env state and updates on the GPU with bf16
+  autocast (fp32 master weights); the CPU runs fp32. Several processes: ``torchrun -m
+  agents.distributed``.
+- **State.** Checkpoints and the exported policy: :mod:`agents.lm.state`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.base import Agent
+from agents.checkpoint import LoadedCheckpoint
+from agents.distributed import DistributedContext, check_replicas_identical, current_context
+from agents.lm import state
+from agents.lm.config import LMConfig
+from agents.lm.credit import attention_credit, check_credit, uniform_credit
+from agents.lm.models import autocast_for, build_symbol_policy, hidden_size_of
+from agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
+from agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
+from agents.run import RunConfig
+from textgym.devices import resolve_device
+
+
+@dataclass
+class LossTerms:
+    """What an algorithm's loss gives the minibatch loop, per token of a micro-batch."""
+
+    loss: torch.Tensor  # [b, w] the loss per token (averaged over the minibatch's tokens by the loop)
+    stats: tuple[torch.Tensor, ...]  # [b, w] each: per-token statistics to average (no gradient)
+    logprobs: torch.Tensor  # [b, w] the current log pi of the tokens (to check them against the rollout's)
+
+
+class LMAgent(Agent):
+    """The shared body of the LM agents (see the module docstring).
+
+    Args:
+        run: the run (env id, reward mode, seed, device, ``num_envs`` rows per round...).
+        config: the algorithm's :class:`~agents.lm.config.LMConfig` subclass.
+        model: an initial policy to use instead of the environment's model (its vocabulary
+            must cover the environment's); benchmarks pass random GPT-2-sized models here.
+    """
+
+    Config: ClassVar[type[LMConfig]]
+    #: whether the algorithm learns a value function (PPO, NLPO) or uses group baselines (GRPO, RLOO)
+    uses_value_head: ClassVar[bool] = False
+
+    def __init__(self, run: RunConfig, config: LMConfig, model: torch.nn.Module | None = None) -> None:
+        super().__init__(run, config)
+        self.dist: DistributedContext = current_context()
+        self.device = resolve_device(run.device)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        rank_seed = run.seed + self.dist.rank * state.RANK_SEED_STRIDE
+        self.check_batch(run.num_envs)
+
+        # environment: one batched env, tensors on our device, finished rows frozen until reset
+        self.env = gym.make_vec(
+            run.env_id, num_envs=run.num_envs, vectorization_mode="vector_entry_point", device=self.device,
+            output="torch", autoreset_mode="Disabled", reward_mode=run.reward_mode, **run.env_kwargs,
+        )
+        self.env.reset(seed=rank_seed)
+        check_credit(config.credit, self.env)
+        self.vocab_size = self.env.vocab_size
+        tokenizer = self.env.tokenizer
+
+        # policy, reference, value
+        self.hf_tokenizer: Any = None  # the model's Hugging Face tokenizer, for the export; None: built from the env's
+        if model is None:
+            if self.env.setup.model is None:  # symbol vocabulary: a small random GPT-2
+                model = build_symbol_policy(
+                    self.vocab_size, self.env.setup.obs_length + int(config.prepend_bos), tokenizer.eos_token_id,
+                    tokenizer.pad_token_id, run.seed, config.symbol_model_width, config.symbol_model_layers,
+                    config.symbol_model_heads,
+                )
+            else:
+                from textgym.models import load
+
+                language_model = load(self.env.setup.model, "cpu")
+                model, self.hf_tokenizer = language_model.model, language_model.hf_tokenizer
+        self.policy_model = model.to(self.device).float().eval()  # eval(): no dropout
+        model_vocab = self.policy_model.get_output_embeddings().weight.shape[0]
+        if model_vocab < self.vocab_size:
+            raise ValueError(f"the policy's vocabulary ({model_vocab}) is smaller than the environment's ({self.vocab_size})")
+        bos = getattr(self.policy_model.config, "bos_token_id", None)
+        self.bos_token_id = (bos if isinstance(bos, int) and 0 <= bos < self.vocab_size else tokenizer.eos_token_id) \
+            if config.prepend_bos else None
+        self.reference = frozen_copy(self.policy_model)
+        self.critic: torch.nn.Module | None = None
+        self.value_head: torch.nn.Linear | None = None
+        if self.uses_value_head:
+            self.critic = copy.deepcopy(self.policy_model) if getattr(config, "separate_critic", False) else None
+            self.value_head = torch.nn.Linear(hidden_size_of(self.policy_model), 1).to(self.device)
+            torch.nn.init.zeros_(self.value_head.weight)  # values start at 0 and value gradients start off the LM
+            torch.nn.init.zeros_(self.value_head.bias)
+        self.dist.broadcast_parameters(self.trainable_modules())
+        # fused: one kernel for all parameters (the per-tensor loop costs as much as a minibatch's backward on the CPU)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate, eps=config.adam_eps,
+                                          fused=self.device.type in ("cpu", "cuda"))
+
+        self.kl_controller = self.make_kl_controller()
+        self.sample_generator = torch.Generator(self.device).manual_seed(rank_seed)
+        self.shuffle_generator = torch.Generator("cpu").manual_seed(rank_seed)
+        self.updates = 0
+        self._env_steps = 0
+        self.rank_states: list[dict[str, Any]] | None = None  # every rank's random streams, after learn()
+        self.last_fingerprint: str | None = None
+
+    # -- hooks for the algorithms -------------------------------------------------------------------
+
+    def check_batch(self, num_envs: int) -> None:
+        """Raise a clear error when one update's batch cannot be split as the config asks."""
+        c = self.config
+        episodes = num_envs * c.rollout_rounds
+        if episodes < c.num_minibatches * c.gradient_accumulation_steps:
+            raise ValueError(
+                f"{self.name}: a batch of num_envs * rollout_rounds = {episodes} episodes cannot be split into num_minibatches="
+                f"{c.num_minibatches} x gradient_accumulation_steps={c.gradient_accumulation_steps} non-empty parts; "
+                f"raise --num-envs or rollout_rounds, or lower those two"
+            )
+        group_size = getattr(c, "group_size", None)
+        if group_size is not None and num_envs % group_size:
+            raise ValueError(f"{self.name}: num_envs={num_envs} is not a multiple of group_size={group_size}; each prompt is "
+                             f"sampled group_size times in one round: use a num_envs in "
+                             f"{[group_size * k for k in range(1, 5)]}... or a group_size that divides {num_envs}")
+
+    def make_kl_controller(self) -> Any:
+        return FixedKLController(self.config.kl_coef)
+
+    def update(self, rollout: Rollout) -> dict[str, float]:
+        """One update on ``rollout``; returns statistics. Each algorithm writes its own."""
+        raise NotImplementedError
+
+    def entropy_grad(self) -> bool:
+        """Whether the entropy enters the loss (else it is only a statistic, kept out of the graph)."""
+        return False
+
+    def extra_modules(self) -> dict[str, torch.nn.Module]:
+        """Algorithm-specific models the checkpoints hold (NLPO's mask policy)."""
+        return {}
+
+    # -- modules ------------------------------------------------------------------------------------
+
+    def trainable_modules(self) -> list[torch.nn.Module]:
+        return [m for m in (self.policy_model, self.value_head, self.critic) if m is not None]
+
+    def checkpoint_modules(self) -> dict[str, torch.nn.Module]:
+        modules: dict[str, torch.nn.Module] = {"policy": self.policy_model}
+        if self.value_head is not None:
+            modules["value_head"] = self.value_head
+        modules["reference"] = self.reference
+        if self.critic is not None:
+            modules["critic"] = self.critic
+        return {**modules, **self.extra_modules()}
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        seen, params = set(), []
+        for module in self.trainable_modules():
+            for p in module.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params.append(p)
+        return params
+
+    def autocast(self):
+        return autocast_for(self.device, self.config.bf16)
+
+    @property
+    def low_precision(self) -> bool:
+        """Whether the forwards run under bf16 autocast (CUDA with ``bf16``)."""
+        return self.device.type == "cuda" and self.config.bf16
+
+    @property
+    def env_steps(self) -> int:
+        return self._env_steps
+
+    def restore_env_steps(self, env_steps: int) -> None:
+        self._env_steps = env_steps
+
+    # -- rollout ------------------------------------------------------------------------------------
+
+    def round_prompts(self) -> np.ndarray | None:
+        """Prompt indices for a round: ``None`` (the env draws one per row) or, for group agents,
+        ``num_envs / group_size`` draws from the env's generator, each repeated ``group_size`` times."""
+        group_size = getattr(self.config, "group_size", None)
+        if group_size is None:
+            return None
+        draws = self.env.np_random.integers(len(self.env.setup.prompts), size=self.env.num_envs // group_size)
+        return np.repeat(draws, group_size)
+
+    def sampling_mask(self) -> dict[str, Any]:
+        """Extra :func:`~agents.lm.rollout.collect_rollout` arguments that restrict sampling (NLPO)."""
+        return {}
+
+    def assign_credit(self, rollout: Rollout) -> Rollout:
+        """The rollout with its per-token rewards as ``config.credit`` says (called before the env is reset)."""
+        credit = self.config.credit
+        if credit == "env":
+            return rollout
+        if credit == "uniform":
+            rewards = uniform_credit(rollout.env_rewards, rollout.response_mask)
+        else:
+            rewards = attention_credit(self.env, rollout.env_rewards, rollout.response_ids, rollout.response_mask)
+        return dataclasses.replace(rollout, env_rewards=rewards)
+
+    def collect(self) -> Rollout:
+        """``rollout_rounds`` rounds of ``num_envs`` episodes; counts the env steps (over all ranks)."""
+        parts = []
+        with self.autocast():
+            for _ in range(self.config.rollout_rounds):
+                part = collect_rollout(self.env, self.policy_model, self.config, self.sample_generator,
+                                       self.bos_token_id, self.vocab_size,
+                                       value_head=self.value_head if self.critic is None else None,
+                                       prompt_index=self.round_prompts(), **self.sampling_mask())
+                parts.append(self.assign_credit(part))
+        rollout = Rollout.concatenate(parts)
+        self._env_steps += int(self.dist.all_reduce_sum(rollout.live_steps.clone()).item())
+        return rollout
+
+    # -- scoring the rollout ------------------------------------------------------------------------
+
+    def critic_values(self, rollout: Rollout) -> torch.Tensor:
+        """The separate critic's values of the rollout's states."""
+        _, hidden = forward_responses(self.critic, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
+                                      rollout.response_mask, want_hidden=True, want_logits=False)
+        return self.value_head(hidden).squeeze(-1).float()
+
+    def evaluate_tokens(self, rollout: Rollout, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Current ``log pi``, entropy and values (``None`` without a value head) of the rollout's tokens."""
+        shared_values = self.value_head is not None and self.critic is None
+        logits, hidden = forward_responses(self.policy_model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
+                                           rollout.response_mask, want_hidden=shared_values)
+        logprobs, entropy = token_logprobs(logits, rollout.response_ids, self.config.temperature, self.vocab_size, with_entropy,
+                                           entropy_grad=self.entropy_grad(), blocked=rollout.blocked)
+        if self.value_head is None:
+            values = None
+        else:
+            values = self.value_head(hidden).squeeze(-1).float() if shared_values else self.critic_values(rollout)
+        return logprobs, entropy, values
+
+    def reference_logprobs(self, rollout: Rollout) -> torch.Tensor:
+        """``log pi_ref`` of the rollout's tokens (call under ``no_grad`` and :meth:`autocast`)."""
+        return reference_logprobs(self.reference, rollout, self.config.temperature, self.vocab_size)
+
+    # -- the update's minibatch loop ----------------------------------------------------------------
+
+    def minibatch_passes(self, rollout: Rollout, per_token: dict[str, torch.Tensor], passes: int,
+                         loss: Callable[[Rollout, dict[str, torch.Tensor]], LossTerms], num_stats: int,
+                         stop_after_pass: Callable[[torch.Tensor], bool] | None = None,
+                         ) -> tuple[torch.Tensor, int, torch.Tensor]:
+        """``passes`` shuffled passes over the episodes in ``num_minibatches`` minibatches, one optimizer step each.
+
+        Each minibatch is split into ``gradient_accumulation_steps`` micro-batches, trimmed to
+        their longest prompt and response; ``loss(part, batch)`` gets a micro-batch and the
+        matching slices of ``per_token``. The loss is the token mean over the minibatch (the
+        micro-batches' sums add up to it). ``stop_after_pass(stats)`` (the pass's minibatch
+        statistics, ``[minibatches, num_stats]``) may end the passes early. Returns the mean of
+        every minibatch's statistics, the passes done, and the largest difference between the
+        current and the rollout's log-probabilities before the first step.
+        """
+        c = self.config
+        fmask = rollout.response_mask.float()
+        episodes = fmask.shape[0]
+        params = self.parameters()
+        minibatch_stats: list[torch.Tensor] = []  # per minibatch: token means of the statistics
+        rollout_mismatch = torch.zeros((), device=self.device)  # max |log pi - rollout's log pi| before the first step
+        passes_done = 0
+        for _ in range(passes):
+            order = torch.randperm(episodes, generator=self.shuffle_generator).to(self.device)
+            pass_stats = []
+            for minibatch in order.tensor_split(c.num_minibatches):
+                tokens_in_minibatch = fmask[minibatch].sum().clamp(min=1)
+                totals = torch.zeros(num_stats, device=self.device)
+                self.optimizer.zero_grad(set_to_none=True)
+                for micro in minibatch.tensor_split(c.gradient_accumulation_steps):
+                    part = rollout.episodes(micro)  # trimmed to these episodes' longest prompt and response
+                    width = part.response_ids.shape[1]
+                    batch = {name: x[micro, :width] for name, x in per_token.items()}
+                    m = part.response_mask.float()
+                    terms = loss(part, batch)
+                    # summed over tokens / the minibatch's token count: micro-batches add up to the minibatch mean
+                    ((terms.loss * m).sum() / tokens_in_minibatch).backward()
+                    with torch.no_grad():
+                        if not minibatch_stats and not pass_stats:  # no step yet: the policy is the rollout's
+                            drift = (terms.logprobs - part.sample_logprobs).abs()  # (under bf16 the old log-probs are not the rollout's)
+                            rollout_mismatch = torch.maximum(rollout_mismatch, (drift * m).max())
+                        totals += torch.stack([(x * m).sum() for x in terms.stats]) / tokens_in_minibatch
+                self.dist.average_gradients(params)
+                torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+                self.optimizer.step()
+                pass_stats.append(totals)
+            minibatch_stats.extend(pass_stats)
+            passes_done += 1
+            if stop_after_pass is not None and stop_after_pass(torch.stack(pass_stats)):
+                break
+        return torch.stack(minibatch_stats).mean(0), passes_done, rollout_mismatch
+
+    # -- training loop and evaluation ---------------------------------------------------------------
+
+    def learn(self, env_steps: int) -> dict[str, float]:
+        target = self._env_steps + env_steps
+        history: list[dict[str, float]] = []
+        start, steps_before, rollout_seconds = time.perf_counter(), self._env_steps, 0.0
+        while self._env_steps < target:
+            tick = time.perf_counter()
+            rollout = self.collect()
+            rollout_seconds += time.perf_counter() - tick
+            history.append(self.update(rollout))
+        scalars = {key: float(np.mean([h[key] for h in history])) for key in history[0]} if history else {}
+        elapsed = time.perf_counter() - start
+        scalars["time/env_steps_per_second"] = (self._env_steps - steps_before) / max(elapsed, 1e-9)
+        scalars["time/rollout_fraction"] = rollout_seconds / max(elapsed, 1e-9)
+        if self.dist.enabled:
+            self.rank_states = self.dist.all_gather_object(state.random_state(self))
+            self.last_fingerprint = check_replicas_identical(self.dist, self.trainable_modules())
+        return scalars
+
+    def policy(self, observation, vector_env) -> torch.Tensor:
+        """Greedy next tokens for a batch of observations (a full forward over each observation)."""
+        with self.autocast():
+            return greedy_tokens(self.policy_model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
+                                 self.vocab_size, self.device, **self.sampling_mask())
+
+    # -- checkpoints and export (agents.lm.state) ---------------------------------------------------
+
+    def save(self, folder: Path) -> Path:
+        return state.save(self, folder)
+
+    def load(self, checkpoint: LoadedCheckpoint) -> None:
+        state.load(self, checkpoint)
+
+    def export_policy(self, folder: Path) -> Path:
+        """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`agents.lm.state`."""
+        return state.export_policy(self, folder)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def summary_scalars(tensors: dict[str, torch.Tensor], numbers: dict[str, float]) -> dict[str, float]:
+    """One device-to-host copy for all of an update's tensor statistics, then the plain numbers."""
+    scalars = dict(zip(tensors, torch.stack([v.float().reshape(()) for v in tensors.values()]).tolist()))
+    scalars.update(numbers)
+    return scalars

@@ -1,0 +1,43 @@
+"""Per-token pieces the LM agents' losses share: masked statistics, the clipped surrogate, returns-to-go."""
+
+from __future__ import annotations
+
+import torch
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Zero mean, unit variance over the entries where ``mask`` is True (others set to 0)."""
+    mean = masked_mean(values, mask)
+    var = masked_mean((values - mean) ** 2, mask)
+    return (values - mean) * torch.rsqrt(var + eps) * mask.to(values.dtype)
+
+
+def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
+                      clip_range: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PPO's clipped policy loss per token (Schulman et al. 2017); returns ``(loss, ratio, log_ratio)``."""
+    log_ratio = logprobs - old_logprobs
+    ratio = log_ratio.exp()
+    loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - clip_range, 1 + clip_range))
+    return loss, ratio, log_ratio
+
+
+def returns_to_go(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``G_t = sum_{s >= t} r_s`` per row over its real tokens (``mask``); 0 after the end."""
+    rewards = rewards * mask.to(rewards.dtype)
+    return rewards.flip(1).cumsum(1).flip(1) * mask.to(rewards.dtype)
+
+
+def group_view(values: torch.Tensor, group_size: int) -> torch.Tensor:
+    """``[B, ...]`` -> ``[B / group_size, group_size, ...]``: rows ``g * group_size ...`` share prompt ``g``."""
+    return values.reshape(values.shape[0] // group_size, group_size, *values.shape[1:])
+
+
+def leave_one_out_mean(values: torch.Tensor, group_size: int) -> torch.Tensor:
+    """For each row, the mean of ``values`` over the other ``group_size - 1`` rows of its group."""
+    grouped = group_view(values, group_size)
+    return ((grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)).reshape(values.shape)

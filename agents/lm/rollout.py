@@ -1,0 +1,271 @@
+"""The LM agents' rollout: KV-cached lock-step decoding on the batched env, and scoring a rollout's tokens.
+
+:func:`collect_rollout` resets every row of a :class:`~textgym.envs.vector.TextGenVectorEnv`
+(``autoreset_mode="Disabled"``) and decodes one episode per row in lock step with a KV
+cache: the right-padded prompts of the observation become a left-padded batch (with
+``position_ids`` from the attention mask), prefilled once; each step feeds only the new
+token. Rows that end are frozen by the environment; the round stops when every row has
+ended. The log-probability of each sampled token (and, with a value head, the value of
+each state) is recorded while decoding.
+
+:func:`forward_responses` and :func:`token_logprobs` score a finished rollout with one full
+forward (the update's current policy, the reference, a critic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import torch
+
+from agents.lm.models import cache_keyword, left_pad, output_cache, position_ids_from
+
+
+class SamplingSettings(Protocol):
+    """What :func:`collect_rollout` reads from an agent's config."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+
+
+def nucleus_mask(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """``True`` for the tokens outside the top-``top_p`` nucleus of ``logits`` (a token is kept
+    while the probability mass before it is below ``top_p``; the likeliest token is always kept)."""
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    sorted_probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = sorted_probs.cumsum(-1) - sorted_probs
+    remove = mass_before >= top_p
+    return remove.scatter(-1, order, remove)
+
+
+def sample_tokens(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
+                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample one token per row; return ``(tokens, log pi(token))`` under the tempered full distribution."""
+    logits = logits.float() / temperature
+    logprobs = torch.log_softmax(logits, dim=-1)
+    filtered = logits
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(filtered, top_k, dim=-1).values[..., -1:]
+        filtered = filtered.masked_fill(filtered < kth, float("-inf"))
+    if top_p < 1.0:
+        filtered = filtered.masked_fill(nucleus_mask(filtered, top_p), float("-inf"))
+    # inverse-CDF sampling: one uniform number per row (torch.multinomial is ~20x slower on the CPU)
+    cdf = torch.softmax(filtered, dim=-1, dtype=torch.float64).cumsum(-1)
+    uniform = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device, dtype=torch.float64)
+    tokens = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True).squeeze(1).clamp(max=logits.shape[-1] - 1)
+    return tokens, logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+
+
+@dataclass
+class Rollout:
+    """One update's episodes (``B`` rows, horizon ``H``), all tensors on the device.
+
+    ``response_mask[b, t]`` is True where token ``t`` of episode ``b`` was a real transition
+    (the episode was still running); rewards after an episode's end are 0. ``blocked``
+    (NLPO only) marks, per state, the tokens outside the mask policy's nucleus.
+    """
+
+    prompt_ids: torch.Tensor  # [B, P] left-padded prompts (with BOS when configured)
+    prompt_mask: torch.Tensor  # [B, P]
+    response_ids: torch.Tensor  # [B, H] sampled tokens
+    response_mask: torch.Tensor  # [B, H] bool
+    env_rewards: torch.Tensor  # [B, H] float32
+    sample_logprobs: torch.Tensor  # [B, H] log pi(token) computed while decoding (KV cache)
+    values: torch.Tensor  # [B, H] value of the state before each token, while decoding (0 without a value head)
+    blocked: torch.Tensor | None = None  # [B, H, V] bool: tokens the sampling policy could not choose
+
+    @property
+    def live_steps(self) -> torch.Tensor:
+        return self.response_mask.sum()
+
+    def episodes(self, rows: torch.Tensor | slice) -> "Rollout":
+        """The episodes ``rows``, without the columns that are padding in every one of them.
+
+        Prompts are left-padded and responses right-padded, so the prompt columns before the
+        longest prompt and the response columns after the longest episode are dropped (at
+        least one of each is kept). Attention never sees padding: the remaining tokens score
+        the same, and a forward over fewer columns costs less.
+        """
+        prompt_mask, response_mask = self.prompt_mask[rows], self.response_mask[rows]
+        prompt_width = max(1, int(prompt_mask.sum(1).max().item()))
+        response_width = max(1, int(response_mask.sum(1).max().item()))
+        per_token = [getattr(self, f.name) for f in dataclasses.fields(Rollout)[2:]]
+        return Rollout(
+            self.prompt_ids[rows][:, -prompt_width:], prompt_mask[:, -prompt_width:],
+            *(None if x is None else x[rows][:, :response_width] for x in per_token),
+        )
+
+    @staticmethod
+    def concatenate(parts: list["Rollout"]) -> "Rollout":
+        if len(parts) == 1:
+            return parts[0]
+        return Rollout(*[None if getattr(parts[0], f.name) is None else torch.cat([getattr(p, f.name) for p in parts])
+                         for f in dataclasses.fields(Rollout)])
+
+
+@torch.no_grad()
+def collect_rollout(
+    env,
+    model: torch.nn.Module,
+    config: SamplingSettings,
+    generator: torch.Generator | None,
+    bos_token_id: int | None,
+    vocab_size: int,
+    use_kv_cache: bool = True,
+    logits_processor: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    value_head: torch.nn.Module | None = None,
+    prompt_index: Any = None,
+    mask_model: torch.nn.Module | None = None,
+    mask_top_p: float = 1.0,
+) -> Rollout:
+    """Reset every row of ``env`` and decode one episode per row in lock step.
+
+    With ``use_kv_cache`` (the default) the prompts are prefilled once and each step feeds
+    only the new token; without it every step re-encodes the whole prefix (for comparison
+    in benchmarks). ``logits_processor(logits, step)`` may edit the logits before sampling
+    (benchmarks use it to suppress EOS). With ``value_head``, the value of each state (the
+    head on the model's last hidden state) is recorded too. ``prompt_index`` (one per row)
+    chooses the prompts instead of the env's own draw (GRPO and RLOO sample groups of rows
+    on one prompt). With ``mask_model`` (NLPO), a second model decodes in lock step with its
+    own KV cache, and the policy may only choose tokens inside its top-``mask_top_p``
+    nucleus: the log-probabilities are those of the policy renormalised over that set,
+    and the blocked tokens are recorded in :attr:`Rollout.blocked`.
+    """
+    device = env.device
+    n, horizon = env.num_envs, env.max_new_tokens
+    options: dict[str, Any] = {"reset_mask": torch.ones(n, dtype=torch.bool, device=device)}
+    if prompt_index is not None:
+        options["prompt_index"] = prompt_index
+    obs, _ = env.reset(options=options)
+    width = env.setup.max_prompt_tokens + (bos_token_id is not None)
+    prompt_ids, prompt_mask = left_pad(obs["input_ids"], obs["attention_mask"], width, env.tokenizer.pad_token_id, bos_token_id)
+
+    response_ids = torch.full((n, horizon), env.tokenizer.pad_token_id, dtype=torch.long, device=device)
+    response_mask = torch.zeros((n, horizon), dtype=torch.bool, device=device)
+    env_rewards = torch.zeros((n, horizon), dtype=torch.float32, device=device)
+    sample_logprobs = torch.zeros((n, horizon), dtype=torch.float32, device=device)
+    values = torch.zeros((n, horizon), dtype=torch.float32, device=device)
+    blocked = torch.zeros((n, horizon, vocab_size), dtype=torch.bool, device=device) if mask_model is not None else None
+    want_hidden = value_head is not None
+    decoders = [Decoder(model, prompt_ids, prompt_mask, use_kv_cache, want_hidden)]
+    if mask_model is not None:
+        decoders.append(Decoder(mask_model, prompt_ids, prompt_mask, use_kv_cache, False))
+
+    for t in range(horizon):
+        logits = decoders[0].output.logits[:, -1, :vocab_size]
+        if logits_processor is not None:
+            logits = logits_processor(logits, t)
+        if mask_model is not None:
+            outside = nucleus_mask(decoders[1].output.logits[:, -1, :vocab_size].float() / config.temperature, mask_top_p)
+            blocked[:, t] = outside
+            logits = logits.masked_fill(outside, float("-inf"))
+        tokens, logprobs = sample_tokens(logits, config.temperature, config.top_k, config.top_p, generator)
+        live = ~env.ended
+        _, rewards, _, _, _ = env.step(tokens)
+        response_ids[:, t] = tokens
+        response_mask[:, t] = live
+        env_rewards[:, t] = torch.where(live, rewards.float(), 0.0)
+        sample_logprobs[:, t] = torch.where(live, logprobs, 0.0)
+        if value_head is not None:
+            values[:, t] = torch.where(live, value_head(decoders[0].output.hidden_states[-1][:, -1]).squeeze(-1).float(), 0.0)
+        if t + 1 == horizon or bool(env.ended.all()):
+            break
+        for decoder in decoders:
+            decoder.feed(tokens)
+    if blocked is not None:
+        blocked &= response_mask.unsqueeze(-1)  # nothing is blocked after an episode's end
+    return Rollout(prompt_ids, prompt_mask, response_ids, response_mask, env_rewards, sample_logprobs, values, blocked)
+
+
+class Decoder:
+    """One model decoding a left-padded batch token by token (with a KV cache, or re-encoding the prefix)."""
+
+    def __init__(self, model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, use_kv_cache: bool,
+                 want_hidden: bool) -> None:
+        self.model, self.use_kv_cache, self.want_hidden = model, use_kv_cache, want_hidden
+        self.cache_arg = cache_keyword(model)
+        self.ids, self.mask = prompt_ids, prompt_mask
+        self.output = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids_from(prompt_mask),
+                            use_cache=use_kv_cache, logits_to_keep=1, output_hidden_states=want_hidden)
+        self.cache = output_cache(self.output) if use_kv_cache else None
+        self.next_position = prompt_mask.sum(1, keepdim=True)  # position of the next token, per row
+
+    def feed(self, tokens: torch.Tensor) -> None:
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        if self.use_kv_cache:
+            self.output = self.model(input_ids=tokens.unsqueeze(1), attention_mask=self.mask, position_ids=self.next_position,
+                                     use_cache=True, logits_to_keep=1, output_hidden_states=self.want_hidden,
+                                     **{self.cache_arg: self.cache})
+            self.cache = output_cache(self.output)
+        else:
+            self.ids = torch.cat([self.ids, tokens.unsqueeze(1)], dim=1)
+            self.output = self.model(input_ids=self.ids, attention_mask=self.mask, position_ids=position_ids_from(self.mask),
+                                     use_cache=False, logits_to_keep=1, output_hidden_states=self.want_hidden)
+        self.next_position = self.next_position + 1
+
+
+@torch.no_grad()
+def greedy_tokens(model: torch.nn.Module, observation: dict[str, Any], pad_token_id: int, bos_token_id: int | None,
+                  vocab_size: int, device: torch.device, mask_model: torch.nn.Module | None = None,
+                  mask_top_p: float = 1.0) -> torch.Tensor:
+    """The argmax next token for each row of a (right-padded, numpy or torch) observation batch
+    (with ``mask_model``: the argmax over that model's top-``mask_top_p`` nucleus, NLPO's policy)."""
+    input_ids = torch.as_tensor(observation["input_ids"], device=device)
+    attention_mask = torch.as_tensor(observation["attention_mask"], device=device)
+    width = input_ids.shape[1] + (bos_token_id is not None)
+    ids, mask = left_pad(input_ids, attention_mask, width, pad_token_id, bos_token_id)
+
+    def last_logits(m: torch.nn.Module) -> torch.Tensor:
+        return m(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=False,
+                 logits_to_keep=1).logits[:, -1, :vocab_size]
+
+    logits = last_logits(model)
+    if mask_model is not None:
+        logits = logits.masked_fill(nucleus_mask(last_logits(mask_model).float(), mask_top_p), float("-inf"))
+    return logits.argmax(-1)
+
+
+def forward_responses(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+                      response_ids: torch.Tensor, response_mask: torch.Tensor, want_hidden: bool = False,
+                      want_logits: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """One full forward over ``[prompt | response]``.
+
+    Returns ``(logits, hidden)`` at the positions that predict each response token
+    (``[B, T, V]`` and ``[B, T, D]``: position ``t`` is the state before action ``t``).
+    """
+    width = response_ids.shape[1]
+    ids = torch.cat([prompt_ids, response_ids], dim=1)
+    mask = torch.cat([prompt_mask, response_mask.long()], dim=1)
+    output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=False,
+                   output_hidden_states=want_hidden, logits_to_keep=width + 1 if want_logits else 1)
+    logits = output.logits[:, :-1] if want_logits else None
+    hidden = output.hidden_states[-1][:, -(width + 1):-1] if want_hidden else None
+    return logits, hidden
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float, vocab_size: int,
+                   with_entropy: bool = False, entropy_grad: bool = True,
+                   blocked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``log pi(token)`` (and the entropy) of the tempered distribution over the env's vocabulary.
+
+    ``entropy_grad=False`` leaves the entropy out of the autograd graph (when it is only a
+    statistic, its backward over the whole vocabulary would be wasted). ``blocked`` (NLPO)
+    renormalises the distribution over the tokens not blocked.
+    """
+    logits = logits[..., :vocab_size].float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    if blocked is not None:
+        logits = logits.masked_fill(blocked, float("-inf"))
+    logprobs_all = torch.log_softmax(logits, dim=-1)
+    logprobs = logprobs_all.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    entropy = None
+    if with_entropy:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):
+            # blocked tokens have probability 0: their term is 0 (not 0 * -inf)
+            entropy = -(logprobs_all.exp() * logprobs_all.clamp(min=torch.finfo(logprobs_all.dtype).min)).sum(-1) \
+                if blocked is not None else -(logprobs_all.exp() * logprobs_all).sum(-1)
+    return logprobs, entropy
