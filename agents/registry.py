@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+from textgym.extras import require
+
 #: name -> "module:Class"
 AGENTS: dict[str, str] = {
     "random": "agents.random_agent:RandomAgent",
@@ -16,9 +18,25 @@ AGENTS: dict[str, str] = {
     "sarsa": "agents.tabular:SarsaAgent",
 }
 
+#: name -> the modules beyond textgym's core that the agent needs, each with the extra that installs it
+#: (the others need torch, transformers and numpy only, as the environments do)
+AGENT_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sb3-ppo": (("stable_baselines3", "agents"),),
+    "sb3-a2c": (("stable_baselines3", "agents"),),
+    "sb3-dqn": (("stable_baselines3", "agents"),),
+    "sb3-maskable-ppo": (("stable_baselines3", "agents"), ("sb3_contrib", "agents")),
+}
+
+
+def check_agent_requirements(name: str) -> None:
+    """Raise :class:`textgym.extras.MissingExtraError` (one line naming the extra) if a module the agent needs is missing."""
+    for module, extra in AGENT_REQUIREMENTS.get(name, ()):
+        require(module, extra, f"the {name} agent")
+
 
 def agent_class(name: str):
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; allowed: {', '.join(AGENTS)}")
+    check_agent_requirements(name)
     module, cls = AGENTS[name].split(":")
     return getattr(importlib.import_module(module), cls)

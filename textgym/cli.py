@@ -36,11 +36,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     ``CheckpointError``, ``SuiteConfigError``, ...) is a ``ValueError``; gymnasium's id errors,
     a ``KeyError`` of a lookup by name, an ``OSError`` (a missing file, a folder that cannot be
     written) and a ``RuntimeError`` (a loss that went non-finite, out of memory, a launch
-    without a process group) are the rest. Anything else is a bug: see :func:`main`.
+    without a process group) are the rest, with ``MissingExtraError`` (a command that needs an
+    optional extra that is not installed: the message names it). Anything else is a bug: see :func:`main`.
     """
     from gymnasium import error as gym_error
 
-    return (CommandError, ValueError, KeyError, OSError, RuntimeError, gym_error.Error)
+    from textgym.extras import MissingExtraError
+
+    return (CommandError, MissingExtraError, ValueError, KeyError, OSError, RuntimeError, gym_error.Error)
 
 
 def _error_text(error: BaseException) -> str:

@@ -8,8 +8,8 @@ so far), then the step, the score and the colour scale. Text that does not fit i
 start of the prompt and the first lines of the continuation give way (``…``), so the newest
 tokens stay in view.
 
-Drawn with Pillow (a dependency of matplotlib) and matplotlib's DejaVu Sans Mono font: a
-few milliseconds a frame.
+Drawn with Pillow (a core dependency) in DejaVu Sans Mono: matplotlib's copy where matplotlib is
+installed, else the system's, else Pillow's own font; a few milliseconds a frame.
 """
 
 from __future__ import annotations
@@ -36,16 +36,29 @@ MUTED = (110, 110, 110)
 BACKGROUND = (250, 250, 250)
 
 
+def _font_path() -> str:
+    """DejaVu Sans Mono: the file matplotlib ships where it is installed (``textgym[bench]``), else its name.
+
+    Pillow looks a bare file name up in the system's font folders (most Linux systems have DejaVu).
+    """
+    try:
+        from matplotlib import font_manager
+    except ImportError:  # the core install: no matplotlib
+        return "DejaVuSansMono.ttf"
+    return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans Mono"), fallback_to_default=True)
+
+
 @lru_cache(maxsize=1)
 def _font() -> Any:
-    from matplotlib import font_manager
     from PIL import ImageFont
 
-    path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans Mono"), fallback_to_default=True)
     try:
-        return ImageFont.truetype(path, FONT_SIZE, layout_engine=ImageFont.Layout.BASIC)
-    except OSError:  # no FreeType: Pillow's own bitmap font
-        return ImageFont.load_default()
+        return ImageFont.truetype(_font_path(), FONT_SIZE, layout_engine=ImageFont.Layout.BASIC)
+    except OSError:  # no such font on this system, or no FreeType: Pillow's own font
+        try:
+            return ImageFont.load_default(size=FONT_SIZE)  # a scalable one (Pillow >= 10.1, with FreeType)
+        except (TypeError, OSError, ImportError):
+            return ImageFont.load_default()
 
 
 def _text_width(font: Any, text: str) -> float:

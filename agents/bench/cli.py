@@ -7,6 +7,11 @@ import shlex
 from pathlib import Path
 
 from agents.bench.config import load_suite, suite_names
+from textgym.extras import require
+
+#: the modules ``textgym bench`` needs beyond textgym's core (the suite file, the statistics, the plots),
+#: checked before anything runs: a suite of hours should not fail at its report
+BENCH_MODULES = ("yaml", "scipy", "matplotlib")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,8 @@ def bench_command(args: argparse.Namespace) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    for module in BENCH_MODULES:
+        require(module, "bench", "textgym bench")
     from agents.bench.report import write_report
     from agents.bench.runner import plan_reuse, read_marker, report_notes, run_suite
 

@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agents.registry import AGENTS
 from agents.run import RunConfig
+from textgym.extras import require
 from textgym.rewards import REWARD_MODES
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -72,6 +71,7 @@ def load_suite(suite: str | None, config_file: str | None, out: str, seeds: int 
         path = Path(config_file)
         if not path.is_file():
             raise SuiteConfigError(f"config file {config_file} does not exist")
+    yaml = require("yaml", "bench", "textgym bench")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
