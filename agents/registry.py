@@ -14,6 +14,9 @@ AGENTS: dict[str, str] = {
     "sb3-dqn": "agents.sb3.agents:SB3DQNAgent",
     "sb3-maskable-ppo": "agents.sb3.agents:SB3MaskablePPOAgent",
     "lm-ppo": "agents.lm_ppo:LMPPOAgent",
+    "lm-grpo": "agents.lm_grpo:LMGRPOAgent",
+    "lm-rloo": "agents.lm_rloo:LMRLOOAgent",
+    "lm-nlpo": "agents.lm_nlpo:LMNLPOAgent",
     "q-learning": "agents.tabular:QLearningAgent",
     "sarsa": "agents.tabular:SarsaAgent",
 }

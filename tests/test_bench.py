@@ -86,6 +86,14 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
          r"tasks\[0\] \(textgym/Copy-v0\): threshold 1.5 is outside the task's score range \[0, 1\]"),
         ("name: x\nagents: [random]\ntasks: [{env: textgym/Sentiment-v0, threshold: high}]\n",
          r"\(textgym/Sentiment-v0\): threshold 'high' is outside the task's score range \[-1, 1\]"),
+        ("name: x\nagents: [lm-ppo, {name: lm-ppo, reward_modes: [sparse]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+         "several agent entries make the same runs"),
+        ("name: x\nagents: [{name: lm-ppo, reward_modes: [late]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+         r"agents\[0\]: reward_modes must be"),
+        ("name: x\nagents: [{name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: attention}}]\n"
+         "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "credit='attention' needs a reward-model task"),
+        ("name: x\nagents: [{name: lm-ppo, hyperparameters: {credit: uniform}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+         r"credit='uniform'\) learns the same from both reward modes"),
     ],
 )
 def test_bad_configs_fail_before_any_run(tmp_path, text, message):
@@ -318,3 +326,36 @@ def test_hyperparameter_defaults_recorded_in_run_json_are_not_differences(tmp_pa
     assert setting_differences([run]) == []
     run.hyperparameters = {"n_steps": 64}  # a real difference still shows
     assert [entry["setting"] for entry in setting_differences([run])] == ["hyperparameters.n_steps"]
+
+
+def test_credit_arms_are_named_and_reported_by_their_credit(tmp_path):
+    path = tmp_path / "credit.yaml"
+    path.write_text(
+        "name: c\nseeds: 2\nagents:\n  - lm-ppo\n  - {name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: uniform}}\n"
+        "tasks: [{env: textgym/Copy-v0, threshold: 0.5, steps: 1}]\n")
+    suite = load_suite(None, str(path), str(tmp_path / "out"), device="cpu")
+    names = sorted(run.out.split("/")[-1] for run in suite.runs)
+    assert names == [f"lm-ppo__Copy-v0__{label}__seed{s}" for label in ("dense", "sparse", "uniform") for s in (0, 1)]
+
+
+def test_sparse_peak_section_counts_steps_to_the_sparse_arms_best_iqm():
+    from agents.bench.report import sparse_peak, summarize
+
+    rows = []
+    curves = {"sparse": [[0.0, 0.4, 0.6], [0.0, 0.5, 0.5], [0.1, 0.6, 0.4]],  # IQM per evaluation: 0.033, 0.5, 0.5
+              "uniform": [[0.0, 0.7, 0.7], [0.0, 0.2, 0.5], [0.0, 0.1, 0.2]]}
+    for mode, per_seed in curves.items():
+        for seed, returns in enumerate(per_seed):
+            for k, value in enumerate(returns):
+                rows.append({"agent": "lm-ppo", "env_id": "textgym/Copy-v0", "reward_mode": mode, "seed": seed,
+                             "env_steps": 100 * k + seed, "eval_return": value, "ref_perplexity": float("nan"),
+                             "distinct_1": 0.5, "distinct_2": 0.5, "repetition": 0.1, "wall_seconds": 1.0})
+    sparse = {seed: [(100 * k + seed, v) for k, v in enumerate(returns)] for seed, returns in enumerate(curves["sparse"])}
+    assert sparse_peak(sparse) == (101, pytest.approx(0.5))  # the first evaluation with the highest IQM
+    summary = summarize(rows, "c", "cmd")
+    assert "## Steps to reach the sparse reward's peak" in summary
+    # uniform: seed 0 reaches 0.5 at its 2nd evaluation (100), seed 1 at its 3rd (201), seed 2 never
+    assert "| textgym/Copy-v0 | lm-ppo | 0.500 (101) | uniform | 2/3 |" in summary
+    assert "| textgym/Copy-v0 | lm-ppo | 0.500 (101) | sparse | 3/3 |" in summary
+    dense_only = summarize([r for r in rows if r["reward_mode"] == "sparse"], "c", "cmd")
+    assert "sparse reward's peak" not in dense_only

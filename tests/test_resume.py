@@ -50,11 +50,18 @@ HYPERPARAMETERS = {
     "sb3-dqn": {"learning_starts": 16, "buffer_size": 24, "batch_size": 8, "target_update_interval": 16},
     "lm-ppo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "symbol_model_width": 16,
                "symbol_model_layers": 1, "symbol_model_heads": 1},
+    "lm-grpo": {"num_iterations": 2, "num_minibatches": 2, "learning_rate": 1e-3, "group_size": 2, "symbol_model_width": 16,
+                "symbol_model_layers": 1, "symbol_model_heads": 1},
+    "lm-rloo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "group_size": 2, "symbol_model_width": 16,
+                "symbol_model_layers": 1, "symbol_model_heads": 1},
+    "lm-nlpo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "mask_update_interval": 2,
+                "symbol_model_width": 16, "symbol_model_layers": 1, "symbol_model_heads": 1},
 }
 #: per agent: the training env step and the update that are interrupted (both after the first evaluation)
 ROLLOUT_CALL = {"random": 11, "q-learning": 11, "sarsa": 11, "sb3-ppo": 16, "sb3-a2c": 16, "sb3-dqn": 11, "lm-ppo": 13,
-                "sb3-ppo-top-k": 16}
-UPDATE_CALL = {"q-learning": 45, "sarsa": 45, "sb3-ppo": 15, "sb3-a2c": 3, "sb3-dqn": 5, "lm-ppo": 15}
+                "lm-grpo": 13, "lm-rloo": 13, "lm-nlpo": 13, "sb3-ppo-top-k": 16}
+UPDATE_CALL = {"q-learning": 45, "sarsa": 45, "sb3-ppo": 15, "sb3-a2c": 3, "sb3-dqn": 5, "lm-ppo": 15,
+               "lm-grpo": 15, "lm-rloo": 15, "lm-nlpo": 15}
 HAS_TINY = (BUNDLED_MODELS["tiny"] / "config.json").is_file()
 NEEDS_TINY = pytest.mark.skipif(not HAS_TINY, reason="the bundled model 'tiny' is not built")
 

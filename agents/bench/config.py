@@ -12,6 +12,9 @@ A suite file::
       - name: sb3-ppo
         hyperparameters: {n_steps: 32}
       - name: lm-ppo
+      - name: lm-ppo        # the same agent again with another credit assignment (see agents/lm/credit.py):
+        reward_modes: [sparse]   # its own reward modes; its runs are named and reported by the credit,
+        hyperparameters: {credit: uniform}   # e.g. lm-ppo__Sentiment-v0__uniform__seed0
     tasks:
       - env: textgym/Copy-v0
         threshold: 0.5      # sample efficiency: env steps until the eval return reaches this
@@ -21,7 +24,10 @@ A suite file::
         # per-agent overrides for this task:
         agents: {lm-ppo: {hyperparameters: {learning_rate: 0.001}}}
 
-Every combination agent x task x reward mode x seed is one ``textgym train`` run.
+Every combination agent x task x reward mode x seed is one ``textgym train`` run. A run whose
+``credit`` hyper-parameter is not ``env`` is named, and reported in the reward column, by its
+credit (``uniform``, ``attention``): the env's reward mode does not change what such an agent
+learns from.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from textgym.rewards import REWARD_MODES
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 SUITE_KEYS = {"name", "description", "steps", "eval_every", "num_envs", "seeds", "reward_modes", "agents", "tasks"}
-AGENT_KEYS = {"name", "hyperparameters", "num_envs"}
+AGENT_KEYS = {"name", "hyperparameters", "num_envs", "reward_modes"}
 TASK_KEYS = {"env", "threshold", "steps", "eval_every", "env_kwargs", "agents", "num_envs"}
 
 
@@ -86,6 +92,18 @@ def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
         raise SuiteConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
+def _reward_modes(where: str, modes: Any) -> list[str]:
+    if not isinstance(modes, list) or not modes or any(m not in REWARD_MODES for m in modes):
+        raise SuiteConfigError(f"{where}: reward_modes must be a non-empty list of {list(REWARD_MODES)}, got {modes!r}")
+    return modes
+
+
+def reward_label(run: RunConfig) -> str:
+    """What a run's per-token reward was, for names and reports: the reward mode, or the agent's ``credit``."""
+    credit = run.hyperparameters.get("credit", "env")
+    return run.reward_mode if credit == "env" else str(credit)
+
+
 def _threshold(path: Path, j: int, task: dict) -> float:
     """The task entry's sample-efficiency threshold: present, a number, inside the task's score range."""
     import gymnasium as gym
@@ -115,9 +133,7 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
     for key in ("agents", "tasks"):
         if not isinstance(data.get(key), list) or not data[key]:
             raise SuiteConfigError(f"{path}: '{key}' must be a non-empty list")
-    modes = data.get("reward_modes", list(REWARD_MODES))
-    if not isinstance(modes, list) or not modes or any(m not in REWARD_MODES for m in modes):
-        raise SuiteConfigError(f"{path}: reward_modes must be a non-empty list of {list(REWARD_MODES)}, got {modes!r}")
+    modes = _reward_modes(str(path), data.get("reward_modes", list(REWARD_MODES)))
     seed_count = seeds if seeds is not None else data.get("seeds", 3)
     if not isinstance(seed_count, int) or seed_count < 1:
         raise SuiteConfigError(f"{path}: seeds must be a positive integer, got {seed_count!r}")
@@ -142,7 +158,7 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
         for name in overrides:
             if name not in [a["name"] for a in agents]:
                 raise SuiteConfigError(f"{path}: tasks[{j}] overrides agent {name!r}, which the suite does not run")
-        for agent in agents:
+        for i, agent in enumerate(agents):
             merged = copy.deepcopy(agent)
             extra = overrides.get(agent["name"], {}) or {}
             _check_keys(f"{path}: tasks[{j}].agents.{agent['name']}", extra, AGENT_KEYS - {"name"})
@@ -151,13 +167,24 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
             num_envs = extra.get("num_envs", agent.get("num_envs", task.get("num_envs", data.get("num_envs", 16))))
             steps = task.get("steps", data.get("steps", 10_000))
             eval_every = task.get("eval_every", data.get("eval_every", 0))
-            for mode in modes:
+            agent_modes = _reward_modes(f"{path}: agents[{i}]", agent.get("reward_modes", modes))
+            credit = merged["hyperparameters"].get("credit", "env")
+            if credit != "env" and len(agent_modes) > 1:
+                raise SuiteConfigError(f"{path}: agents[{i}] ({agent['name']}, credit={credit!r}) learns the same from both reward "
+                                       f"modes (its rewards are the final score redistributed): give it one, e.g. reward_modes: [sparse]")
+            for mode in agent_modes:
                 for seed in range(seed_count):
-                    name = f"{agent['name']}__{task['env'].split('/')[-1]}__{mode}__seed{seed}"
+                    label = mode if credit == "env" else credit
+                    name = f"{agent['name']}__{task['env'].split('/')[-1]}__{label}__seed{seed}"
                     runs.append(RunConfig(
                         agent=agent["name"], env_id=task["env"], reward_mode=mode, steps=int(steps), seed=seed,
                         device=device, out=str(Path(out) / "runs" / name), num_envs=int(num_envs),
                         eval_every=int(eval_every), env_kwargs=dict(task.get("env_kwargs") or {}),
                         hyperparameters=dict(merged["hyperparameters"]),
                     ))
+    names = [Path(run.out).name for run in runs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SuiteConfigError(f"{path}: several agent entries make the same runs (e.g. {repeated[0]}); give each entry of one "
+                               f"agent its own reward_modes or credit")
     return runs, thresholds

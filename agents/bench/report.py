@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.bench import stats
+from agents.bench.config import reward_label
 from agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
 from textgym.naturalness import NATURALNESS_COLUMNS
 
@@ -23,7 +24,7 @@ def collect(runs: list[RunConfig]) -> list[dict]:
     rows = []
     for run in runs:
         for metric in RunDirectory.read_metrics_of(Path(run.out)):
-            rows.append({"agent": run.agent, "env_id": run.env_id, "reward_mode": run.reward_mode, "seed": run.seed,
+            rows.append({"agent": run.agent, "env_id": run.env_id, "reward_mode": reward_label(run), "seed": run.seed,
                          "env_steps": int(metric["env_steps"]), "eval_return": metric["eval_return"],
                          **{key: metric[key] for key in NATURALNESS_COLUMNS}, "wall_seconds": metric["wall_seconds"]})
     return rows
@@ -180,7 +181,37 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 reached = sum(math.isfinite(s) for s in steps)
                 ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
                 lines.append(f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |")
+    if "sparse" in modes and set(modes) - {"dense", "sparse"}:
+        lines += _sparse_peak_section(curves)
     return "\n".join(lines) + "\n"
+
+
+def sparse_peak(curve: dict[int, list[tuple[int, float]]]) -> tuple[int, float]:
+    """The sparse arm's peak: the highest IQM over seeds of the k-th evaluation's return, over the
+    evaluations every seed made; returns ``(median env steps of that evaluation, IQM return)``."""
+    count = min(len(seq) for seq in curve.values())
+    iqms = [float(stats.iqm(np.asarray([seq[k][1] for seq in curve.values()]))) for k in range(count)]
+    best = int(np.argmax(iqms))
+    return int(np.median([seq[best][0] for seq in curve.values()])), iqms[best]
+
+
+def _sparse_peak_section(curves: dict[tuple, dict[int, list[tuple[int, float]]]]) -> list[str]:
+    """Chan et al. (2024)'s comparison of credit assignments: env steps until each arm first reaches the
+    sparse reward's peak (the IQM learning curve's highest point)."""
+    lines = ["", "## Steps to reach the sparse reward's peak", "",
+             "The sparse arm's peak is the highest IQM over seeds of its eval return at one evaluation; each run's "
+             "steps are the env steps until its eval return first reaches that value (∞: not within the budget). "
+             "IQM over seeds [95% CI] (Chan et al. 2024 compare credit assignments this way).", "",
+             "| task | agent | sparse peak (at env steps) | reward | reached | IQM env steps [95% CI] |",
+             "|---|---|---|---|---|---|"]
+    for (env, agent, mode) in sorted(k for k in curves if k[2] == "sparse"):
+        at, peak = sparse_peak(curves[(env, agent, "sparse")])
+        for key in sorted(k for k in curves if k[0] == env and k[1] == agent):
+            steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], peak) for seq in curves[key].values()]
+            reached = sum(math.isfinite(x) for x in steps)
+            ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
+            lines.append(f"| {env} | {agent} | {peak:.3f} ({at}) | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |")
+    return lines
 
 
 # One palette for every plot: an agent has one colour (the same in every plot and every suite) and a reward

@@ -30,27 +30,38 @@ MARKER = "suite.json"
 
 def check_runs(suite: Suite) -> None:
     """Every run's agent hyper-parameters and env arguments are valid (before anything starts)."""
+    import types
+
+    import gymnasium as gym
+
+    from agents.lm.credit import check_credit
     from textgym.envs.setup import build_setup
 
-    seen_envs = {}
+    setups = {}
     for run in suite.runs:
         try:
             config_from_dict(agent_class(run.agent).Config, run.hyperparameters, run.agent)
         except (ValueError, TypeError) as error:
             raise SuiteConfigError(f"suite {suite.name!r}, run {Path(run.out).name}: {error}") from None
         key = (run.env_id, json.dumps(run.env_kwargs, sort_keys=True))
-        if key not in seen_envs:
-            import gymnasium as gym
-
+        if key not in setups:
             kwargs = {**gym.spec(run.env_id).kwargs, **run.env_kwargs}
             try:
-                build_setup(kwargs.pop("task"), kwargs.pop("model", None), run.reward_mode, kwargs.pop("max_new_tokens", None),
-                            kwargs.pop("max_prompt_tokens", None), kwargs.pop("split", "train"), kwargs.pop("task_kwargs", None))
+                setups[key] = build_setup(kwargs.pop("task"), kwargs.pop("model", None), run.reward_mode,
+                                          kwargs.pop("max_new_tokens", None), kwargs.pop("max_prompt_tokens", None),
+                                          kwargs.pop("split", "train"), kwargs.pop("task_kwargs", None))
             except (ValueError, TypeError) as error:
                 raise SuiteConfigError(f"suite {suite.name!r}, {run.env_id} env_kwargs {run.env_kwargs}: {error}") from None
             if kwargs:
                 raise SuiteConfigError(f"suite {suite.name!r}, {run.env_id}: unknown env_kwargs {sorted(kwargs)}")
-            seen_envs[key] = True
+        credit = run.hyperparameters.get("credit", "env")
+        if credit != "env":
+            env = types.SimpleNamespace(task=setups[key].task, spec=gym.spec(run.env_id))
+            env.unwrapped = env
+            try:
+                check_credit(credit, env)
+            except ValueError as error:
+                raise SuiteConfigError(f"suite {suite.name!r}, run {Path(run.out).name}: {error}") from None
 
 
 def threads_per_run(workers: int) -> int:

@@ -283,7 +283,7 @@ class SB3A2CAgent(SB3Agent):
 
 
 class SB3MaskablePPOAgent(SB3Agent):
-    """sb3-contrib MaskablePPO: full vocabulary, masked to the reference LM's top-p nucleus (NLPO-style)."""
+    """sb3-contrib MaskablePPO: full vocabulary, masked to the frozen reference LM's top-p nucleus (a reference-nucleus mask)."""
 
     name = "sb3-maskable-ppo"
     masked = True
