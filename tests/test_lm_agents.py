@@ -172,8 +172,9 @@ def test_bad_nlpo_options_are_clear_errors():
 
 # -- learning ------------------------------------------------------------------------------------
 
-#: Sentiment-v0 with the bundled model, a horizon of 12 tokens; measured on seeds 1-3 (see the docstring of
-#: test_agent_improves_on_sentiment) and asserted on seed 0
+#: Sentiment-v0 with the bundled model, a horizon of 12 tokens. Measured on seeds 1 and 2 (2026-11-30): every
+#: agent and reward mode went from 0.099 to 0.45-0.79 (gains 0.35-0.69) in 1536 env steps; asserted on seed 0
+#: with a margin of 0.2
 LEARNING = {"max_new_tokens": 12}
 LEARNING_STEPS = 1536
 LEARNING_HYPERPARAMETERS = {"learning_rate": 1e-3, "num_minibatches": 2}
@@ -191,4 +192,4 @@ def test_agent_improves_on_sentiment(tmp_path, agent, reward_mode):
     train(config, progress=False)
     before = float(read_metrics(out)[0]["eval_return"])
     after = json.loads((out / "summary.json").read_text())["final_eval_return"]
-    assert after > before + 0.1, f"{agent} ({reward_mode}): eval return {before:.3f} before, {after:.3f} after"
+    assert after > before + 0.2, f"{agent} ({reward_mode}): eval return {before:.3f} before, {after:.3f} after"
