@@ -6,9 +6,12 @@ Launch ``textgym train``'s arguments through ``torchrun``::
         --agent lm-ppo --env textgym/Sentiment-v0 --steps 30000 --out runs/ddp
 
 Every rank builds the same agent (same seed, so the same initial weights; rank 0's are
-broadcast anyway), steps its own batched environment with a rank-offset seed, and
-all-reduces gradients before each optimizer step, so every replica applies the same
-update. Rank 0 runs the usual driver (:func:`agents.train.train`): it alone evaluates and
+broadcast anyway), steps its own batched environment of ``num_envs / world_size`` rows with a
+rank-offset seed, and trains through ``torch.nn.parallel.DistributedDataParallel`` (or FSDP2,
+``--set fsdp=true``; see :mod:`agents.lm.parallel`), so every replica applies the same update,
+the one a single process would make with the whole batch. Several machines: run the same
+``torchrun`` on each with ``--nnodes M --node_rank R --rdzv_backend c10d --rdzv_endpoint
+HOST:PORT`` in place of ``--standalone``. Rank 0 runs the usual driver (:func:`agents.train.train`): it alone evaluates and
 writes the run folder (metrics, summary, TensorBoard, checkpoints). The other ranks run
 :func:`follow`, the same sequence of ``learn`` chunks, and write nothing.
 
@@ -67,21 +70,6 @@ class DistributedContext:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
             tensor /= self.world_size
         return tensor
-
-    def average_gradients(self, parameters: Iterable[torch.nn.Parameter]) -> None:
-        """Average the gradients of ``parameters`` over ranks, in one flat bucket."""
-        if not self.enabled:
-            return
-        grads = [p.grad for p in parameters if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat /= self.world_size
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset: offset + g.numel()].view_as(g))
-            offset += g.numel()
 
     def broadcast_parameters(self, modules: Iterable[torch.nn.Module]) -> None:
         """Copy rank 0's parameters and buffers to every rank."""

@@ -48,7 +48,7 @@ import torch
 
 from agents.lm.base import LMAgent, LossTerms, summary_scalars
 from agents.lm.config import LMConfig, help_text
-from agents.lm.losses import clipped_surrogate, masked_mean, masked_whiten
+from agents.lm.losses import clipped_surrogate, masked_mean
 from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
 from agents.lm.rollout import Rollout
 
@@ -141,7 +141,7 @@ class LMPPOAgent(LMAgent):
         rewards = rollout.env_rewards - beta * kl
         advantages, returns = compute_gae(rewards, old_values, mask, c.gamma, c.gae_lambda)
         if c.norm_adv:
-            advantages = masked_whiten(advantages, mask)
+            advantages = self.whiten(advantages, mask)
 
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():
@@ -159,7 +159,8 @@ class LMPPOAgent(LMAgent):
         def approx_kl_too_large(pass_stats: torch.Tensor) -> bool:
             if c.target_approx_kl <= 0:
                 return False
-            return self.dist.all_reduce_mean(pass_stats[:, 3].mean().reshape(1)).item() > c.target_approx_kl
+            # each rank's statistics are its share of the global minibatch means
+            return self.dist.all_reduce_sum(pass_stats[:, 3].mean().reshape(1)).item() > c.target_approx_kl
 
         per_token = {"old_logprobs": old_logprobs, "old_values": old_values, "advantages": advantages, "returns": returns}
         means, epochs_done, rollout_mismatch = self.minibatch_passes(

@@ -37,7 +37,7 @@ import torch
 
 from agents.lm.base import LMAgent, LossTerms, summary_scalars
 from agents.lm.config import GroupConfig, help_text
-from agents.lm.losses import clipped_surrogate, leave_one_out_mean, masked_whiten, returns_to_go
+from agents.lm.losses import clipped_surrogate, leave_one_out_mean, returns_to_go
 from agents.lm.reference import kl_per_token
 from agents.lm.rollout import Rollout
 
@@ -99,7 +99,7 @@ class LMRLOOAgent(LMAgent):
         advantage_of = token_advantages if self.per_token else sequence_advantages
         advantages = advantage_of(rewards, mask, c.group_size)
         if c.norm_adv:
-            advantages = masked_whiten(advantages, mask)
+            advantages = self.whiten(advantages, mask)
 
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():

@@ -231,8 +231,9 @@ def test_trains_end_to_end_and_writes_its_files(tmp_path, reward_mode):
     assert rows[0]["env_steps"] == "0" and len(rows) == 3
     checkpoint = latest_checkpoint(out / "checkpoints")
     names = {p.name for p in checkpoint.iterdir()}
-    assert names >= {"policy.safetensors", "value_head.safetensors", "reference.safetensors", "optimizer.pt",
+    assert names >= {"policy.safetensors", "value_head.safetensors", "optimizer.pt",
                      "generators.pt", "torch_rng.pt", "state.json"}
+    assert "reference.safetensors" not in names  # the frozen reference is rebuilt from the base model, never saved
     state = json.loads((checkpoint / "state.json").read_text())
     assert state["updates"] > 0 and state["world_size"] == 1 and len(state["env_rng"]) == 1
     assert state["config"]["learning_rate"] == FAST["learning_rate"]

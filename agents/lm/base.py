@@ -25,6 +25,7 @@ and loss), plus its config dataclass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import time
@@ -42,7 +43,9 @@ from agents.distributed import DistributedContext, check_replicas_identical, cur
 from agents.lm import state
 from agents.lm.config import LMConfig
 from agents.lm.credit import attention_credit, check_credit, uniform_credit
-from agents.lm.models import autocast_for, build_symbol_policy, hidden_size_of
+from agents.lm.losses import masked_whiten
+from agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
+from agents.lm.parallel import DataParallel, global_masked_whiten
 from agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
 from agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
 from agents.run import RunConfig
@@ -79,11 +82,17 @@ class LMAgent(Agent):
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", torch.cuda.current_device())
         rank_seed = run.seed + self.dist.rank * state.RANK_SEED_STRIDE
-        self.check_batch(run.num_envs)
+        if run.num_envs % self.dist.world_size:
+            raise ValueError(f"{self.name}: --num-envs {run.num_envs} is not a multiple of the world size {self.dist.world_size}: "
+                             f"each of the {self.dist.world_size} data-parallel ranks steps num_envs / world_size rows; use "
+                             f"--num-envs {self.dist.world_size * max(1, run.num_envs // self.dist.world_size)} or another number of processes")
+        rows = run.num_envs // self.dist.world_size
+        self.check_batch(rows)
 
-        # environment: one batched env, tensors on our device, finished rows frozen until reset
+        # environment: one batched env per rank (num_envs / world_size rows), tensors on our device, finished rows
+        # frozen until reset
         self.env = gym.make_vec(
-            run.env_id, num_envs=run.num_envs, vectorization_mode="vector_entry_point", device=self.device,
+            run.env_id, num_envs=rows, vectorization_mode="vector_entry_point", device=self.device,
             output="torch", autoreset_mode="Disabled", reward_mode=run.reward_mode, **run.env_kwargs,
         )
         self.env.reset(seed=rank_seed)
@@ -112,7 +121,17 @@ class LMAgent(Agent):
         bos = getattr(self.policy_model.config, "bos_token_id", None)
         self.bos_token_id = (bos if isinstance(bos, int) and 0 <= bos < self.vocab_size else tokenizer.eos_token_id) \
             if config.prepend_bos else None
-        self.reference = frozen_copy(self.policy_model)
+        if config.gradient_checkpointing:
+            disable_dropout(self.policy_model)  # the update runs it in train() mode, where checkpointing is active
+            self.policy_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.base_model = self.env.setup.model or "symbol policy (seeded)"  # what the weights start from
+        if config.lora:
+            self.policy_model = lora_wrap(self.policy_model, config.lora_rank, config.lora_alpha, config.lora_target_modules)
+            self.policy_model.eval()
+        if config.bf16_weights:
+            self.policy_model.to(torch.bfloat16)
+        # the reference: under LoRA the base model itself (adapters disabled), else a frozen copy
+        self.reference = None if config.lora else frozen_copy(self.policy_model)
         self.critic: torch.nn.Module | None = None
         self.value_head: torch.nn.Linear | None = None
         if self.uses_value_head:
@@ -121,9 +140,22 @@ class LMAgent(Agent):
             torch.nn.init.zeros_(self.value_head.weight)  # values start at 0 and value gradients start off the LM
             torch.nn.init.zeros_(self.value_head.bias)
         self.dist.broadcast_parameters(self.trainable_modules())
+        # several processes: DistributedDataParallel (or FSDP2) over the trained modules; the rollout decodes with the
+        # plain modules, the update's forwards go through the wrappers (forward_module)
+        self.parallel = DataParallel(self.dist, self.device, fsdp=config.fsdp)
+        self.gathered: dict[str, Any] | None = None  # FSDP2: rank 0's whole weights, optimizer state, evaluation copy
+        self.lora_names = [name for name, p in self.policy_model.named_parameters() if p.requires_grad] if config.lora else []
+        if config.fsdp:
+            if self.extra_frozen_models_unsupported_under_fsdp():
+                raise ValueError(f"{self.name} does not support fsdp=true; use DDP (fsdp=false)")
+            self.eval_policy = copy.deepcopy(self.policy_model).cpu() if self.dist.is_main else None
+            if self.reference is not None:
+                self.parallel.wrap([self.reference])
+        self.parallel.wrap(self.trainable_modules())
+        self.trained_container = torch.nn.ModuleList(self.trainable_modules())  # FSDP2's optimizer state names
         # fused: one kernel for all parameters (the per-tensor loop costs as much as a minibatch's backward on the CPU)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate, eps=config.adam_eps,
-                                          fused=self.device.type in ("cpu", "cuda"))
+                                          fused=self.device.type in ("cpu", "cuda") and not config.fsdp)
 
         self.kl_controller = self.make_kl_controller()
         self.sample_generator = torch.Generator(self.device).manual_seed(rank_seed)
@@ -132,6 +164,7 @@ class LMAgent(Agent):
         self._env_steps = 0
         self.rank_states: list[dict[str, Any]] | None = None  # every rank's random streams, after learn()
         self.last_fingerprint: str | None = None
+        self.parallel.after_learn(self)  # FSDP2: rank 0's whole copies for the evaluation and checkpoint at step 0
 
     # -- hooks for the algorithms -------------------------------------------------------------------
 
@@ -162,6 +195,10 @@ class LMAgent(Agent):
         """Whether the entropy enters the loss (else it is only a statistic, kept out of the graph)."""
         return False
 
+    def extra_frozen_models_unsupported_under_fsdp(self) -> bool:
+        """Whether the algorithm decodes with another model that FSDP2 would have to shard (NLPO's mask policy)."""
+        return False
+
     def extra_modules(self) -> dict[str, torch.nn.Module]:
         """Algorithm-specific models the checkpoints hold (NLPO's mask policy)."""
         return {}
@@ -172,19 +209,25 @@ class LMAgent(Agent):
         return [m for m in (self.policy_model, self.value_head, self.critic) if m is not None]
 
     def checkpoint_modules(self) -> dict[str, torch.nn.Module]:
+        """The models a checkpoint holds: the trained ones and any algorithm-specific one, never the frozen
+        reference (every run rebuilds it from the base model). Under LoRA the policy entry holds the adapters only
+        (see :meth:`trainable_weights`)."""
         modules: dict[str, torch.nn.Module] = {"policy": self.policy_model}
         if self.value_head is not None:
             modules["value_head"] = self.value_head
-        modules["reference"] = self.reference
         if self.critic is not None:
             modules["critic"] = self.critic
         return {**modules, **self.extra_modules()}
+
+    def trainable_weights(self, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """The weights of ``module`` that train (all of them, or only a LoRA model's adapters)."""
+        return {name: p.detach() for name, p in self.parallel.full_named_parameters(module) if p.requires_grad}
 
     def parameters(self) -> list[torch.nn.Parameter]:
         seen, params = set(), []
         for module in self.trainable_modules():
             for p in module.parameters():
-                if id(p) not in seen:
+                if id(p) not in seen and p.requires_grad:
                     seen.add(id(p))
                     params.append(p)
         return params
@@ -194,8 +237,13 @@ class LMAgent(Agent):
 
     @property
     def low_precision(self) -> bool:
-        """Whether the forwards run under bf16 autocast (CUDA with ``bf16``)."""
-        return self.device.type == "cuda" and self.config.bf16
+        """Whether the forwards run in bf16 (autocast on CUDA with ``bf16``, or ``bf16_weights``): then the KV-cached
+        decoding drifts from a full forward by more than float rounding, and the update recomputes the old policy."""
+        return (self.device.type == "cuda" and self.config.bf16) or self.config.bf16_weights
+
+    def whiten(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Whiten over the tokens of every rank's batch (one process: this batch's)."""
+        return global_masked_whiten(values, mask, self.dist) if self.dist.enabled else masked_whiten(values, mask)
 
     @property
     def env_steps(self) -> int:
@@ -230,6 +278,13 @@ class LMAgent(Agent):
             rewards = attention_credit(self.env, rollout.env_rewards, rollout.response_ids, rollout.response_mask)
         return dataclasses.replace(rollout, env_rewards=rewards)
 
+    def all_ended(self, ended: torch.Tensor) -> bool:
+        """Whether the round is over: every row here ended (under FSDP2 every rank's, since each decoding step is a
+        collective that all ranks must join)."""
+        if self.config.fsdp:
+            return bool(self.dist.all_reduce_sum((~ended).sum()).item() == 0)
+        return bool(ended.all())
+
     def collect(self) -> Rollout:
         """``rollout_rounds`` rounds of ``num_envs`` episodes; counts the env steps (over all ranks)."""
         parts = []
@@ -238,7 +293,7 @@ class LMAgent(Agent):
                 part = collect_rollout(self.env, self.policy_model, self.config, self.sample_generator,
                                        self.bos_token_id, self.vocab_size,
                                        value_head=self.value_head if self.critic is None else None,
-                                       prompt_index=self.round_prompts(), **self.sampling_mask())
+                                       prompt_index=self.round_prompts(), all_ended=self.all_ended, **self.sampling_mask())
                 parts.append(self.assign_credit(part))
         rollout = Rollout.concatenate(parts)
         self._env_steps += int(self.dist.all_reduce_sum(rollout.live_steps.clone()).item())
@@ -248,26 +303,48 @@ class LMAgent(Agent):
 
     def critic_values(self, rollout: Rollout) -> torch.Tensor:
         """The separate critic's values of the rollout's states."""
-        _, hidden = forward_responses(self.critic, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
-                                      rollout.response_mask, want_hidden=True, want_logits=False)
-        return self.value_head(hidden).squeeze(-1).float()
+        _, hidden = forward_responses(self.parallel.forward_module(self.critic), rollout.prompt_ids, rollout.prompt_mask,
+                                      rollout.response_ids, rollout.response_mask, want_hidden=True, want_logits=False)
+        return self.values_from(hidden)
+
+    def values_from(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The value head on last hidden states (through its data-parallel wrapper; fp32 out)."""
+        return self.parallel.forward_module(self.value_head)(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
 
     def evaluate_tokens(self, rollout: Rollout, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Current ``log pi``, entropy and values (``None`` without a value head) of the rollout's tokens."""
         shared_values = self.value_head is not None and self.critic is None
-        logits, hidden = forward_responses(self.policy_model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
-                                           rollout.response_mask, want_hidden=shared_values)
+        logits, hidden = forward_responses(self.parallel.forward_module(self.policy_model), rollout.prompt_ids,
+                                           rollout.prompt_mask, rollout.response_ids, rollout.response_mask,
+                                           want_hidden=shared_values)
         logprobs, entropy = token_logprobs(logits, rollout.response_ids, self.config.temperature, self.vocab_size, with_entropy,
                                            entropy_grad=self.entropy_grad(), blocked=rollout.blocked)
         if self.value_head is None:
             values = None
         else:
-            values = self.value_head(hidden).squeeze(-1).float() if shared_values else self.critic_values(rollout)
+            values = self.values_from(hidden) if shared_values else self.critic_values(rollout)
         return logprobs, entropy, values
 
     def reference_logprobs(self, rollout: Rollout) -> torch.Tensor:
-        """``log pi_ref`` of the rollout's tokens (call under ``no_grad`` and :meth:`autocast`)."""
+        """``log pi_ref`` of the rollout's tokens (call under ``no_grad`` and :meth:`autocast`); under LoRA, the
+        policy with its adapters disabled."""
+        if self.reference is None:
+            with self.policy_model.disable_adapter():
+                return reference_logprobs(self.parallel.forward_module(self.policy_model), rollout,
+                                          self.config.temperature, self.vocab_size)
         return reference_logprobs(self.reference, rollout, self.config.temperature, self.vocab_size)
+
+    @contextlib.contextmanager
+    def update_mode(self):
+        """The policy in ``train()`` mode while gradients flow, where gradient checkpointing is on (dropout is 0)."""
+        if not self.config.gradient_checkpointing:
+            yield
+            return
+        self.policy_model.train()
+        try:
+            yield
+        finally:
+            self.policy_model.eval()
 
     # -- the update's minibatch loop ----------------------------------------------------------------
 
@@ -284,6 +361,11 @@ class LMAgent(Agent):
         statistics, ``[minibatches, num_stats]``) may end the passes early. Returns the mean of
         every minibatch's statistics, the passes done, and the largest difference between the
         current and the rollout's log-probabilities before the first step.
+
+        Data parallel: each rank's minibatch ``i`` is its part of the global minibatch ``i``; its
+        loss is divided by the global minibatch's token count (and multiplied by the world size,
+        since DDP averages the gradients), so ``world_size`` ranks with ``B`` episodes each make
+        the update one process makes with ``world_size * B`` (``tests/test_data_parallel.py``).
         """
         c = self.config
         fmask = rollout.response_mask.float()
@@ -296,23 +378,28 @@ class LMAgent(Agent):
             order = torch.randperm(episodes, generator=self.shuffle_generator).to(self.device)
             pass_stats = []
             for minibatch in order.tensor_split(c.num_minibatches):
-                tokens_in_minibatch = fmask[minibatch].sum().clamp(min=1)
+                # the token count of this minibatch over every rank: the loss is the token mean of the global minibatch
+                tokens_in_minibatch = self.dist.all_reduce_sum(fmask[minibatch].sum()).clamp(min=1)
                 totals = torch.zeros(num_stats, device=self.device)
                 self.optimizer.zero_grad(set_to_none=True)
-                for micro in minibatch.tensor_split(c.gradient_accumulation_steps):
+                micros = minibatch.tensor_split(c.gradient_accumulation_steps)
+                for index, micro in enumerate(micros):
                     part = rollout.episodes(micro)  # trimmed to these episodes' longest prompt and response
                     width = part.response_ids.shape[1]
                     batch = {name: x[micro, :width] for name, x in per_token.items()}
                     m = part.response_mask.float()
-                    terms = loss(part, batch)
-                    # summed over tokens / the minibatch's token count: micro-batches add up to the minibatch mean
-                    ((terms.loss * m).sum() / tokens_in_minibatch).backward()
+                    with self.update_mode(), self.parallel.sync_gradients(index == len(micros) - 1):
+                        terms = loss(part, batch)
+                        # summed over tokens / the minibatch's token count: micro-batches add up to the minibatch mean
+                        micro_loss = (terms.loss * m).sum() / tokens_in_minibatch
+                        if self.dist.enabled:  # DDP averages the ranks' gradients; their sum is the global mean's
+                            micro_loss = micro_loss * self.dist.world_size
+                        micro_loss.backward()
                     with torch.no_grad():
                         if not minibatch_stats and not pass_stats:  # no step yet: the policy is the rollout's
                             drift = (terms.logprobs - part.sample_logprobs).abs()  # (under bf16 the old log-probs are not the rollout's)
                             rollout_mismatch = torch.maximum(rollout_mismatch, (drift * m).max())
                         totals += torch.stack([(x * m).sum() for x in terms.stats]) / tokens_in_minibatch
-                self.dist.average_gradients(params)
                 torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
                 self.optimizer.step()
                 pass_stats.append(totals)
@@ -320,7 +407,8 @@ class LMAgent(Agent):
             passes_done += 1
             if stop_after_pass is not None and stop_after_pass(torch.stack(pass_stats)):
                 break
-        return torch.stack(minibatch_stats).mean(0), passes_done, rollout_mismatch
+        means = torch.stack(minibatch_stats).mean(0)
+        return self.dist.all_reduce_sum(means), passes_done, rollout_mismatch  # each rank's share of the global means
 
     # -- training loop and evaluation ---------------------------------------------------------------
 
@@ -339,11 +427,19 @@ class LMAgent(Agent):
         scalars["time/rollout_fraction"] = rollout_seconds / max(elapsed, 1e-9)
         if self.dist.enabled:
             self.rank_states = self.dist.all_gather_object(state.random_state(self))
-            self.last_fingerprint = check_replicas_identical(self.dist, self.trainable_modules())
+            self.parallel.after_learn(self)
+            if not self.config.fsdp:
+                self.last_fingerprint = check_replicas_identical(self.dist, self.trainable_modules())
         return scalars
 
     def policy(self, observation, vector_env) -> torch.Tensor:
-        """Greedy next tokens for a batch of observations (a full forward over each observation)."""
+        """Greedy next tokens for a batch of observations (a full forward over each observation; under FSDP2, of
+        rank 0's CPU copy of the policy gathered at the end of the last ``learn``)."""
+        if self.config.fsdp:
+            model = self.gathered["policy"] if self.gathered is not None else self.eval_policy
+            tokens = greedy_tokens(model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
+                                   self.vocab_size, torch.device("cpu"))
+            return tokens.to(self.device)
         with self.autocast():
             return greedy_tokens(self.policy_model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
                                  self.vocab_size, self.device, **self.sampling_mask())
@@ -355,6 +451,7 @@ class LMAgent(Agent):
 
     def load(self, checkpoint: LoadedCheckpoint) -> None:
         state.load(self, checkpoint)
+        self.parallel.after_learn(self)
 
     def export_policy(self, folder: Path) -> Path:
         """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`agents.lm.state`."""
@@ -362,6 +459,7 @@ class LMAgent(Agent):
 
     def close(self) -> None:
         self.env.close()
+        self.parallel.close(self)
 
 
 def summary_scalars(tensors: dict[str, torch.Tensor], numbers: dict[str, float]) -> dict[str, float]:

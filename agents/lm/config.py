@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 from agents.lm.credit import CREDIT_MODES
 from agents.lm.reference import KL_ESTIMATORS
 
+#: what ``DIR/policy`` holds for a LoRA policy
+LORA_EXPORTS = ("merged", "adapter")
+
 
 def help_text(text: str) -> dict[str, str]:
     return {"help": text}
@@ -43,8 +46,23 @@ class LMConfig:
     credit: str = field(default="env", metadata=help_text(
         "the per-token reward: env (the env's, dense or sparse), uniform (final score spread evenly over the tokens), "
         "attention (final score spread by the reward model's attention; reward-model tasks)"))
-    # models
-    bf16: bool = field(default=True, metadata=help_text("bf16 autocast on CUDA (the CPU always runs fp32)"))
+    # models and memory
+    bf16: bool = field(default=True, metadata=help_text("bf16 autocast on CUDA (the CPU always runs fp32 unless bf16_weights)"))
+    bf16_weights: bool = field(default=False, metadata=help_text(
+        "keep the policy's weights (and so Adam's states) in bf16, not only autocast: half the memory; on any device"))
+    gradient_checkpointing: bool = field(default=False, metadata=help_text(
+        "recompute each layer's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute)"))
+    lora: bool = field(default=False, metadata=help_text(
+        "train LoRA adapters (peft; pip install \"textgym[peft]\") instead of every weight; the reference is the base "
+        "model with its adapters disabled, and checkpoints hold only the trainable weights"))
+    lora_rank: int = field(default=8, metadata=help_text("LoRA rank r"))
+    lora_alpha: float = field(default=16.0, metadata=help_text("LoRA scaling alpha (the update is alpha / r * B A)"))
+    lora_target_modules: str = field(default="", metadata=help_text(
+        "comma-separated module names to adapt (empty: peft's default for the architecture, e.g. c_attn for GPT-2)"))
+    lora_export: str = field(default="merged", metadata=help_text(
+        "what DIR/policy holds under LoRA: merged (a plain Hugging Face model) or adapter (a peft adapter folder)"))
+    fsdp: bool = field(default=False, metadata=help_text(
+        "shard the policy over the data-parallel ranks with FSDP2 (torch.distributed.fsdp.fully_shard) instead of DDP"))
     symbol_model_width: int = field(default=64, metadata=help_text("symbol-vocabulary tasks: n_embd of the random GPT-2 policy"))
     symbol_model_layers: int = field(default=2, metadata=help_text("symbol-vocabulary tasks: n_layer of the random GPT-2 policy"))
     symbol_model_heads: int = field(default=2, metadata=help_text("symbol-vocabulary tasks: n_head of the random GPT-2 policy"))
@@ -80,6 +98,9 @@ class LMConfig:
         self.require(self.number("kl_coef") >= 0, "kl_coef", "a number >= 0")
         self.require(self.kl_estimator in KL_ESTIMATORS, "kl_estimator", f"one of {list(KL_ESTIMATORS)}")
         self.require(self.credit in CREDIT_MODES, "credit", f"one of {list(CREDIT_MODES)}")
+        self.require(self.integer("lora_rank") >= 1, "lora_rank", "an integer >= 1 (the rank of the LoRA update)")
+        self.require(self.number("lora_alpha") > 0, "lora_alpha", "a number > 0")
+        self.require(self.lora_export in LORA_EXPORTS, "lora_export", f"one of {list(LORA_EXPORTS)}")
         self.require(self.symbol_model_width % self.symbol_model_heads == 0, "symbol_model_width",
                      f"a multiple of symbol_model_heads={self.symbol_model_heads}")
 

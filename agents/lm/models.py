@@ -34,7 +34,8 @@ def hidden_size_of(model: torch.nn.Module) -> int:
 
 def cache_keyword(model: torch.nn.Module) -> str:
     """The forward argument that takes the KV cache: ``cache`` (transformers >= 5.x) or ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model forwards **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def output_cache(output) -> Any:
@@ -103,3 +104,29 @@ def autocast_for(device: torch.device, bf16: bool):
     if device.type == "cuda" and bf16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """Set every dropout probability to 0, so that the model computes the same in ``train()`` and ``eval()``
+    mode (gradient checkpointing in transformers is active only in ``train()`` mode)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
+def lora_wrap(model: torch.nn.Module, rank: int, alpha: float, target_modules: str) -> torch.nn.Module:
+    """``model`` with LoRA adapters (peft): only the adapters train; ``disable_adapter()`` gives back the base model.
+
+    Raises :class:`textgym.extras.MissingExtraError` (naming ``textgym[peft]``) without peft.
+    """
+    from textgym.extras import require
+
+    peft = require("peft", "peft", "lora=true")
+    targets = [name.strip() for name in target_modules.split(",") if name.strip()] or None
+    config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
+                             target_modules=targets)
+    try:
+        return peft.get_peft_model(model, config)
+    except ValueError as error:  # e.g. no module of that name, or no default targets for the architecture
+        raise ValueError(f"lora: {str(error).splitlines()[0]} (set lora_target_modules to module names of "
+                         f"{type(model).__name__})") from None

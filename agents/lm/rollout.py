@@ -120,6 +120,7 @@ def collect_rollout(
     prompt_index: Any = None,
     mask_model: torch.nn.Module | None = None,
     mask_top_p: float = 1.0,
+    all_ended: Callable[[torch.Tensor], bool] | None = None,
 ) -> Rollout:
     """Reset every row of ``env`` and decode one episode per row in lock step.
 
@@ -132,7 +133,8 @@ def collect_rollout(
     on one prompt). With ``mask_model`` (NLPO), a second model decodes in lock step with its
     own KV cache, and the policy may only choose tokens inside its top-``mask_top_p``
     nucleus: the log-probabilities are those of the policy renormalised over that set,
-    and the blocked tokens are recorded in :attr:`Rollout.blocked`.
+    and the blocked tokens are recorded in :attr:`Rollout.blocked`. ``all_ended(env.ended)``
+    says when the round is over (by default: when every row ended; FSDP2 waits for every rank).
     """
     device = env.device
     n, horizon = env.num_envs, env.max_new_tokens
@@ -170,8 +172,9 @@ def collect_rollout(
         env_rewards[:, t] = torch.where(live, rewards.float(), 0.0)
         sample_logprobs[:, t] = torch.where(live, logprobs, 0.0)
         if value_head is not None:
-            values[:, t] = torch.where(live, value_head(decoders[0].output.hidden_states[-1][:, -1]).squeeze(-1).float(), 0.0)
-        if t + 1 == horizon or bool(env.ended.all()):
+            hidden = decoders[0].output.hidden_states[-1][:, -1].to(value_head.weight.dtype)
+            values[:, t] = torch.where(live, value_head(hidden).squeeze(-1).float(), 0.0)
+        if t + 1 == horizon or (all_ended(env.ended) if all_ended is not None else bool(env.ended.all())):
             break
         for decoder in decoders:
             decoder.feed(tokens)

@@ -1,8 +1,9 @@
 """An LM agent's state between two ``learn`` chunks: checkpoints, random streams, and the exported policy.
 
 Checkpoints (after every evaluation chunk; never on Ctrl-C, see :mod:`agents.train`) hold
-the policy, value head, critic, reference and any algorithm-specific model (NLPO's mask
-policy) as safetensors, the optimizer state, every rank's sampling and shuffling generator
+the trained weights (the policy, or under LoRA its adapters only; value head; critic) and any
+algorithm-specific model (NLPO's mask policy) as safetensors, the name or path of the base
+model they start from, never the frozen reference (each run rebuilds it), the optimizer state, every rank's sampling and shuffling generator
 states and environment ``np_random`` state, the global RNG states, the KL coefficient and
 the update counter. That is the whole state between two chunks: every ``learn`` ends with an
 update, and each rollout round resets every row of the environment, so no episode is left
@@ -18,6 +19,10 @@ for agents with one, the value head beside it::
     DIR/value_head.json           in_features, out_features, whose hidden states it reads ("policy"
                                   or "critic"), env_steps
 
+Under LoRA, ``DIR/policy`` holds the policy with its adapters merged into the base weights
+(``lora_export="merged"``, a plain Hugging Face model) or the adapter folder that peft writes
+(``lora_export="adapter"``: ``adapter_config.json`` naming the base model, and
+``adapter_model.safetensors``; transformers loads it when peft is installed).
 ``AutoModelForCausalLM.from_pretrained("DIR/policy")`` loads it, and ``gym.make(ID,
 model="DIR/policy")`` makes the task with the trained policy as its model. On
 symbol-vocabulary tasks the tokenizer saved is the task's own vocabulary as a Hugging Face
@@ -26,10 +31,13 @@ fast tokenizer with the same ids. The export reads the weights and draws no rand
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from agents.checkpoint import (CheckpointError, LoadedCheckpoint, atomic_save_file, atomic_write_text,
                                replace_folder_atomically, rng_state, save_checkpoint, set_rng_state, torch_rng_tensors)
@@ -61,7 +69,7 @@ def save(agent: LMAgent, folder: Path) -> Path:
     export_policy(agent, Path(folder).parent)
     rank_states = agent.rank_states if agent.dist.enabled and agent.rank_states is not None else [random_state(agent)]
     tensors = {
-        "optimizer": agent.optimizer.state_dict(),
+        "optimizer": agent.gathered["optimizer"] if agent.gathered is not None else agent.optimizer.state_dict(),
         **torch_rng_tensors(),
         "generators": [{"sample": s["sample"], "shuffle": s["shuffle"]} for s in rank_states],
     }
@@ -73,8 +81,35 @@ def save(agent: LMAgent, folder: Path) -> Path:
         "env_rng": [s["env"] for s in rank_states],
         "rng": rng_state(),
         "config": dataclasses.asdict(agent.config),
+        "base_model": str(agent.base_model),
+        "lora": agent.config.lora,
     }
-    return save_checkpoint(folder, agent.env_steps, agent.checkpoint_modules(), tensors, state)
+    return save_checkpoint(folder, agent.env_steps, checkpoint_weights(agent), tensors, state)
+
+
+def checkpoint_weights(agent: LMAgent) -> dict[str, Any]:
+    """What a checkpoint stores per model: the module, or under LoRA the policy's trainable weights only
+    (under FSDP2 the whole tensors gathered at the end of the last ``learn``)."""
+    if agent.gathered is not None:
+        return agent.gathered["weights"]
+    return {key: agent.trainable_weights(module) if key == "policy" and agent.config.lora else module
+            for key, module in agent.checkpoint_modules().items()}
+
+
+def load_trainable(checkpoint: LoadedCheckpoint, key: str, module: Any) -> None:
+    """Load the trainable weights of ``module`` (a LoRA model's adapters) from ``checkpoint``; the others stay."""
+    weights = checkpoint.weights(key)
+    trainable = {name: p for name, p in module.named_parameters() if p.requires_grad}
+    if set(weights) != set(trainable):
+        missing, unexpected = sorted(set(trainable) - set(weights)), sorted(set(weights) - set(trainable))
+        raise CheckpointError(f"checkpoint {checkpoint.path}: {key} weights do not match this model's trainable ones "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was it written with other lora settings?")
+    for name, parameter in trainable.items():
+        if weights[name].shape != parameter.shape:
+            raise CheckpointError(f"checkpoint {checkpoint.path}: {key}.{name} has shape {tuple(weights[name].shape)}, "
+                                  f"this model's is {tuple(parameter.shape)}")
+        with torch.no_grad():
+            parameter.copy_(weights[name].to(parameter.dtype))
 
 
 def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
@@ -82,10 +117,16 @@ def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
     state = checkpoint.state
     if state.get("agent") != agent.name:
         raise CheckpointError(f"checkpoint {checkpoint.path} was written by agent {state.get('agent')!r}, not {agent.name!r}")
+    if bool(state.get("lora", False)) != agent.config.lora:
+        raise CheckpointError(f"checkpoint {checkpoint.path} was written with lora={state.get('lora', False)}; this run has "
+                              f"lora={agent.config.lora}")
     for key, module in agent.checkpoint_modules().items():
-        checkpoint.load_module(key, module)
+        if key == "policy" and agent.config.lora:
+            load_trainable(checkpoint, key, module)
+        else:
+            agent.parallel.load_module(checkpoint, key, module)
     try:
-        agent.optimizer.load_state_dict(checkpoint.tensors("optimizer"))
+        agent.parallel.load_optimizer(agent.optimizer, checkpoint.tensors("optimizer"), agent.trained_container)
     except (ValueError, KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint {checkpoint.path}: optimizer state does not match this model ({error})") from None
     generators = checkpoint.tensors("generators")
@@ -117,6 +158,15 @@ def export_tokenizer(agent: LMAgent) -> Any:
     return agent.hf_tokenizer
 
 
+def exported_model(agent: LMAgent) -> Any:
+    """The model ``DIR/policy`` holds: the policy; under LoRA a merged copy or the adapter model (see the module
+    docstring); under FSDP2 rank 0's copy gathered at the end of the last ``learn``."""
+    model = agent.gathered["policy"] if agent.gathered is not None else agent.policy_model
+    if agent.config.lora and agent.config.lora_export == "merged":
+        return copy.deepcopy(model).merge_and_unload()
+    return model
+
+
 def export_policy(agent: LMAgent, folder: Path) -> Path:
     """Write the policy as a Hugging Face model to ``folder/policy`` and the value head (if any) beside it.
 
@@ -132,12 +182,13 @@ def export_policy(agent: LMAgent, folder: Path) -> Path:
 
     def write(tmp: Path) -> None:
         with no_progress_bars():
-            agent.policy_model.save_pretrained(tmp)
+            exported_model(agent).save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
 
     policy = replace_folder_atomically(folder / POLICY_FOLDER, write)
     if agent.value_head is not None:
-        atomic_save_file(dict(agent.value_head.state_dict()), folder / VALUE_HEAD_FILE)
+        head = agent.gathered["weights"]["value_head"] if agent.gathered is not None else agent.value_head.state_dict()
+        atomic_save_file(dict(head), folder / VALUE_HEAD_FILE)
         info = {
             "module": "torch.nn.Linear",
             "in_features": agent.value_head.in_features,

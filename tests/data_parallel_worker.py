@@ -1,0 +1,46 @@
+"""Run by ``tests/test_data_parallel.py`` under ``torchrun``: one update of an LM agent on this rank's share of a
+saved rollout, then rank 0 saves the updated weights. Arguments: AGENT ROLLOUT_FILE OUT_FILE CONFIG_JSON."""
+
+import json
+import sys
+
+import torch
+import torch.distributed as dist
+
+from agents.distributed import import_group_binding_modules, leave_process_group
+
+
+def main() -> None:
+    agent_name, rollout_file, out_file, config_json = sys.argv[1:5]
+    import_group_binding_modules()
+    dist.init_process_group("gloo")
+    try:
+        import textgym  # noqa: F401
+        from agents.lm.rollout import Rollout
+        from agents.registry import agent_class
+        from agents.run import RunConfig
+
+        settings = json.loads(config_json)
+        torch.manual_seed(0)
+        cls = agent_class(agent_name)
+        run = RunConfig(agent=agent_name, env_id="textgym/Copy-v0", seed=0, device="cpu", num_envs=settings["num_envs"],
+                        out="unused", env_kwargs=settings["env_kwargs"])
+        agent = cls(run, cls.Config(**settings["hyperparameters"]))
+        whole = Rollout(**torch.load(rollout_file, weights_only=True))
+        rows = settings["num_envs"] // dist.get_world_size()
+        mine = whole.episodes(torch.arange(dist.get_rank() * rows, (dist.get_rank() + 1) * rows))
+        stats = agent.update(mine)
+        if dist.get_rank() == 0:
+            torch.save({"weights": {k: v.detach().clone() for k, v in agent.policy_model.state_dict().items()},
+                        "stats": stats}, out_file)
+        agent.close()
+        finished = True
+    except BaseException:
+        finished = False
+        raise
+    finally:
+        leave_process_group(wait_for_peers=finished)
+
+
+if __name__ == "__main__":
+    main()
