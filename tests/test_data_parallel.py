@@ -68,11 +68,18 @@ def _train_command(out: Path, steps: int, extra: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_rank_run_interrupted_at_a_checkpoint_and_resumed_matches_the_straight_run(tmp_path):
+def test_two_rank_run_interrupted_at_a_checkpoint_and_resumed_matches_the_straight_run(tmp_path, capsys):
     torchrun(_train_command(tmp_path / "straight", 96, []), tmp_path)
     torchrun(_train_command(tmp_path / "parts", 32, []), tmp_path)
     torchrun(_train_command(tmp_path / "parts", 96, ["--resume"]), tmp_path)
     assert (tmp_path / "straight" / "metrics.csv").read_bytes() == (tmp_path / "parts" / "metrics.csv").read_bytes()
+    # the same run resumed by one process: refused, naming the world sizes
+    from textgym import cli
+
+    argv = ["train", *_train_command(tmp_path / "parts", 128, ["--resume"])[2:]]
+    assert cli.main(argv) == 2
+    assert "was written by 2 data-parallel process(es); this run has world size 1: resume with the same number of " \
+           "processes" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -105,3 +112,14 @@ def test_fsdp_in_one_process_is_a_clear_error():
     run = RunConfig(agent="lm-ppo", env_id="textgym/Copy-v0", device="cpu", num_envs=4, out="unused")
     with pytest.raises(ValueError, match="fsdp=true shards the model over data-parallel ranks: launch with torchrun"):
         cls(run, cls.Config(fsdp=True))
+
+
+def test_fsdp_on_a_backend_that_cannot_run_it_is_a_clear_error(monkeypatch):
+    import torch.distributed as dist
+
+    from agents.lm.parallel import check_fsdp_backend
+
+    monkeypatch.setattr(dist, "get_backend", lambda *a, **k: "mpi")
+    with pytest.raises(ValueError, match=r"fsdp=true needs the process-group backend to be one of \['gloo', 'nccl'\]; "
+                                         r"this run uses 'mpi': use DDP \(fsdp=false\)"):
+        check_fsdp_backend(DistributedContext(rank=0, world_size=2))

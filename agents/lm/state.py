@@ -129,6 +129,10 @@ def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
         agent.parallel.load_optimizer(agent.optimizer, checkpoint.tensors("optimizer"), agent.trained_container)
     except (ValueError, KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint {checkpoint.path}: optimizer state does not match this model ({error})") from None
+    written_by = int(state.get("world_size", 1))
+    if written_by != agent.dist.world_size:
+        raise CheckpointError(f"checkpoint {checkpoint.path} was written by {written_by} data-parallel process(es); this run "
+                              f"has world size {agent.dist.world_size}: resume with the same number of processes")
     generators = checkpoint.tensors("generators")
     updates = int(state["updates"])
     rank = agent.dist.rank
