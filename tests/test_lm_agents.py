@@ -4,7 +4,6 @@ Sentiment-v0 with the bundled model (dense and sparse)."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,18 +16,10 @@ from agents.lm_grpo import STD_EPS, LMGRPOAgent, LMGRPOConfig, outcome_advantage
 from agents.lm_nlpo import LMNLPOAgent, LMNLPOConfig
 from agents.lm_rloo import LMRLOOAgent, LMRLOOConfig, sequence_advantages, token_advantages
 from agents.registry import agent_class
-from agents.run import RunConfig
+from agents.run import RunConfig, RunDirectory
 from agents.train import train
 
 FAST = {"num_minibatches": 2, "learning_rate": 1e-3}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run_config(tmp_path, agent, name="run", **overrides) -> RunConfig:
@@ -38,9 +29,8 @@ def run_config(tmp_path, agent, name="run", **overrides) -> RunConfig:
     return RunConfig(**values)
 
 
-def read_metrics(folder) -> list[dict[str, str]]:
-    with open(Path(folder) / "metrics.csv", newline="") as f:
-        return list(csv.DictReader(f))
+def read_metrics(folder) -> list[dict[str, float]]:
+    return RunDirectory.read_metrics_of(Path(folder))
 
 
 # -- advantages ----------------------------------------------------------------------------------
