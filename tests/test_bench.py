@@ -108,7 +108,7 @@ def test_bad_configs_fail_before_any_run(tmp_path, text, message):
 
 def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
     assert cli.main(["bench", "--suite", "gigantic", "--out", str(tmp_path / "o")]) == 2
-    assert "unknown suite 'gigantic'; allowed: full, quick" in capsys.readouterr().err
+    assert "unknown suite 'gigantic'; allowed: credit, full, lm_agents, quick, sentiment_rm, standard" in capsys.readouterr().err
     out = tmp_path / "taken"
     (out).mkdir()
     (out / "suite.json").write_text(json.dumps({"name": "other", "runs": ["a"]}))
