@@ -217,9 +217,10 @@ def _sparse_peak_section(curves: dict[tuple, dict[int, list[tuple[int, float]]]]
 # One palette for every plot: an agent has one colour (the same in every plot and every suite) and a reward
 # mode one style (dense: solid line, filled marker, filled bar; sparse: dashed line, open marker, hatched bar).
 AGENT_COLOURS = {"lm-ppo": "#1f77b4", "sb3-ppo": "#ff7f0e", "random": "#7f7f7f", "sb3-a2c": "#2ca02c",
-                 "sb3-dqn": "#9467bd", "sb3-maskable-ppo": "#8c564b", "q-learning": "#e377c2", "sarsa": "#bcbd22"}
+                 "sb3-dqn": "#9467bd", "sb3-maskable-ppo": "#8c564b", "q-learning": "#e377c2", "sarsa": "#bcbd22",
+                 "lm-grpo": "#17becf", "lm-rloo": "#d62728", "lm-nlpo": "#637939"}
 # agents not in AGENT_COLOURS, in sorted order
-FALLBACK_COLOURS = ("#17becf", "#d62728", "#393b79", "#637939", "#8c6d31", "#7b4173")
+FALLBACK_COLOURS = ("#393b79", "#8c6d31", "#7b4173", "#e7969c", "#6b6ecf", "#843c39")
 HACKING_COLOUR = "black"  # the x over a run flagged as likely reward hacking
 
 
