@@ -359,3 +359,23 @@ def test_sparse_peak_section_counts_steps_to_the_sparse_arms_best_iqm():
     assert "| textgym/Copy-v0 | lm-ppo | 0.500 (101) | sparse | 3/3 |" in summary
     dense_only = summarize([r for r in rows if r["reward_mode"] == "sparse"], "c", "cmd")
     assert "sparse reward's peak" not in dense_only
+
+
+def test_a_suite_that_gained_an_agent_extends_its_folder(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY)
+    out = tmp_path / "out"
+    argv = ["bench", "--config", str(config), "--out", str(out), "--device", "cpu", "--workers", "1", "--no-heatmap",
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
+    config.write_text(RANDOM_ONLY.replace("agents: [random]", "agents: [random, {name: lm-ppo, hyperparameters: {num_epochs: 1}}]"))
+    assert cli.main(argv) == 0
+    assert "Reusing 2 finished runs" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json") if p in stamps}  # not rerun
+    assert len(list(out.glob("runs/*/summary.json"))) == 4
+    assert "| lm-ppo |" in (out / "summary.md").read_text()
+    # a folder of another suite name is still refused
+    config.write_text(RANDOM_ONLY.replace("name: tiny", "name: other"))
+    assert cli.main(argv) == 2
+    assert "holds results of another suite" in capsys.readouterr().err
