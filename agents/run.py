@@ -108,7 +108,7 @@ class RunDirectory:
             previous = RunConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError) as error:
             raise RunConfigError(f"--resume: {self.config_file} is corrupt ({error})") from None
-        different = _differences(previous.identity(), self.config.identity())
+        different = drop_new_defaults(_differences(previous.identity(), self.config.identity()), self.config.agent)
         if "agent" in different:  # another agent has other hyper-parameters anyway: name the agent only
             different = {k: v for k, v in different.items() if not k.startswith("hyperparameters.")}
         if different:
@@ -202,6 +202,27 @@ class RunDirectory:
 
 
 _MISSING = "<not set>"
+
+
+def drop_new_defaults(different: dict[str, tuple[Any, Any]], agent: str) -> dict[str, tuple[Any, Any]]:
+    """``different`` without the hyper-parameters a run was made before they existed and that are asked at their
+    default now (a hyper-parameter is added with the default that keeps the agent as it was, so such a run was
+    made with that default)."""
+    import dataclasses
+
+    from agents.registry import agent_class
+
+    try:
+        defaults = {f.name: f.default for f in dataclasses.fields(agent_class(agent).Config)}
+    except (ValueError, ImportError):
+        return different
+    kept = {}
+    for key, (made, asked) in different.items():
+        name = key.removeprefix("hyperparameters.")
+        if key.startswith("hyperparameters.") and made is _MISSING and name in defaults and defaults[name] == asked:
+            continue
+        kept[key] = (made, asked)
+    return kept
 
 
 def _differences(theirs: dict[str, Any], mine: dict[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:

@@ -379,3 +379,30 @@ def test_a_suite_that_gained_an_agent_extends_its_folder(tmp_path, capsys):
     config.write_text(RANDOM_ONLY.replace("name: tiny", "name: other"))
     assert cli.main(argv) == 2
     assert "holds results of another suite" in capsys.readouterr().err
+
+
+def test_a_hyperparameter_added_after_a_run_was_made_is_no_difference_at_its_default(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY.replace("agents: [random]", "agents: [{name: lm-ppo, hyperparameters: {num_epochs: 1}}]"))
+    out = tmp_path / "out"
+    argv = ["bench", "--config", str(config), "--out", str(out), "--device", "cpu", "--workers", "1", "--no-heatmap",
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    for run_json in out.glob("runs/*/run.json"):  # as a run made before 'credit' existed records its settings
+        made = json.loads(run_json.read_text())
+        del made["hyperparameters"]["credit"]
+        run_json.write_text(json.dumps(made))
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Reusing 2 finished runs" in printed and "WARNING" not in printed and "credit" not in printed
+    # --resume of such a run: the new hyper-parameter at its default is the run's own setting; another value is not
+    from agents.run import RunConfig, RunConfigError, RunDirectory
+
+    run_json = next(out.glob("runs/*/run.json"))
+    asked = RunConfig(**json.loads(run_json.read_text()))
+    asked.hyperparameters["credit"] = "env"
+    RunDirectory(asked, resume=True)
+    asked.hyperparameters["credit"] = "uniform"
+    with pytest.raises(RunConfigError, match="hyperparameters.credit: run has '<not set>', asked 'uniform'"):
+        RunDirectory(asked, resume=True)

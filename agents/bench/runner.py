@@ -22,7 +22,7 @@ from agents.base import config_from_dict
 from agents.bench.config import Suite, SuiteConfigError
 from agents.checkpoint import atomic_write_text, latest_checkpoint
 from agents.registry import agent_class
-from agents.run import RunConfig, _differences
+from agents.run import RunConfig, _differences, drop_new_defaults
 
 #: the file in ``--out`` that records the suite and how its runs were made
 MARKER = "suite.json"
@@ -151,7 +151,7 @@ def setting_differences(runs: list[RunConfig], threads: int | None = None, recor
         config_class = agent_class(run.agent).Config
         asked["hyperparameters"] = dataclasses.asdict(config_from_dict(config_class, run.hyperparameters, run.agent))
         made.pop("out", None), asked.pop("out", None)
-        for key, (then, now) in _differences(made, asked).items():
+        for key, (then, now) in drop_new_defaults(_differences(made, asked), run.agent).items():
             changes[(key, repr(then), repr(now))] = changes.get((key, repr(then), repr(now)), 0) + 1
     entries = [{"setting": key, "made": then, "asked": now, "runs": count} for (key, then, now), count in changes.items()]
     if threads is not None and recorded_threads is not None and threads != recorded_threads:
