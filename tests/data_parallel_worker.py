@@ -1,5 +1,6 @@
-"""Run by ``tests/test_data_parallel.py`` under ``torchrun``: one update of an LM agent on this rank's share of a
-saved rollout, then rank 0 saves the updated weights. Arguments: AGENT ROLLOUT_FILE OUT_FILE CONFIG_JSON."""
+"""Run by ``tests/test_data_parallel.py`` under ``torchrun``: for each agent, one update on this rank's share of a
+saved rollout, then rank 0 saves the updated weights and statistics. Arguments: SETTINGS_JSON OUT_FILE, with
+SETTINGS_JSON ``{agent: {"num_envs", "env_kwargs", "hyperparameters", "rollout": file}}``."""
 
 import json
 import sys
@@ -11,7 +12,7 @@ from agents.distributed import import_group_binding_modules, leave_process_group
 
 
 def main() -> None:
-    agent_name, rollout_file, out_file, config_json = sys.argv[1:5]
+    settings_json, out_file = sys.argv[1:3]
     import_group_binding_modules()
     dist.init_process_group("gloo")
     try:
@@ -20,20 +21,22 @@ def main() -> None:
         from agents.registry import agent_class
         from agents.run import RunConfig
 
-        settings = json.loads(config_json)
-        torch.manual_seed(0)
-        cls = agent_class(agent_name)
-        run = RunConfig(agent=agent_name, env_id="textgym/Copy-v0", seed=0, device="cpu", num_envs=settings["num_envs"],
-                        out="unused", env_kwargs=settings["env_kwargs"])
-        agent = cls(run, cls.Config(**settings["hyperparameters"]))
-        whole = Rollout(**torch.load(rollout_file, weights_only=True))
-        rows = settings["num_envs"] // dist.get_world_size()
-        mine = whole.episodes(torch.arange(dist.get_rank() * rows, (dist.get_rank() + 1) * rows))
-        stats = agent.update(mine)
+        results = {}
+        for agent_name, settings in json.loads(settings_json).items():
+            torch.manual_seed(0)
+            cls = agent_class(agent_name)
+            run = RunConfig(agent=agent_name, env_id="textgym/Copy-v0", seed=0, device="cpu", num_envs=settings["num_envs"],
+                            out="unused", env_kwargs=settings["env_kwargs"])
+            agent = cls(run, cls.Config(**settings["hyperparameters"]))
+            whole = Rollout(**torch.load(settings["rollout"], weights_only=True))
+            rows = settings["num_envs"] // dist.get_world_size()
+            mine = whole.episodes(torch.arange(dist.get_rank() * rows, (dist.get_rank() + 1) * rows))
+            stats = agent.update(mine)
+            results[agent_name] = {"weights": {k: v.detach().clone() for k, v in agent.policy_model.state_dict().items()},
+                                   "stats": stats}
+            agent.close()
         if dist.get_rank() == 0:
-            torch.save({"weights": {k: v.detach().clone() for k, v in agent.policy_model.state_dict().items()},
-                        "stats": stats}, out_file)
-        agent.close()
+            torch.save(results, out_file)
         finished = True
     except BaseException:
         finished = False

@@ -1,21 +1,17 @@
 """LM-PPO: pieces of the algorithm against hand-computed values, the KV-cached rollout against a
 full forward, end-to-end training through the driver, exact resume, clear checkpoint and
-hyper-parameter errors, and data-parallel training on two CPU processes (gloo)."""
+hyper-parameter errors (data parallel: tests/test_data_parallel.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
-from agents.distributed import parameter_fingerprint
 from agents.lm.losses import masked_whiten
 from agents.lm.models import left_pad
 from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
@@ -26,7 +22,6 @@ from agents.train import train
 from textgym import cli
 from textgym.models.loader import BUNDLED_MODELS
 
-REPO = Path(__file__).resolve().parents[1]
 FAST = {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3}
 HAS_TINY = (BUNDLED_MODELS["tiny"] / "config.json").is_file()
 
@@ -301,34 +296,3 @@ def test_sentiment_with_the_bundled_model(tmp_path, reward_mode):
                         num_envs=4, env_kwargs={"max_new_tokens": 8}, hyperparameters={"num_epochs": 1, "num_minibatches": 2})
     summary = train(config, progress=False)
     assert summary["env_steps"] >= 64 and -1.0 <= summary["final_eval_return"] <= 1.0
-
-
-# -- data parallel ------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_data_parallel_on_two_cpu_processes(tmp_path):
-    out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-               "-m", "agents.distributed", "--agent", "lm-ppo", "--env", "textgym/Copy-v0", "--steps", "96",
-               "--eval-every", "48", "--num-envs", "4", "--device", "cpu", "--out", str(out), "--no-progress",
-               "--set", "num_epochs=1", "--set", "num_minibatches=2", "--set", "learning_rate=1e-3"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    # every rank freed its process group before exiting (a group still held at exit is torn down
-    # during interpreter shutdown, and that exit aborts now and then)
-    assert "process-group threads still running" not in result.stderr, result.stderr[-3000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("rank 1: done, parameter fingerprint"))
-    fingerprint_rank1 = line.rsplit(" ", 1)[1]
-    # rank 0 alone wrote the run folder; its final weights are rank 1's
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]
-    checkpoint = LoadedCheckpoint(latest_checkpoint(out / "checkpoints"))
-    assert checkpoint.state["world_size"] == 2 and len(checkpoint.state["env_rng"]) == 2
-    assert checkpoint.state["env_rng"][0] != checkpoint.state["env_rng"][1], "each rank draws its own prompts"
-    agent = LMPPOAgent(run_config(tmp_path / "check", num_envs=4), LMPPOConfig(num_epochs=1, num_minibatches=2, learning_rate=1e-3))
-    checkpoint.load_module("policy", agent.policy_model)
-    checkpoint.load_module("value_head", agent.value_head)
-    assert parameter_fingerprint(agent.trainable_modules()) == fingerprint_rank1
-    rows = read_metrics(out)
-    assert [int(r["env_steps"]) for r in rows][0] == 0 and int(rows[-1]["env_steps"]) >= 96
