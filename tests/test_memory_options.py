@@ -74,6 +74,13 @@ def test_lora_policy_exports_as_a_hugging_face_model(tmp_path, export):
     with torch.no_grad():
         torch.testing.assert_close(loaded(input_ids=ids).logits, agent.policy_model(input_ids=ids).logits, atol=1e-4, rtol=0)
     agent.close()
+    import gymnasium as gym
+
+    env = gym.make("textgym/Sentiment-v0", model=str(folder), max_new_tokens=4)  # the trained policy as the env's model
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(5)
+    assert "text" in info
+    env.close()
 
 
 def test_lora_with_a_group_agent(tmp_path):

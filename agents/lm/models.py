@@ -123,8 +123,10 @@ def lora_wrap(model: torch.nn.Module, rank: int, alpha: float, target_modules: s
 
     peft = require("peft", "peft", "lora=true")
     targets = [name.strip() for name in target_modules.split(",") if name.strip()] or None
+    # GPT-2's projections are Conv1D layers, whose weights are stored transposed (in x out)
+    conv1d = any(type(module).__name__ == "Conv1D" for module in model.modules())
     config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-                             target_modules=targets)
+                             target_modules=targets, fan_in_fan_out=conv1d)
     try:
         return peft.get_peft_model(model, config)
     except ValueError as error:  # e.g. no module of that name, or no default targets for the architecture

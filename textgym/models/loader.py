@@ -82,7 +82,7 @@ def _source(name: str) -> tuple[str, bool]:
     path = Path(name).expanduser()
     looks_like_path = name.startswith((".", "/", "~")) or os.sep in name and path.exists()
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not (path / "config.json").is_file() and adapter_base(path) is None:
             raise ModelNotFoundError(f"local model folder {name!r} has no config.json; save a model there with save_pretrained()")
         return str(path), True
     if looks_like_path:
@@ -90,10 +90,39 @@ def _source(name: str) -> tuple[str, bool]:
     return name, False
 
 
+def adapter_base(folder: str | Path) -> str | None:
+    """The base model a peft adapter folder names (``adapter_config.json``), or ``None`` for other folders.
+
+    Such a folder (a LoRA policy exported with ``lora_export=adapter``) loads like a model: transformers
+    loads the base model and applies the adapter when peft is installed.
+    """
+    config = Path(folder) / "adapter_config.json"
+    if (Path(folder) / "config.json").is_file() or not config.is_file():
+        return None
+    import json
+
+    try:
+        base = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        base = None
+    if not isinstance(base, str) or not base:
+        raise ModelNotFoundError(f"adapter folder {str(folder)!r}: adapter_config.json names no base_model_name_or_path")
+    return base
+
+
 def _from_pretrained(factory, name: str, **kwargs):
     """Call ``factory.from_pretrained`` cache-first; offline and missing gives a one-line error."""
     source, is_local = _source(name)
     if is_local:
+        base = adapter_base(source)
+        if base is not None:
+            from transformers import AutoConfig
+
+            if factory is AutoConfig:  # an adapter has the base model's architecture
+                return _from_pretrained(factory, base, **kwargs)
+            from textgym.extras import require
+
+            require("peft", "peft", f"the LoRA adapter folder {name!r}")
         return factory.from_pretrained(source, **kwargs)
     try:
         return factory.from_pretrained(source, local_files_only=True, **kwargs)
