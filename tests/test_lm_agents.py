@@ -1,5 +1,5 @@
 """LM-GRPO, LM-RLOO and LM-NLPO: their advantages against hand-computed values, grouped prompts,
-NLPO's masked sampling, exact resume, export, clear errors, and a small learning run each on
+NLPO's masked sampling, exact resume of all four LM agents, export, clear errors, and a small learning run each on
 Sentiment-v0 with the bundled model (dense and sparse)."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_nlpo_samples_inside_the_mask_policys_nucleus_and_scores_the_masked_dist
 # -- training, resume, export ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent", ["lm-grpo", "lm-rloo", "lm-nlpo"])
+@pytest.mark.parametrize("agent", ["lm-ppo", "lm-grpo", "lm-rloo", "lm-nlpo"])
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, agent):
     train(run_config(tmp_path, agent, "straight", steps=240), progress=False)
     train(run_config(tmp_path, agent, "parts", steps=80), progress=False)
@@ -123,7 +123,7 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path, agen
     wb = LoadedCheckpoint(latest_checkpoint(tmp_path / "parts" / "checkpoints")).weights("policy")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert (tmp_path / "parts" / "policy" / "model.safetensors").is_file()
-    assert (tmp_path / "parts" / "value_head.safetensors").is_file() == (agent == "lm-nlpo")
+    assert (tmp_path / "parts" / "value_head.safetensors").is_file() == (agent in ("lm-ppo", "lm-nlpo"))
 
 
 # -- bad input -------------------------------------------------------------------------------------

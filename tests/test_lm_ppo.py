@@ -234,19 +234,6 @@ def test_trains_end_to_end_and_writes_its_files(tmp_path, reward_mode):
     assert state["config"]["learning_rate"] == FAST["learning_rate"]
 
 
-def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
-    straight = run_config(tmp_path, "straight", steps=240)
-    train(straight, progress=False)
-    train(run_config(tmp_path, "parts", steps=80), progress=False)
-    train(run_config(tmp_path, "parts", steps=240), resume=True, progress=False)
-    a = [(r["env_steps"], r["eval_return"]) for r in read_metrics(tmp_path / "straight")]
-    b = [(r["env_steps"], r["eval_return"]) for r in read_metrics(tmp_path / "parts")]
-    assert len(a) == 4 and a == b
-    wa = LoadedCheckpoint(latest_checkpoint(tmp_path / "straight" / "checkpoints")).weights("policy")
-    wb = LoadedCheckpoint(latest_checkpoint(tmp_path / "parts" / "checkpoints")).weights("policy")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     train(run_config(tmp_path, steps=80), progress=False)
     weights = latest_checkpoint(tmp_path / "run" / "checkpoints") / "policy.safetensors"
