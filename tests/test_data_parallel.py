@@ -75,7 +75,7 @@ def _train_command(out: Path, steps: int, extra: list[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_two_rank_run_interrupted_at_a_checkpoint_and_resumed_matches_the_straight_run(tmp_path, capsys):
-    result = torchrun(_train_command(tmp_path / "straight", 96, []), tmp_path)
+    result = torchrun(_train_command(tmp_path / "straight", 64, []), tmp_path)
     # every rank freed its process group before exiting (a group still held at exit is torn down during
     # interpreter shutdown, and that exit aborts now and then)
     assert "process-group threads still running" not in result.stderr, result.stderr[-3000:]
@@ -92,12 +92,12 @@ def test_two_rank_run_interrupted_at_a_checkpoint_and_resumed_matches_the_straig
     assert parameter_fingerprint(agent.trainable_modules()) == line.rsplit(" ", 1)[1]
     agent.close()
     torchrun(_train_command(tmp_path / "parts", 32, []), tmp_path)
-    torchrun(_train_command(tmp_path / "parts", 96, ["--resume"]), tmp_path)
+    torchrun(_train_command(tmp_path / "parts", 64, ["--resume"]), tmp_path)
     assert (tmp_path / "straight" / "metrics.csv").read_bytes() == (tmp_path / "parts" / "metrics.csv").read_bytes()
     # the same run resumed by one process: refused, naming the world sizes
     from textgym import cli
 
-    argv = ["train", *_train_command(tmp_path / "parts", 128, ["--resume"])[2:]]
+    argv = ["train", *_train_command(tmp_path / "parts", 96, ["--resume"])[2:]]
     assert cli.main(argv) == 2
     assert "was written by 2 data-parallel process(es); this run has world size 1: resume with the same number of " \
            "processes" in capsys.readouterr().err
