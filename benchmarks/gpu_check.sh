@@ -32,7 +32,12 @@ step() {  # step NAME LIMIT_SECONDS SUMMARY_COMMAND -- COMMAND...
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   local code=$?
   local seconds=$(( $(date +%s) - start ))
-  local result=$(bash -c "$summary" < "$OUT/$name.log" | tr '\n' ' ' | cut -c1-400)
+  local result
+  if [ "$code" -eq 0 ]; then
+    result=$(bash -c "$summary" < "$OUT/$name.log" | tr '\n' ' ' | tr '|' '/' | cut -c1-400)
+  else  # the error's last line
+    result="FAILED: $(grep -v '^\s*$' "$OUT/$name.log" | tail -1 | tr '|' '/' | cut -c1-300)"
+  fi
   echo "| $name | $seconds | $code | $result |" >> "$TABLE"
 }
 

@@ -183,3 +183,12 @@ def test_agent_improves_on_sentiment(tmp_path, agent, reward_mode):
     before = float(read_metrics(out)[0]["eval_return"])
     after = json.loads((out / "summary.json").read_text())["final_eval_return"]
     assert after > before + 0.2, f"{agent} ({reward_mode}): eval return {before:.3f} before, {after:.3f} after"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("agent", ["lm-ppo", "lm-grpo", "lm-rloo", "lm-nlpo"])
+def test_lm_agent_trains_on_cuda_with_bf16_autocast(tmp_path, agent):
+    config = run_config(tmp_path, agent, device="cuda", steps=64, eval_every=64, env_id="textgym/Sentiment-v0",
+                        env_kwargs={"max_new_tokens": 6}, hyperparameters={**FAST, "num_minibatches": 2})
+    summary = train(config, progress=False)
+    assert summary["env_steps"] >= 64 and -1.0 <= summary["final_eval_return"] <= 1.0
