@@ -35,7 +35,7 @@ import torch
 
 from agents.lm.base import LMAgent, LossTerms, summary_scalars
 from agents.lm.config import GroupConfig, help_text
-from agents.lm.losses import clipped_surrogate, group_view, returns_to_go
+from agents.lm.losses import clipped_surrogate, group_view, ratio_statistics, returns_to_go
 from agents.lm.reference import kl_per_token
 from agents.lm.rollout import Rollout
 
@@ -90,18 +90,14 @@ class LMGRPOAgent(LMAgent):
     @property
     def supervision(self) -> str:
         """``"outcome"`` for the env's sparse reward, ``"process"`` for per-token rewards."""
-        return "outcome" if self.run.reward_mode == "sparse" and self.config.credit == "env" else "process"
+        return "process" if self.per_token_rewards else "outcome"
 
     def update(self, rollout: Rollout) -> dict[str, float]:
         """One GRPO update on ``rollout`` (rows in groups of ``group_size``); returns statistics."""
         c = self.config
         rollout = rollout.episodes(slice(None))
         mask = rollout.response_mask
-        old_logprobs = rollout.sample_logprobs
-        with torch.no_grad(), self.autocast():
-            if self.low_precision:
-                old_logprobs = self.evaluate_tokens(rollout, with_entropy=False)[0]
-            ref_logprobs = self.reference_logprobs(rollout)
+        old_logprobs, ref_logprobs = self.old_and_reference_logprobs(rollout)
         advantage_of = outcome_advantages if self.supervision == "outcome" else process_advantages
         advantages = advantage_of(rollout.env_rewards, mask, c.group_size)
 
@@ -110,9 +106,7 @@ class LMGRPOAgent(LMAgent):
                 logprobs = self.evaluate_tokens(part, with_entropy=False)[0]
             policy_loss, ratio, log_ratio = clipped_surrogate(logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range)
             kl = kl_per_token(logprobs, batch["ref_logprobs"], c.kl_estimator)
-            with torch.no_grad():
-                approx_kl = (ratio - 1) - log_ratio
-                clipped = ((ratio - 1).abs() > c.clip_range).float()
+            approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss + c.kl_coef * kl, (policy_loss, kl, approx_kl, clipped), logprobs)
 
         per_token = {"old_logprobs": old_logprobs, "ref_logprobs": ref_logprobs, "advantages": advantages}

@@ -54,13 +54,11 @@ class LMNLPOAgent(LMPPOAgent):
 
     name = "lm-nlpo"
     Config = LMNLPOConfig
+    supports_fsdp = False  # the mask policy decodes with the policy: it would need sharding and gathering too
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.mask_model = frozen_copy(self.policy_model)
-
-    def extra_frozen_models_unsupported_under_fsdp(self) -> bool:
-        return True  # the mask policy decodes with the policy: it would need sharding and gathering too
 
     def extra_modules(self) -> dict[str, torch.nn.Module]:
         return {"mask_policy": self.mask_model}

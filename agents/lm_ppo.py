@@ -48,7 +48,7 @@ import torch
 
 from agents.lm.base import LMAgent, LossTerms, summary_scalars
 from agents.lm.config import LMConfig, help_text
-from agents.lm.losses import clipped_surrogate, masked_mean
+from agents.lm.losses import clipped_surrogate, masked_mean, ratio_statistics
 from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
 from agents.lm.rollout import Rollout
 
@@ -150,9 +150,7 @@ class LMPPOAgent(LMAgent):
             old_v, ret = batch["old_values"], batch["returns"]
             values_clipped = old_v + (values - old_v).clamp(-c.clip_range_value, c.clip_range_value)
             value_loss = 0.5 * torch.max((values - ret) ** 2, (values_clipped - ret) ** 2)
-            with torch.no_grad():
-                approx_kl = (ratio - 1) - log_ratio  # k3 estimate of KL(old || new)
-                clipped = ((ratio - 1).abs() > c.clip_range).float()
+            approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy,
                              (policy_loss, value_loss, entropy, approx_kl, clipped), logprobs)
 

@@ -37,7 +37,7 @@ import torch
 
 from agents.lm.base import LMAgent, LossTerms, summary_scalars
 from agents.lm.config import GroupConfig, help_text
-from agents.lm.losses import clipped_surrogate, leave_one_out_mean, returns_to_go
+from agents.lm.losses import clipped_surrogate, leave_one_out_mean, ratio_statistics, returns_to_go
 from agents.lm.reference import kl_per_token
 from agents.lm.rollout import Rollout
 
@@ -78,25 +78,16 @@ class LMRLOOAgent(LMAgent):
     Config = LMRLOOConfig
     stat_names = ("policy_loss", "approx_kl", "clip_fraction")
 
-    @property
-    def per_token(self) -> bool:
-        """Whether the advantages are per position (dense) or per completion (the env's sparse reward)."""
-        return not (self.run.reward_mode == "sparse" and self.config.credit == "env")
-
     def update(self, rollout: Rollout) -> dict[str, float]:
         """One RLOO update on ``rollout`` (rows in groups of ``group_size``); returns statistics."""
         c = self.config
         rollout = rollout.episodes(slice(None))
         mask = rollout.response_mask
         fmask = mask.float()
-        old_logprobs = rollout.sample_logprobs
-        with torch.no_grad(), self.autocast():
-            if self.low_precision:
-                old_logprobs = self.evaluate_tokens(rollout, with_entropy=False)[0]
-            ref_logprobs = self.reference_logprobs(rollout)
+        old_logprobs, ref_logprobs = self.old_and_reference_logprobs(rollout)
         kl = kl_per_token(old_logprobs, ref_logprobs, c.kl_estimator) * fmask
         rewards = rollout.env_rewards - c.kl_coef * kl
-        advantage_of = token_advantages if self.per_token else sequence_advantages
+        advantage_of = token_advantages if self.per_token_rewards else sequence_advantages
         advantages = advantage_of(rewards, mask, c.group_size)
         if c.norm_adv:
             advantages = self.whiten(advantages, mask)
@@ -105,9 +96,7 @@ class LMRLOOAgent(LMAgent):
             with self.autocast():
                 logprobs = self.evaluate_tokens(part, with_entropy=False)[0]
             policy_loss, ratio, log_ratio = clipped_surrogate(logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range)
-            with torch.no_grad():
-                approx_kl = (ratio - 1) - log_ratio
-                clipped = ((ratio - 1).abs() > c.clip_range).float()
+            approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss, (policy_loss, approx_kl, clipped), logprobs)
 
         per_token = {"old_logprobs": old_logprobs, "advantages": advantages}

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import textgym.models
-from agents.lm.credit import CREDIT_MODES, attention_credit, check_credit, credited_rewards, uniform_credit
+from agents.lm.credit import CREDIT_MODES, attention_credit, check_credit, credited_rewards, task_of, uniform_credit
 
 H = 12
 EOS = 0
@@ -79,21 +79,21 @@ def random_sequences(seed: int) -> list[list[int]]:
 def test_check_credit_errors():
     sentiment = make_env(task_id="textgym/Sentiment-v0", num_envs=2)
     for mode in ("env", "uniform"):
-        check_credit(mode, sentiment)
+        check_credit(mode, *task_of(sentiment))
     with pytest.raises(ValueError) as error:
-        check_credit("attention", sentiment)
+        check_credit("attention", *task_of(sentiment))
     message = str(error.value)
     assert "credit='attention' needs a reward-model task" in message
     assert "textgym/Sentiment-v0's task 'sentiment' has no reward model" in message
     assert "allowed here: 'env', 'uniform'" in message
     with pytest.raises(ValueError, match=r"unknown credit='abc'; allowed: 'env', 'uniform', 'attention'"):
-        check_credit("abc", sentiment)
+        check_credit("abc", *task_of(sentiment))
     assert CREDIT_MODES == ("env", "uniform", "attention")
 
 
 def test_check_credit_accepts_attention_on_a_reward_model_task(env):
     for mode in CREDIT_MODES:
-        check_credit(mode, env)
+        check_credit(mode, *task_of(env))
 
 
 # -- uniform -------------------------------------------------------------------------------------------------

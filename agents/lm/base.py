@@ -42,7 +42,7 @@ from agents.checkpoint import LoadedCheckpoint
 from agents.distributed import DistributedContext, check_replicas_identical, current_context
 from agents.lm import state
 from agents.lm.config import LMConfig
-from agents.lm.credit import attention_credit, check_credit, uniform_credit
+from agents.lm.credit import check_credit, credited_rewards, task_of
 from agents.lm.losses import masked_whiten
 from agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
 from agents.lm.parallel import DataParallel, global_masked_whiten
@@ -74,6 +74,8 @@ class LMAgent(Agent):
     Config: ClassVar[type[LMConfig]]
     #: whether the algorithm learns a value function (PPO, NLPO) or uses group baselines (GRPO, RLOO)
     uses_value_head: ClassVar[bool] = False
+    #: whether FSDP2 can shard it (not when another model decodes beside the policy, as NLPO's mask policy)
+    supports_fsdp: ClassVar[bool] = True
 
     def __init__(self, run: RunConfig, config: LMConfig, model: torch.nn.Module | None = None) -> None:
         super().__init__(run, config)
@@ -96,7 +98,7 @@ class LMAgent(Agent):
             output="torch", autoreset_mode="Disabled", reward_mode=run.reward_mode, **run.env_kwargs,
         )
         self.env.reset(seed=rank_seed)
-        check_credit(config.credit, self.env)
+        check_credit(config.credit, *task_of(self.env))
         self.vocab_size = self.env.vocab_size
         tokenizer = self.env.tokenizer
 
@@ -146,7 +148,7 @@ class LMAgent(Agent):
         self.gathered: dict[str, Any] | None = None  # FSDP2: rank 0's whole weights, optimizer state, evaluation copy
         self.lora_names = [name for name, p in self.policy_model.named_parameters() if p.requires_grad] if config.lora else []
         if config.fsdp:
-            if self.extra_frozen_models_unsupported_under_fsdp():
+            if not self.supports_fsdp:
                 raise ValueError(f"{self.name} does not support fsdp=true; use DDP (fsdp=false)")
             self.eval_policy = copy.deepcopy(self.policy_model).cpu() if self.dist.is_main else None
             if self.reference is not None:
@@ -195,10 +197,6 @@ class LMAgent(Agent):
         """Whether the entropy enters the loss (else it is only a statistic, kept out of the graph)."""
         return False
 
-    def extra_frozen_models_unsupported_under_fsdp(self) -> bool:
-        """Whether the algorithm decodes with another model that FSDP2 would have to shard (NLPO's mask policy)."""
-        return False
-
     def extra_modules(self) -> dict[str, torch.nn.Module]:
         """Algorithm-specific models the checkpoints hold (NLPO's mask policy)."""
         return {}
@@ -221,7 +219,7 @@ class LMAgent(Agent):
 
     def trainable_weights(self, module: torch.nn.Module) -> dict[str, torch.Tensor]:
         """The weights of ``module`` that train (all of them, or only a LoRA model's adapters)."""
-        return {name: p.detach() for name, p in self.parallel.full_named_parameters(module) if p.requires_grad}
+        return {name: p.detach() for name, p in module.named_parameters() if p.requires_grad}
 
     def parameters(self) -> list[torch.nn.Parameter]:
         seen, params = set(), []
@@ -244,6 +242,12 @@ class LMAgent(Agent):
     def whiten(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Whiten over the tokens of every rank's batch (one process: this batch's)."""
         return global_masked_whiten(values, mask, self.dist) if self.dist.enabled else masked_whiten(values, mask)
+
+    @property
+    def per_token_rewards(self) -> bool:
+        """Whether the rewards carry per-token information: dense, or redistributed by ``credit``; ``False`` for the
+        env's sparse reward (only the final score). GRPO and RLOO choose their advantage by it."""
+        return not (self.run.reward_mode == "sparse" and self.config.credit == "env")
 
     @property
     def env_steps(self) -> int:
@@ -269,13 +273,10 @@ class LMAgent(Agent):
 
     def assign_credit(self, rollout: Rollout) -> Rollout:
         """The rollout with its per-token rewards as ``config.credit`` says (called before the env is reset)."""
-        credit = self.config.credit
-        if credit == "env":
+        if self.config.credit == "env":
             return rollout
-        if credit == "uniform":
-            rewards = uniform_credit(rollout.env_rewards, rollout.response_mask)
-        else:
-            rewards = attention_credit(self.env, rollout.env_rewards, rollout.response_ids, rollout.response_mask)
+        rewards = credited_rewards(self.config.credit, self.env, rollout.env_rewards, rollout.response_ids,
+                                   rollout.response_mask)
         return dataclasses.replace(rollout, env_rewards=rewards)
 
     def all_ended(self, ended: torch.Tensor) -> bool:
@@ -333,6 +334,15 @@ class LMAgent(Agent):
                 return reference_logprobs(self.parallel.forward_module(self.policy_model), rollout,
                                           self.config.temperature, self.vocab_size)
         return reference_logprobs(self.reference, rollout, self.config.temperature, self.vocab_size)
+
+    def old_and_reference_logprobs(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+        """For agents without a value function: the sampling policy's ``log pi`` of the rollout's tokens (recorded
+        while decoding; recomputed by one full forward in low precision, see :attr:`low_precision`) and ``log pi_ref``."""
+        old_logprobs = rollout.sample_logprobs
+        with torch.no_grad(), self.autocast():
+            if self.low_precision:
+                old_logprobs = self.evaluate_tokens(rollout, with_entropy=False)[0]
+            return old_logprobs, self.reference_logprobs(rollout)
 
     @contextlib.contextmanager
     def update_mode(self):

@@ -56,6 +56,7 @@ from __future__ import annotations
 import copy
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,17 +74,15 @@ _EAGER_COPIES: weakref.WeakKeyDictionary[torch.nn.Module, torch.nn.Module] = wea
 # -- checks ------------------------------------------------------------------------------------------------
 
 
-def check_credit(credit: str, env) -> None:
-    """Raise a ``ValueError`` if ``credit`` is not a mode, or is ``"attention"`` on an env without a reward model."""
+def check_credit(credit: str, task, env_id: str = "this env") -> None:
+    """Raise a ``ValueError`` if ``credit`` is not a mode, or is ``"attention"`` for a ``task`` without a reward model
+    (``env_id`` names the env in the message)."""
     if credit not in CREDIT_MODES:
         allowed = ", ".join(repr(mode) for mode in CREDIT_MODES)
         raise ValueError(f"unknown credit={credit!r}; allowed: {allowed}")
     if credit != "attention":
         return
-    base = env.unwrapped
-    task = base.task
     if not isinstance(task, RewardModelTask):
-        env_id = base.spec.id if getattr(base, "spec", None) is not None else "this env"
         raise ValueError(
             f"credit='attention' needs a reward-model task (e.g. textgym/SentimentRM-v0 or task='reward-model'); "
             f"{env_id}'s task {task.name!r} has no reward model; allowed here: 'env', 'uniform'"
@@ -94,6 +93,12 @@ def check_credit(credit: str, env) -> None:
             f"credit='attention' maps the reward model's tokens to the policy's by character offsets, which needs a fast "
             f"tokenizer; reward model {task.reward_model.name!r} has a slow one ({type(tokenizer).__name__})"
         )
+
+
+def task_of(env) -> tuple[Any, str]:
+    """``(task, id)`` of a (possibly wrapped) textgym env, the arguments of :func:`check_credit`."""
+    base = env.unwrapped
+    return base.task, base.spec.id if getattr(base, "spec", None) is not None else "this env"
 
 
 # -- uniform ----------------------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def attention_credit(
         ``[B, H]`` rewards (``env_rewards``' dtype and device): each token's share (>= 0) of its row's
         final score, 0 on masked tokens; each row sums to its final score.
     """
-    check_credit("attention", env)
+    check_credit("attention", *task_of(env))
     if not 0.0 <= float(beta) <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta!r}")
     base = env.unwrapped
@@ -307,7 +312,8 @@ def eager_model(model: torch.nn.Module) -> torch.nn.Module:
 def credited_rewards(credit: str, env, env_rewards: torch.Tensor, response_ids: torch.Tensor,
                      response_mask: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     """The per-token rewards ``credit`` says: the env's own, :func:`uniform_credit` or :func:`attention_credit`."""
-    check_credit(credit, env)
+    if credit != "attention":  # attention_credit checks its own case
+        check_credit(credit, *task_of(env))
     if credit == "env":
         return env_rewards
     if credit == "uniform":

@@ -26,6 +26,12 @@ def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advant
     return loss, ratio, log_ratio
 
 
+@torch.no_grad()
+def ratio_statistics(ratio: torch.Tensor, log_ratio: torch.Tensor, clip_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token: the k3 estimate of KL(old || new), and 1 where the ratio is outside the clip (statistics only)."""
+    return (ratio - 1) - log_ratio, ((ratio - 1).abs() > clip_range).float()
+
+
 def returns_to_go(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``G_t = sum_{s >= t} r_s`` per row over its real tokens (``mask``); 0 after the end."""
     rewards = rewards * mask.to(rewards.dtype)

@@ -126,14 +126,6 @@ class DataParallel:
                 stack.enter_context(wrapper.no_sync())
             yield
 
-    def full_named_parameters(self, module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-        """``(name, parameter)`` with whole tensors (FSDP2's shards gathered: a collective, on every rank)."""
-        for name, parameter in module.named_parameters():
-            if hasattr(parameter, "full_tensor"):
-                yield name, parameter.full_tensor()
-            else:
-                yield name, parameter
-
     # -- FSDP2: what rank 0 alone does (evaluate, save, export) needs whole tensors ----------------------------
 
     def after_learn(self, agent: LMAgent) -> None:
