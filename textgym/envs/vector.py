@@ -16,6 +16,7 @@ from gymnasium.vector.utils import batch_space
 from textgym.arrays import ArrayBackend
 from textgym.devices import resolve_device
 from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int, check_render_mode
+from textgym.envs.prompt_draws import PrefetchedIntegers
 from textgym.envs.textgen import EpisodeFinishedError
 from textgym.task import Task
 
@@ -211,6 +212,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._started = False
         #: one prompt generator per row after ``reset(seed=[...])``; ``None``: ``np_random`` draws for all rows
         self._row_generators: list[np.random.Generator] | None = None
+        #: the batch generator's prompt draws, made a block ahead (exactly the same draws; see :mod:`.prompt_draws`)
+        self._prompt_draws = PrefetchedIntegers()
         #: ``rgb_array`` mode: the instant reward of each generated token of every row's episode, on the host
         self._episode_rewards = np.zeros((n, self.max_new_tokens)) if render_mode == "rgb_array" else None
 
@@ -223,8 +226,26 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     _VIEWS = ("_input_ids", "_attention_mask", "_prompt_indices", "_num_generated", "_positions", "_counts", "_tokens_flat")
 
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The batch's generator (Gymnasium's ``VectorEnv.np_random``), at the position of the prompts drawn so far.
+
+        The env draws its prompts a block ahead; reading this property puts the generator back
+        where the prompts actually used leave it, so reading or setting its state, or drawing
+        from it, is exactly as if every prompt had been drawn when it was used. Read it again
+        after stepping, rather than keeping the generator across steps.
+        """
+        self._prompt_draws.settle()
+        return gym.vector.VectorEnv.np_random.fget(self)
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        self._prompt_draws.settle()
+        gym.vector.VectorEnv.np_random.fset(self, value)
+
     def __getstate__(self) -> dict[str, Any]:
         """The env's attributes without the views of the state (a pickled view would be a copy of its own)."""
+        self._prompt_draws.settle()  # the generator as the prompts drawn so far leave it
         state = dict(self.__dict__)
         for name in self._VIEWS:
             state.pop(name, None)
@@ -525,12 +546,14 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     def _draw_prompts(self, rows):
         """Prompt indices for new episodes in ``rows``: from the batch's generator, or each row's own.
 
-        Always ``Generator.integers``, at resets and autoresets alike, so that a seed draws the same
-        prompts as it always has (runs recorded earlier reproduce bit for bit).
+        Always the values of ``Generator.integers``, at resets and autoresets alike, so that a seed
+        draws the same prompts as it always has (runs recorded earlier reproduce bit for bit); the
+        batch generator's come from a block drawn ahead (:class:`PrefetchedIntegers`: the same values).
         """
         prompts = self._prompt_count
         if self._row_generators is None:
-            return self.arrays.from_host(self.np_random.integers(prompts, size=len(rows)), "int64")
+            generator = gym.vector.VectorEnv.np_random.fget(self)  # as it is, not settled
+            return self.arrays.from_host(self._prompt_draws.integers(generator, prompts, len(rows)), "int64")
         generators = self._row_generators  # one scalar draw per starting row, as TextGenEnv.reset makes
         return self.arrays.from_host([generators[row].integers(prompts) for row in rows.tolist()], "int64")
 
