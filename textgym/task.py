@@ -316,9 +316,10 @@ class Task:
         A value outside :attr:`score_range` (beyond a rounding tolerance) is returned as it is,
         with a :class:`ScoreRangeWarning` the first time for this task object.
         """
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TaskError(f"task {self.name!r}: score must return a real number, got {value!r} ({type(value).__name__})")
-        value = float(value)
+        if type(value) is not float:  # the common case skips the (slow) abstract-class check
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TaskError(f"task {self.name!r}: score must return a real number, got {value!r} ({type(value).__name__})")
+            value = float(value)
         if not math.isfinite(value):
             raise TaskError(f"task {self.name!r}: score returned {value}, which is not finite")
         low, high = self.score_range

@@ -135,3 +135,8 @@ def model_chunks(samples=4, tokens=80, seed=0):
 def test_model_samples_token_by_token():
     for chunks in model_chunks():
         check_appends(chunks)
+
+
+def test_no_emoji_is_ascii():
+    """IncrementalVader passes ASCII text through its emoji step untouched: VADER's emoji table has no ASCII key."""
+    assert not any(key.isascii() for key in vader().emojis)

@@ -30,6 +30,7 @@ Examples::
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -585,33 +586,57 @@ def chrf(hypothesis: str, reference: str, max_order: int = CHRF_MAX_ORDER, beta:
     return chrf_from_statistics(matches, hypothesis_totals, reference_totals, beta)
 
 
+@functools.lru_cache(maxsize=1024)
+def reference_ngrams(reference: str) -> tuple[dict[str, int], tuple[int, ...]]:
+    """Every character n-gram of ``reference`` (``n = 1..6``, whitespace removed) with its count, in one
+    dict (a gram's length is its order), and the n-gram totals per order. Shared: read only."""
+    per_order = [character_ngrams(reference, n) for n in range(1, CHRF_MAX_ORDER + 1)]
+    counts: dict[str, int] = {}
+    for order_counts in per_order:
+        counts.update(order_counts)
+    return counts, tuple(sum(c.values()) for c in per_order)
+
+
 class ChrFScorer(Scorer):
-    """Carries the hypothesis n-gram counts and clipped matches: an update costs O(len(appended))."""
+    """Carries the clipped matches per order: an update costs O(len(appended)).
+
+    Only the hypothesis n-grams that the reference has are counted (no other one can
+    match). A character's new n-grams are the suffixes of the last six non-space
+    characters, shortest first, and a suffix of a reference n-gram is a reference n-gram
+    too: the first suffix the reference lacks ends the character's loop. The hypothesis'
+    n-gram totals follow from its count of non-space characters.
+    """
 
     def __init__(self, task: Task, prompt: Prompt) -> None:
         super().__init__(task, prompt)
-        reference = prompt.target or ""
-        self.reference_counts = [character_ngrams(reference, n) for n in range(1, CHRF_MAX_ORDER + 1)]
-        self.reference_totals = [sum(c.values()) for c in self.reference_counts]
-        self.hypothesis_counts: list[Counter] = [Counter() for _ in range(CHRF_MAX_ORDER)]
-        self.hypothesis_totals = [0] * CHRF_MAX_ORDER
+        self.reference_counts, self.reference_totals = reference_ngrams(prompt.target or "")
+        self.hypothesis_counts: dict[str, int] = {}  # the hypothesis' reference n-grams
+        self.characters = 0  # non-space characters written
         self.matches = [0] * CHRF_MAX_ORDER
         self.tail = ""  # the last max_order - 1 non-space characters
 
     def update(self, continuation: str, appended: str) -> float:
+        reference, counts, matches = self.reference_counts, self.hypothesis_counts, self.matches
+        tail = self.tail
         for ch in appended:
             if ch.isspace():
                 continue
-            window = self.tail + ch
-            for n in range(1, min(len(window), CHRF_MAX_ORDER) + 1):
+            self.characters += 1
+            window = tail + ch
+            for n in range(1, len(window) + 1):
                 gram = window[-n:]
-                counts = self.hypothesis_counts[n - 1]
-                counts[gram] += 1
-                self.hypothesis_totals[n - 1] += 1
-                if counts[gram] <= self.reference_counts[n - 1][gram]:
-                    self.matches[n - 1] += 1
-            self.tail = window[-(CHRF_MAX_ORDER - 1) :]
-        return chrf_from_statistics(self.matches, self.hypothesis_totals, self.reference_totals)
+                limit = reference.get(gram)
+                if limit is None:
+                    break
+                count = counts.get(gram, 0) + 1
+                counts[gram] = count
+                if count <= limit:
+                    matches[n - 1] += 1
+            tail = window[-(CHRF_MAX_ORDER - 1) :]
+        self.tail = tail
+        k = self.characters
+        totals = [k - n if k > n else 0 for n in range(CHRF_MAX_ORDER)]  # k - order + 1 n-grams of each order
+        return chrf_from_statistics(matches, totals, self.reference_totals)
 
 
 # -- the task ------------------------------------------------------------------------------

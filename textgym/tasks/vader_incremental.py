@@ -162,6 +162,9 @@ class IncrementalVader:
     # -- words -------------------------------------------------------------------------
 
     def _replace_emojis(self, text: str) -> str:
+        if text.isascii():  # no emoji is ASCII: only the space state moves
+            self._prev_space = text[-1] == " "
+            return text
         emojis = self._emojis
         prev_space = self._prev_space
         out = []
@@ -203,7 +206,7 @@ class IncrementalVader:
         """
         item = window[j]
         lower = item.lower()
-        if lower in _BOOSTERS:
+        if lower in _BOOSTERS or lower not in self._lexicon:  # sentiment_valence gives 0 to a word off the lexicon
             return 0
         if j < len(window) - 1 and lower == "kind" and window[j + 1].lower() == "of":
             return 0
