@@ -135,7 +135,7 @@ class TextTokenizer:
             self._code_points = np.array([ord(c) if c else 0 for c in characters], dtype=np.uint32)  # 0: special
         # every row as one string of code points (one array lookup and a view), then sliced; a row's
         # trailing zeros are dropped by the conversion and inner ones (special tokens) by replace
-        codes = self._code_points[ids]
+        codes = self._code_points.take(ids)
         rows = codes.view(f"<U{codes.shape[1]}").reshape(-1).tolist()
         return [row[start:end].replace("\0", "") for row, start, end in zip(rows, starts.tolist(), ends.tolist())]
 
