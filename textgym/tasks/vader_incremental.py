@@ -81,6 +81,18 @@ def _factor(si: int, bi: int) -> float | None:
     return None
 
 
+_AMPLIFIERS: dict[tuple[type, int, int], float] = {}
+
+
+def _amplifier(analyzer: _vs.SentimentIntensityAnalyzer, exclaims: int, questions: int) -> float:
+    """``polarity_scores``' punctuation emphasis for ``exclaims`` ``!`` and ``questions`` ``?`` (each at most 4), computed once."""
+    key = (type(analyzer), exclaims, questions)
+    value = _AMPLIFIERS.get(key)
+    if value is None:
+        value = _AMPLIFIERS[key] = analyzer._amplify_ep("!" * exclaims) + analyzer._amplify_qm("?" * questions)
+    return value
+
+
 class _FlagCache:
     """Frozen-prefix state for one value of ``is_cap_diff``.
 
@@ -251,7 +263,9 @@ class IncrementalVader:
         caps = self._caps + (partial is not None and partial.isupper())
         flag = 0 < n - caps < n  # allcap_differential
         frozen = m - 2 if m > 2 else 0
-        cache = self._cache(flag, frozen)
+        cache = self._caches.get(flag)
+        if cache is None or len(cache.vals) < frozen:
+            cache = self._cache(flag, frozen)
 
         # the tail: words frozen .. n-1, with up to three words of context before
         base = frozen - 3 if frozen > 3 else 0
@@ -271,8 +285,10 @@ class IncrementalVader:
         else:
             sentiments = self._but_tail(cache, frozen, tail, bi)
 
-        amplifier = self.analyzer._amplify_ep("!" * min(self._exclaims, 4)) + self.analyzer._amplify_qm("?" * min(self._questions, 4))
         sum_s = float(sum(sentiments))
+        if sum_s == 0:  # no emphasis is added to 0, and normalize and round keep it as it is (its sign too)
+            return sum_s
+        amplifier = _amplifier(self.analyzer, min(self._exclaims, 4), min(self._questions, 4))
         if sum_s > 0:
             sum_s += amplifier
         elif sum_s < 0:
