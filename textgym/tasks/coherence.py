@@ -16,6 +16,7 @@ import inspect
 import itertools
 import math
 import random
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 
@@ -257,6 +258,13 @@ class LanguageJudge:
         """The continuation's tokens that fit in the model's context after the prompt."""
         return self.tokenizer.encode(continuation)[: self.max_positions - context_length]
 
+    def row_tokenizer(self, num_rows: int):
+        """A :class:`~textgym.models.incremental_reward.RowTokenizer` of the judge's tokenizer for ``num_rows`` growing
+        texts: the ids :meth:`TextTokenizer.encode` gives, re-tokenising only each text's tail where that is exact."""
+        from textgym.models.incremental_reward import RowTokenizer
+
+        return RowTokenizer.for_tokenizer(_BareTokenizer.of(self.tokenizer), num_rows)
+
     @torch.no_grad()
     def forward(self, ids: list[int], key_values: KeyValues | None, use_cache: bool = True) -> tuple[torch.Tensor, KeyValues]:
         """Log-probabilities (float64, one row per input token) and the grown key/value cache (``[]`` without ``use_cache``)."""
@@ -289,6 +297,28 @@ class LanguageJudge:
             return []
         log_probs = self.forward(context + ids[:-1], None, use_cache=False)[0][len(context) - 1 :]
         return log_probs.gather(1, torch.tensor(ids, device=self.device).unsqueeze(1)).squeeze(1).tolist()
+
+
+class _BareTokenizer:
+    """A :class:`~textgym.models.tokenizer.TextTokenizer` called as a Hugging Face tokenizer is (no special tokens
+    added), for :class:`~textgym.models.incremental_reward.RowTokenizer`; one per tokenizer."""
+
+    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, tokenizer) -> None:
+        self.backend_tokenizer = tokenizer.backend
+
+    @classmethod
+    def of(cls, tokenizer) -> _BareTokenizer:
+        bare = cls._made.get(tokenizer)
+        if bare is None:
+            bare = cls._made[tokenizer] = cls(tokenizer)
+        return bare
+
+    def __call__(self, texts):
+        if isinstance(texts, str):
+            return {"input_ids": self.backend_tokenizer.encode(texts, add_special_tokens=False).ids}
+        return {"input_ids": [encoding.ids for encoding in self.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)]}
 
 
 @functools.lru_cache(maxsize=4)
@@ -387,6 +417,7 @@ class BatchedLikelihood:
         self.judge = judge
         self.head = judge.model.get_output_embeddings()
         self.engine = IncrementalClassifier(_JudgeBody(judge.model), num_rows, None, judge.max_positions)
+        self.row_tokenizer = judge.row_tokenizer(num_rows)  # each row's continuation ids, re-tokenising its tail only
         self.contexts: list[list[int]] = [[] for _ in range(num_rows)]
         self.ids: list[list[int]] = [[] for _ in range(num_rows)]
         self.prefix_sums: list[list[float]] = [[0.0] for _ in range(num_rows)]
@@ -404,6 +435,7 @@ class BatchedLikelihood:
         engine = self.engine
         self.contexts[row], self.ids[row], self.prefix_sums[row] = context, [], [0.0]
         engine.reset_rows([row])
+        self.row_tokenizer.reset_rows([row])
         held = len(context) - 1
         if held and key_values:
             one = RowStore(1, engine.num_layers, engine.device, capacity=held)
@@ -419,9 +451,10 @@ class BatchedLikelihood:
         """The summed token confidence of each row's continuation and its token count, the rows fed in one forward."""
         judge, engine = self.judge, self.engine
         targets, commons = [], []
-        for row, continuation in zip(rows, continuations):
+        encoded = self.row_tokenizer.encode(rows, continuations)
+        for row, all_ids in zip(rows, encoded):
             context = self.contexts[row]
-            new_ids = judge.continuation_ids(len(context), continuation)
+            new_ids = all_ids[: judge.max_positions - len(context)]  # as LanguageJudge.continuation_ids
             common = 0
             for old, new in zip(self.ids[row], new_ids):
                 if old != new:
