@@ -495,6 +495,21 @@ def test_reward_cost_benchmark_runs(env, monkeypatch, capsys):
     assert all(float(cells[i]) > 0 for i in (2, 3, 4)) and float(cells[7]) < 1e-4  # times; the ways agree
 
 
+def test_env_steps_table_shows_the_reward_model_forwards_inside_the_step(monkeypatch, capsys):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import reward_cost
+
+    reward_cost.main(["--env-steps", "--env-rows", "4", "--env-ids", "textgym/Copy-v0", "textgym/SentimentRM-v0",
+                      "--env-seconds", "0.05", "--env-rounds", "1"])
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.strip("|").split("|")]
+            for line in capsys.readouterr().out.splitlines() if line.startswith("| textgym/")}
+    step, model = float(rows["textgym/SentimentRM-v0"][1]), float(rows["textgym/SentimentRM-v0"][2])
+    assert 0 < model < step  # the classifier's forwards are part of the step
+    assert rows["textgym/Copy-v0"][2] == "-" and float(rows["textgym/Copy-v0"][1]) > 0  # no reward model
+
+
 @pytest.mark.skipif(not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file(), reason="tiny-sentiment not built")
 def test_full_reads_between_incremental_steps_leave_the_rows_exact():
     """A padded batch read through the Hugging Face tokenizer leaves padding on its backend; the rows' own
