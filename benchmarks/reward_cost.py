@@ -5,7 +5,8 @@
     python benchmarks/reward_cost.py --device cuda    # the classifier (and the env's arrays) on the GPU
     python benchmarks/reward_cost.py --env            # time whole env steps (gym.make_vec) instead of the scorer alone
     python benchmarks/reward_cost.py --env-steps      # every task's batched env step (N = 256) against one KV-cached
-                                                      # forward of the tiny policy for those rows (the action's cost)
+                                                      # forward of the tiny policy for those rows (the action's cost);
+                                                      # --clock cpu: CPU seconds of this process instead of wall seconds
     python benchmarks/reward_cost.py --lm-ppo         # LM-PPO iteration (rollout + update) on SentimentRM-v0, dense
                                                       # against sparse, defaults
     python benchmarks/reward_cost.py --bidirectional  # a BERT-like classifier (re-read every scoring step): score_every token vs word
@@ -226,6 +227,8 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
 # -- --env-steps: every task's batched env step against the policy's forward; --lm-ppo: dense against sparse ----------
 
 ENV_STEP_ROWS = 256
+#: the clock of --env-steps: wall seconds, or this process's CPU seconds with --clock cpu
+ENV_STEP_CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def all_env_ids() -> list[str]:
@@ -233,7 +236,7 @@ def all_env_ids() -> list[str]:
     return sorted(k for k in gym.registry if k.startswith("textgym/") and k != "textgym/TextGenEnv-v0")
 
 
-def cached_forward_seconds(lm, n: int, length: int, device, repeats: int) -> float:
+def cached_forward_seconds(lm, n: int, length: int, device, repeats: int, clock=time.perf_counter) -> float:
     """Seconds of one KV-cached forward of the tiny LM: one new token for ``n`` rows after ``length`` cached ones."""
     from agents.lm.models import cache_keyword, output_cache
 
@@ -246,15 +249,15 @@ def cached_forward_seconds(lm, n: int, length: int, device, repeats: int) -> flo
         best = math.inf
         for _ in range(repeats):
             sync(device)
-            start = time.perf_counter()
+            start = clock()
             lm.model(input_ids=ids[:, -1:], use_cache=True, **{keyword: past})
             sync(device)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, clock() - start)
             past.crop(-1)  # drop the token just added: the same cache length for the next repeat
     return best
 
 
-def env_step_round(env, actions: np.ndarray, seconds: float, device) -> tuple[float, float]:
+def env_step_round(env, actions: np.ndarray, seconds: float, device, clock=time.perf_counter) -> tuple[float, float]:
     """Seconds per batched step over the pre-drawn ``actions`` (cycled, resets included), for at least ``seconds``,
     and of them the seconds per step inside reward-model (or judge) forwards of an ``IncrementalClassifier``."""
     from textgym.models.incremental_reward import IncrementalClassifier
@@ -264,21 +267,21 @@ def env_step_round(env, actions: np.ndarray, seconds: float, device) -> tuple[fl
 
     def timed_forward(self, store, feeds):
         sync(device)
-        begin = time.perf_counter()
+        begin = clock()
         plain(self, store, feeds)
         sync(device)
-        inside[0] += time.perf_counter() - begin
+        inside[0] += clock() - begin
 
     IncrementalClassifier._forward = timed_forward
     try:
-        steps, start = 0, time.perf_counter()
+        steps, start = 0, clock()
         while True:
             for a in actions:
                 env.step(a)
                 steps += 1
-                if time.perf_counter() - start >= seconds:
+                if clock() - start >= seconds:
                     sync(device)
-                    return (time.perf_counter() - start) / steps, inside[0] / steps
+                    return (clock() - start) / steps, inside[0] / steps
     finally:
         IncrementalClassifier._forward = plain
 
@@ -288,11 +291,12 @@ def env_steps_table(args, device) -> None:
     from textgym.models import load_frozen
 
     n = args.env_rows
+    clock = ENV_STEP_CLOCK[args.clock]
     lm = load_frozen("tiny", device)
     context = int(getattr(lm.model.config, "n_positions", 1024))
     print(f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) against "
           f"one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the observation's "
-          f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s); actions: {args.env_actions} "
+          f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s), {args.clock} clock; actions: {args.env_actions} "
           f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
           f"env and forward timed in {args.env_rounds} interleaved rounds, best kept")
     header = ("| task | step ms (env) | of which reward-model forwards ms | forward ms (tiny policy, KV cache) | env / forward | "
@@ -314,10 +318,10 @@ def env_steps_table(args, device) -> None:
         step_s = forward_s = math.inf
         model_s = 0.0
         for _ in range(args.env_rounds):
-            round_s, round_model_s = env_step_round(env, actions, args.env_seconds, device)
+            round_s, round_model_s = env_step_round(env, actions, args.env_seconds, device, clock)
             if round_s < step_s:  # the best round, and the reward-model share within it
                 step_s, model_s = round_s, round_model_s
-            forward_s = min(forward_s, cached_forward_seconds(lm, n, length, device, repeats=3))
+            forward_s = min(forward_s, cached_forward_seconds(lm, n, length, device, repeats=3, clock=clock))
         env.close()
         ratio = step_s / forward_s
         model = f"{model_s * 1e3:.2f} | " if model_s else "- | "
@@ -386,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env-actions", choices=["no-eos", "uniform"], default="no-eos",
                         help="--env-steps actions: uniform over the vocabulary, EOS replaced (default) or included")
     parser.add_argument("--env-seconds", type=float, default=1.0, help="--env-steps: seconds per env timing round")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="--env-steps: wall seconds (default), or this process's CPU seconds (steadier on a shared machine)")
     parser.add_argument("--env-rounds", type=int, default=3, help="--env-steps: interleaved rounds, best kept (default 3)")
     parser.add_argument("--lm-ppo", action="store_true",
                         help="only the table of an LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse")
@@ -394,6 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.env_steps or args.lm_ppo:
         torch.set_num_threads(args.threads)
         device = resolve_device(args.device)
+        if args.clock == "cpu" and device.type != "cpu":
+            parser.error("--clock cpu measures this process's CPU time: use it with --device cpu")
         if args.env_steps:
             env_steps_table(args, device)
         if args.lm_ppo:
