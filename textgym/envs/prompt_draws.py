@@ -3,7 +3,8 @@
 ``Generator.integers(high, size=a)`` followed by ``size=b`` gives the same values, and leaves
 the generator in the same state, as one call with ``size=a + b``: each value is Lemire's
 bounded draw from the bit generator's stream of 32-bit words, and the half-used 64-bit word
-is part of the bit generator's state, so a call boundary changes nothing. A block of draws
+is part of the bit generator's state, so a call boundary changes nothing (numpy's PCG64,
+MT19937, Philox and SFC64 alike: ``tests/test_prompt_draws.py``). A block of draws
 made ahead therefore serves the next calls exactly, at the cost of a slice each, where every
 ``Generator.integers`` call costs several microseconds of fixed overhead (an autoreset step
 of ``TextGenVectorEnv`` makes one). Whoever reads the generator gets it back at the logical
