@@ -32,6 +32,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from csv_rows import write_csv  # benchmarks/, the script's own folder
+
 ENV_ID = "textgym/Sentiment-v0"
 TARGET_IMPROVEMENT = 0.3
 
@@ -112,10 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     columns = ["reward_mode", "seed", "initial_eval_return", "final_eval_return", "best_eval_return", "improvement",
                "env_steps", "wall_seconds"]
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(results)
+    write_csv(out / "results.csv", results, columns)
     print(table(results))
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s; hyper-parameters: defaults"
           + (f" with {hyperparameters}" if hyperparameters else "") + f"; written: {out / 'results.csv'}")

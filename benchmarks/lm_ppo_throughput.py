@@ -21,7 +21,6 @@ vocabulary are ignored. Writes a CSV (``--out``).
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: F401  (registers the environments)
 from agents.lm.rollout import collect_rollout  # noqa: E402
 from agents.lm_ppo import LMPPOAgent, LMPPOConfig
@@ -136,11 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in row.items():
         print(f"{key:<{width}}  {value}")
     path = Path(args.out or Path(__file__).parent / "results" / f"lm_ppo_throughput-{device.type}-{args.model_size}.csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
+    write_csv(path, [row])
     print(f"written: {path}")
     agent.close()
     return 0

@@ -9,7 +9,6 @@ the run to the end; writes ``benchmarks/results/memory.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: F401
 
 
@@ -74,11 +74,7 @@ def main(argv=None) -> int:
         growth = points[-1][1] - base
         print(f"{name}: " + "  ".join(f"{t}:{m:.1f}" for t, m in points) + f"   growth after the first tenth: {growth:+.1f} MiB")
         rows += [{"env": args.env, "kind": name, "step": t, "rss_mib": round(m, 2)} for t, m in points]
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.csv, rows)
     print(f"written: {args.csv}")
     return 0
 

@@ -25,7 +25,6 @@ taken out of the rollout. Writes a CSV (``--out``).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
+from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: E402,F401  (registers the environments)
 from agents.lm.models import left_pad  # noqa: E402
 from agents.lm.rollout import collect_rollout  # noqa: E402
@@ -130,12 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for row in results:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(results)
+    path = write_csv(args.out, results, columns)
     print(f"written: {path}")
     return 0
 

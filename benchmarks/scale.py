@@ -27,7 +27,6 @@ the ratios of each configuration's peak memory to full-fp32's, measured in the s
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -35,6 +34,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from csv_rows import write_csv  # benchmarks/, the script's own folder
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -140,11 +141,7 @@ def main(argv=None) -> int:
         ratio = f"{r['peak_mib'] / base['peak_mib']:.2f}x" if base else "–"
         print(f"| {r['config']} | {r['policy_params'] / 1e6:.1f}M | {r['trainable_params'] / 1e6:.2f}M | {r['weights_mib']:.0f} | {r['peak_mib']:.0f} | {ratio} | "
               f"{r['rollout_tok_s']:.1f} | {r['update_tok_s']:.1f} |")
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.csv, rows)
     print(f"\nwritten: {args.csv}")
     return 0
 

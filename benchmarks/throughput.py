@@ -27,7 +27,6 @@ a burst of load on a shared machine does not land on one kind only.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: F401
 from agents.lm.models import cache_keyword, output_cache
 from textgym.devices import resolve_device
@@ -216,12 +216,8 @@ def main(argv=None) -> int:
                      "step_ms_len256": round(long * 1e3, 3), "len256_over_len16": round(long / short, 2)})
         print(_format_row(rows[-1]), flush=True)
     path = Path(args.csv or Path(__file__).parent / "results" / f"throughput-{device.type}.csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 100)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, rows, columns)
     print(f"\n{markdown_table(rows)}\n\nwritten: {path}")
     return 0
 
