@@ -16,7 +16,6 @@ import inspect
 import itertools
 import math
 import random
-import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 
@@ -248,6 +247,7 @@ class LanguageJudge:
         self.max_positions = lm.context_length
         self._cache_keyword = _cache_keyword(self.model)
         self._prompt_states: OrderedDict[str, tuple[list[int], KeyValues]] = OrderedDict()
+        self._bare_tokenizer = _BareTokenizer(self.tokenizer)  # one object: RowTokenizer works its setup out once per tokenizer
 
     def context_ids(self, prompt_text: str) -> list[int]:
         """``<|endoftext|>`` and the prompt's tokens, the oldest dropped beyond half the model's context."""
@@ -256,14 +256,18 @@ class LanguageJudge:
 
     def continuation_ids(self, context_length: int, continuation: str) -> list[int]:
         """The continuation's tokens that fit in the model's context after the prompt."""
-        return self.tokenizer.encode(continuation)[: self.max_positions - context_length]
+        return self.fitting(context_length, self.tokenizer.encode(continuation))
+
+    def fitting(self, context_length: int, ids: list[int]) -> list[int]:
+        """The first of the continuation's ``ids`` that fit in the model's context after ``context_length`` ones."""
+        return ids[: self.max_positions - context_length]
 
     def row_tokenizer(self, num_rows: int):
         """A :class:`~textgym.models.incremental_reward.RowTokenizer` of the judge's tokenizer for ``num_rows`` growing
         texts: the ids :meth:`TextTokenizer.encode` gives, re-tokenising only each text's tail where that is exact."""
         from textgym.models.incremental_reward import RowTokenizer
 
-        return RowTokenizer.for_tokenizer(_BareTokenizer.of(self.tokenizer), num_rows)
+        return RowTokenizer.for_tokenizer(self._bare_tokenizer, num_rows)
 
     @torch.no_grad()
     def forward(self, ids: list[int], key_values: KeyValues | None, use_cache: bool = True) -> tuple[torch.Tensor, KeyValues]:
@@ -301,19 +305,10 @@ class LanguageJudge:
 
 class _BareTokenizer:
     """A :class:`~textgym.models.tokenizer.TextTokenizer` called as a Hugging Face tokenizer is (no special tokens
-    added), for :class:`~textgym.models.incremental_reward.RowTokenizer`; one per tokenizer."""
-
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    added), for :class:`~textgym.models.incremental_reward.RowTokenizer`."""
 
     def __init__(self, tokenizer) -> None:
         self.backend_tokenizer = tokenizer.backend
-
-    @classmethod
-    def of(cls, tokenizer) -> _BareTokenizer:
-        bare = cls._made.get(tokenizer)
-        if bare is None:
-            bare = cls._made[tokenizer] = cls(tokenizer)
-        return bare
 
     def __call__(self, texts):
         if isinstance(texts, str):
@@ -454,7 +449,7 @@ class BatchedLikelihood:
         encoded = self.row_tokenizer.encode(rows, continuations)
         for row, all_ids in zip(rows, encoded):
             context = self.contexts[row]
-            new_ids = all_ids[: judge.max_positions - len(context)]  # as LanguageJudge.continuation_ids
+            new_ids = judge.fitting(len(context), all_ids)
             common = 0
             for old, new in zip(self.ids[row], new_ids):
                 if old != new:
