@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agents.checkpoint import LoadedCheckpoint
-from agents.run import RunConfig
+from textgym_agents.checkpoint import LoadedCheckpoint
+from textgym_agents.run import RunConfig
 
 
 class Agent(ABC):

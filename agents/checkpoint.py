@@ -10,7 +10,7 @@ The folder is written under a temporary name and renamed into place, then the fi
 ``checkpoints/latest`` (also replaced atomically) names it. A run killed at any moment
 leaves either the previous checkpoint or the new one, never a half-written one.
 
-The training driver (:mod:`agents.train`) writes checkpoints only between two ``learn``
+The training driver (:mod:`textgym_agents.train`) writes checkpoints only between two ``learn``
 chunks, right after an evaluation, and never on an interrupt: the state in the middle of a
 chunk (a partial rollout, an update half applied) cannot be continued exactly, so a run
 resumes from its last chunk boundary and redoes the interrupted chunk.

@@ -2,16 +2,16 @@
 
 Launch ``textgym train``'s arguments through ``torchrun``::
 
-    torchrun --nproc_per_node 2 --standalone -m agents.distributed \\
+    torchrun --nproc_per_node 2 --standalone -m textgym_agents.distributed \\
         --agent lm-ppo --env textgym/Sentiment-v0 --steps 30000 --out runs/ddp
 
 Every rank builds the same agent (same seed, so the same initial weights; rank 0's are
 broadcast anyway), steps its own batched environment of ``num_envs / world_size`` rows with a
 rank-offset seed, and trains through ``torch.nn.parallel.DistributedDataParallel`` (or FSDP2,
-``--set fsdp=true``; see :mod:`agents.lm.parallel`), so every replica applies the same update,
+``--set fsdp=true``; see :mod:`textgym_agents.lm.parallel`), so every replica applies the same update,
 the one a single process would make with the whole batch. Several machines: run the same
 ``torchrun`` on each with ``--nnodes M --node_rank R --rdzv_backend c10d --rdzv_endpoint
-HOST:PORT`` in place of ``--standalone``. Rank 0 runs the usual driver (:func:`agents.train.train`): it alone evaluates and
+HOST:PORT`` in place of ``--standalone``. Rank 0 runs the usual driver (:func:`textgym_agents.train.train`): it alone evaluates and
 writes the run folder (metrics, summary, TensorBoard, checkpoints). The other ranks run
 :func:`follow`, the same sequence of ``learn`` chunks, and write nothing.
 
@@ -93,7 +93,7 @@ def current_context() -> DistributedContext:
 
     Raises:
         RuntimeError: ``torchrun`` started several processes (``WORLD_SIZE > 1``) but no
-            process group exists, i.e. the entry point was not ``-m agents.distributed``.
+            process group exists, i.e. the entry point was not ``-m textgym_agents.distributed``.
     """
     if dist.is_available() and dist.is_initialized():
         return DistributedContext(dist.get_rank(), dist.get_world_size())
@@ -101,7 +101,7 @@ def current_context() -> DistributedContext:
     if world > 1:
         raise RuntimeError(
             f"WORLD_SIZE={world} (started by torchrun) but no process group is initialised; launch data-parallel "
-            f"training with: torchrun --nproc_per_node {world} -m agents.distributed --agent ... (the train arguments)"
+            f"training with: torchrun --nproc_per_node {world} -m textgym_agents.distributed --agent ... (the train arguments)"
         )
     return DistributedContext()
 
@@ -127,19 +127,19 @@ def check_replicas_identical(context: DistributedContext, modules: list[torch.nn
 def follow(run, resume: bool) -> Any:
     """What a rank other than 0 does: the driver's sequence of ``learn`` chunks, writing nothing.
 
-    Mirrors :func:`agents.train.train`: same seeding, same agent, the same checkpoint on
+    Mirrors :func:`textgym_agents.train.train`: same seeding, same agent, the same checkpoint on
     ``--resume`` (read only; none yet: from the beginning), then chunks up to each next
-    evaluation point (:func:`agents.train.next_evaluation`) until ``steps``. Returns the
+    evaluation point (:func:`textgym_agents.train.next_evaluation`) until ``steps``. Returns the
     agent (closed).
     """
     from pathlib import Path
 
     import numpy as np
 
-    from agents.base import config_from_dict
-    from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-    from agents.registry import agent_class
-    from agents.train import check_run_config, next_evaluation
+    from textgym_agents.base import config_from_dict
+    from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+    from textgym_agents.registry import agent_class
+    from textgym_agents.train import check_run_config, next_evaluation
 
     check_run_config(run)
     cls = agent_class(run.agent)
@@ -160,10 +160,10 @@ def follow(run, resume: bool) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``torchrun ... -m agents.distributed <textgym train arguments>``."""
-    from agents.train import add_train_arguments, run_from_args, train
+    """``torchrun ... -m textgym_agents.distributed <textgym train arguments>``."""
+    from textgym_agents.train import add_train_arguments, run_from_args, train
 
-    parser = argparse.ArgumentParser(prog="torchrun -m agents.distributed", description=__doc__,
+    parser = argparse.ArgumentParser(prog="torchrun -m textgym_agents.distributed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_arguments(parser)
     args = parser.parse_args(argv)
@@ -245,7 +245,7 @@ def leave_process_group(wait_for_peers: bool, device_ids: list[int] | None = Non
         dist.destroy_process_group()
     leftover = gloo_threads()
     if leftover:
-        print(f"agents.distributed: process-group threads still running after destroy_process_group: {leftover}; "
+        print(f"textgym_agents.distributed: process-group threads still running after destroy_process_group: {leftover}; "
               f"something still references the process group (a module imported after init_process_group "
               f"that binds group.WORLD?), so it will be torn down at interpreter exit",
               file=sys.stderr, flush=True)

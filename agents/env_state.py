@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointError
+from textgym_agents.checkpoint import CheckpointError
 
 #: the env's state arrays (public tensor views) written to the checkpoint
 STATE_ARRAYS = ("input_ids", "attention_mask", "positions", "num_generated", "prompt_indices")

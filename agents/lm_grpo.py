@@ -3,7 +3,7 @@
 Read top to bottom: the hyper-parameters (:class:`LMGRPOConfig`), the group-normalised
 advantages (:func:`outcome_advantages`, :func:`process_advantages`), then
 :meth:`LMGRPOAgent.update`. The rollout, the reference model and KL, credit assignment and
-checkpoints are shared by every LM agent (:mod:`agents.lm`).
+checkpoints are shared by every LM agent (:mod:`textgym_agents.lm`).
 
 Algorithm (Shao et al. 2024, "DeepSeekMath", §4.1):
 
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from agents.lm.base import LMAgent, LossTerms, summary_scalars
-from agents.lm.config import GroupConfig, help_text
-from agents.lm.losses import clipped_surrogate, group_view, ratio_statistics, returns_to_go
-from agents.lm.reference import kl_per_token
-from agents.lm.rollout import Rollout
+from textgym_agents.lm.base import LMAgent, LossTerms, summary_scalars
+from textgym_agents.lm.config import GroupConfig, help_text
+from textgym_agents.lm.losses import clipped_surrogate, group_view, ratio_statistics, returns_to_go
+from textgym_agents.lm.reference import kl_per_token
+from textgym_agents.lm.rollout import Rollout
 
 #: added to a group's standard deviation (a group whose rewards are all equal gets advantage 0)
 STD_EPS = 1e-4

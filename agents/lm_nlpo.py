@@ -1,7 +1,7 @@
 """LM-NLPO: Natural Language Policy Optimisation, PPO whose sampling is masked to a lagging copy's nucleus.
 
 Read top to bottom: the hyper-parameters (:class:`LMNLPOConfig`), then :class:`LMNLPOAgent`.
-Everything else is LM-PPO (:mod:`agents.lm_ppo`): value head, KL penalty in the reward, GAE,
+Everything else is LM-PPO (:mod:`textgym_agents.lm_ppo`): value head, KL penalty in the reward, GAE,
 clipped losses.
 
 Algorithm (Ramamurthy et al. 2023, "Is Reinforcement Learning (Not) for Natural Language
@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 
-from agents.lm.config import help_text
-from agents.lm.reference import frozen_copy
-from agents.lm.rollout import Rollout
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig
+from textgym_agents.lm.config import help_text
+from textgym_agents.lm.reference import frozen_copy
+from textgym_agents.lm.rollout import Rollout
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
 
 
 @dataclass

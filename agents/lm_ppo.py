@@ -2,7 +2,7 @@
 
 Read top to bottom: the hyper-parameters (:class:`LMPPOConfig`), GAE, then
 :meth:`LMPPOAgent.update`. The rollout, the reference model and KL, credit assignment and
-checkpoints are shared by every LM agent (:mod:`agents.lm`).
+checkpoints are shared by every LM agent (:mod:`textgym_agents.lm`).
 
 Algorithm (Ziegler et al. 2019, "Fine-Tuning Language Models from Human Preferences";
 Stiennon et al. 2020; with the implementation details of Huang et al. 2024, "The N+
@@ -13,7 +13,7 @@ Implementation Details of RLHF with PPO"):
    of the initial LM instead, so value gradients never touch the policy). A frozen copy of the
    initial policy is the reference.
 2. **Rollout.** ``num_envs`` rows of the batched env decoded in lock step with a KV cache
-   (:mod:`agents.lm.rollout`), ``rollout_rounds`` rounds per update. The log-probability of
+   (:mod:`textgym_agents.lm.rollout`), ``rollout_rounds`` rounds per update. The log-probability of
    each sampled token and the value of each state are recorded while decoding: they are the
    update's "old" policy and values (in fp32 a full forward gives the same up to float
    rounding), so only the reference model (and a separate critic) runs an extra forward.
@@ -21,7 +21,7 @@ Implementation Details of RLHF with PPO"):
    there the update recomputes them with one full forward, and the first ratio is exactly 1.
 3. **Rewards.** Each token's reward is the environment's reward (dense: the per-token score
    difference; sparse: the score at the last token; or the final score redistributed, see
-   ``credit``) minus ``beta * KL_t`` (``k1`` by default, or ``k3``; :mod:`agents.lm.reference`).
+   ``credit``) minus ``beta * KL_t`` (``k1`` by default, or ``k3``; :mod:`textgym_agents.lm.reference`).
    ``beta`` is fixed (``adaptive_kl=False``) or adapted towards ``target_kl`` (nats per
    episode) by Ziegler et al.'s proportional controller:
    ``beta *= 1 + clip(KL / target_kl - 1, -0.2, 0.2) * n / kl_horizon`` with ``n`` the
@@ -36,7 +36,7 @@ Implementation Details of RLHF with PPO"):
 
 Log-probabilities are those of the temperature-scaled full distribution; ``top_k``/``top_p``
 restrict sampling only (so they make the data slightly off-policy; the defaults do not).
-Checkpoints, exact resume and the exported ``DIR/policy`` and value head: :mod:`agents.lm.state`.
+Checkpoints, exact resume and the exported ``DIR/policy`` and value head: :mod:`textgym_agents.lm.state`.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from typing import Any
 
 import torch
 
-from agents.lm.base import LMAgent, LossTerms, summary_scalars
-from agents.lm.config import LMConfig, help_text
-from agents.lm.losses import clipped_surrogate, masked_mean, ratio_statistics
-from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
-from agents.lm.rollout import Rollout
+from textgym_agents.lm.base import LMAgent, LossTerms, summary_scalars
+from textgym_agents.lm.config import LMConfig, help_text
+from textgym_agents.lm.losses import clipped_surrogate, masked_mean, ratio_statistics
+from textgym_agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
+from textgym_agents.lm.rollout import Rollout
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Read top to bottom: the hyper-parameters (:class:`LMRLOOConfig`), the leave-one-out
 advantages (:func:`sequence_advantages`, :func:`token_advantages`), then
 :meth:`LMRLOOAgent.update`. The rollout, the reference model and KL, credit assignment and
-checkpoints are shared by every LM agent (:mod:`agents.lm`).
+checkpoints are shared by every LM agent (:mod:`textgym_agents.lm`).
 
 Algorithm (Ahmadian et al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization
 for Learning from Human Feedback in LLMs"; Kool et al. 2019):
@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from agents.lm.base import LMAgent, LossTerms, summary_scalars
-from agents.lm.config import GroupConfig, help_text
-from agents.lm.losses import clipped_surrogate, leave_one_out_mean, ratio_statistics, returns_to_go
-from agents.lm.reference import kl_per_token
-from agents.lm.rollout import Rollout
+from textgym_agents.lm.base import LMAgent, LossTerms, summary_scalars
+from textgym_agents.lm.config import GroupConfig, help_text
+from textgym_agents.lm.losses import clipped_surrogate, leave_one_out_mean, ratio_statistics, returns_to_go
+from textgym_agents.lm.reference import kl_per_token
+from textgym_agents.lm.rollout import Rollout
 
 
 @dataclass

@@ -13,10 +13,10 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, save_checkpoint
-from agents.env_state import env_state, restore_env_state
-from agents.run import RunConfig
+from textgym_agents.base import Agent
+from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, save_checkpoint
+from textgym_agents.env_state import env_state, restore_env_state
+from textgym_agents.run import RunConfig
 
 
 @dataclass
@@ -57,7 +57,7 @@ class RandomAgent(Agent):
         return self.rng.integers(0, vector_env.vocab_size, vector_env.num_envs)
 
     def save(self, folder: Path) -> Path:
-        """The step count, the token RNG, and the env's unfinished episodes (see :mod:`agents.env_state`)."""
+        """The step count, the token RNG, and the env's unfinished episodes (see :mod:`textgym_agents.env_state`)."""
         env_tensors, env_data = env_state(self.env)
         return save_checkpoint(folder, self._steps, {"env": env_tensors}, {},
                                {"agent": self.name, "rng": self.rng.bit_generator.state, "env": env_data})

@@ -8,17 +8,17 @@ from textgym.extras import require
 
 #: name -> "module:Class"
 AGENTS: dict[str, str] = {
-    "random": "agents.random_agent:RandomAgent",
-    "sb3-ppo": "agents.sb3.agents:SB3PPOAgent",
-    "sb3-a2c": "agents.sb3.agents:SB3A2CAgent",
-    "sb3-dqn": "agents.sb3.agents:SB3DQNAgent",
-    "sb3-maskable-ppo": "agents.sb3.agents:SB3MaskablePPOAgent",
-    "lm-ppo": "agents.lm_ppo:LMPPOAgent",
-    "lm-grpo": "agents.lm_grpo:LMGRPOAgent",
-    "lm-rloo": "agents.lm_rloo:LMRLOOAgent",
-    "lm-nlpo": "agents.lm_nlpo:LMNLPOAgent",
-    "q-learning": "agents.tabular:QLearningAgent",
-    "sarsa": "agents.tabular:SarsaAgent",
+    "random": "textgym_agents.random_agent:RandomAgent",
+    "sb3-ppo": "textgym_agents.sb3.agents:SB3PPOAgent",
+    "sb3-a2c": "textgym_agents.sb3.agents:SB3A2CAgent",
+    "sb3-dqn": "textgym_agents.sb3.agents:SB3DQNAgent",
+    "sb3-maskable-ppo": "textgym_agents.sb3.agents:SB3MaskablePPOAgent",
+    "lm-ppo": "textgym_agents.lm_ppo:LMPPOAgent",
+    "lm-grpo": "textgym_agents.lm_grpo:LMGRPOAgent",
+    "lm-rloo": "textgym_agents.lm_rloo:LMRLOOAgent",
+    "lm-nlpo": "textgym_agents.lm_nlpo:LMNLPOAgent",
+    "q-learning": "textgym_agents.tabular:QLearningAgent",
+    "sarsa": "textgym_agents.tabular:SarsaAgent",
 }
 
 #: name -> the modules beyond textgym's core that the agent needs, each with the extra that installs it

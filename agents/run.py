@@ -10,11 +10,11 @@ Layout of ``--out DIR``::
     DIR/summary.json      agent, env_id, reward_mode, seed, env_steps, wall_seconds, final_eval_return,
                           naturalness at the first and the last evaluation, likely_reward_hacking
     DIR/tensorboard/      TensorBoard event files
-    DIR/checkpoints/      atomic checkpoints (see agents.checkpoint)
+    DIR/checkpoints/      atomic checkpoints (see textgym_agents.checkpoint)
     DIR/policy/           lm-ppo only: the policy as a Hugging Face model (save_pretrained of the LM and
                           its tokenizer), rewritten atomically with every checkpoint
     DIR/value_head.*      lm-ppo only: the value head (safetensors) and its shape (json), beside the policy
-                          (see agents.lm)
+                          (see textgym_agents.lm)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint import atomic_write_text
+from textgym_agents.checkpoint import atomic_write_text
 
 from textgym.extras import install_hint
 from textgym.naturalness import NATURALNESS_COLUMNS
@@ -210,7 +210,7 @@ def drop_new_defaults(different: dict[str, tuple[Any, Any]], agent: str) -> dict
     made with that default)."""
     import dataclasses
 
-    from agents.registry import agent_class
+    from textgym_agents.registry import agent_class
 
     try:
         defaults = {f.name: f.default for f in dataclasses.fields(agent_class(agent).Config)}

@@ -70,9 +70,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.base import Agent
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, save_checkpoint
-from agents.run import RunConfig
+from textgym_agents.base import Agent
+from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, save_checkpoint
+from textgym_agents.run import RunConfig
 
 STATE_KEYS = ("prefix", "ngram")
 #: written into ``state.json``; a checkpoint of another format is refused

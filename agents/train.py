@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import config_from_dict
-from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from agents.registry import AGENTS, agent_class
-from agents.run import RunConfig, RunConfigError, RunDirectory
-from agents.evaluation import evaluate_episodes
+from textgym_agents.base import config_from_dict
+from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.registry import AGENTS, agent_class
+from textgym_agents.run import RunConfig, RunConfigError, RunDirectory
+from textgym_agents.evaluation import evaluate_episodes
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -7,7 +7,7 @@
 # 1. the tests that need CUDA (pytest -m "not slow" -k cuda), 2. env throughput with the batched env's
 # tensors on the GPU (throughput.py --device cuda --quick), 3. lm-ppo at GPT-2 size (124M) in bf16 and
 # LoRA (scale.py --device cuda), 4. the reward-model cost on the GPU (reward_cost.py --device cuda),
-# 5. with 2 GPUs or more: a 2-process NCCL data-parallel lm-ppo run (torchrun -m agents.distributed).
+# 5. with 2 GPUs or more: a 2-process NCCL data-parallel lm-ppo run (torchrun -m textgym_agents.distributed).
 # Each step has its own time limit and its exit code in the table; a failed step does not stop the others.
 set -u
 cd "$(dirname "$0")/.."
@@ -48,7 +48,7 @@ step lm-ppo-gpt2-bf16-lora 150 "grep -E '^\| (full|lora)' | cut -d'|' -f2,5,6,8,
 step reward-cost 90 "grep -E 'x|ratio' | tail -4" -- python3 benchmarks/reward_cost.py --device cuda
 if [ "$GPUS" -ge 2 ]; then
   step nccl-2-process 60 "grep -E 'done' | head -2" -- python3 -m torch.distributed.run --nproc_per_node 2 --standalone \
-    -m agents.distributed --agent lm-ppo --env textgym/Sentiment-v0 --steps 256 --eval-every 256 --num-envs 16 \
+    -m textgym_agents.distributed --agent lm-ppo --env textgym/Sentiment-v0 --steps 256 --eval-every 256 --num-envs 16 \
     --device cuda --out "$OUT/nccl_run" --no-progress --set num_epochs=1
 else
   echo "| nccl-2-process | – | – | skipped: $GPUS GPU(s) |" >> "$TABLE"

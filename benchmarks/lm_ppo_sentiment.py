@@ -48,8 +48,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar per run
-    from agents.run import RunConfig
-    from agents.train import train
+    from textgym_agents.run import RunConfig
+    from textgym_agents.train import train
 
     out = Path(spec["out"])
     run = RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=spec["reward_mode"], steps=spec["steps"], seed=spec["seed"],
@@ -75,7 +75,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    from agents.train import parse_hyperparameters
+    from textgym_agents.train import parse_hyperparameters
 
     return parse_hyperparameters("lm-ppo", items)
 

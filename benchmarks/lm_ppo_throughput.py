@@ -30,9 +30,9 @@ import torch
 
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: F401  (registers the environments)
-from agents.lm.rollout import collect_rollout  # noqa: E402
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig
-from agents.run import RunConfig
+from textgym_agents.lm.rollout import collect_rollout  # noqa: E402
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
+from textgym_agents.run import RunConfig
 from textgym.devices import resolve_device
 
 

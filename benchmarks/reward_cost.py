@@ -238,7 +238,7 @@ def all_env_ids() -> list[str]:
 
 def cached_forward_seconds(lm, n: int, length: int, device, repeats: int, clock=time.perf_counter) -> float:
     """Seconds of one KV-cached forward of the tiny LM: one new token for ``n`` rows after ``length`` cached ones."""
-    from agents.lm.models import cache_keyword, output_cache
+    from textgym_agents.lm.models import cache_keyword, output_cache
 
     ids = torch.randint(0, lm.tokenizer.vocab_size, (n, length + 1), device=device, generator=torch.Generator(device).manual_seed(0))
     with torch.no_grad():
@@ -334,8 +334,8 @@ def lm_ppo_table(args, device) -> None:
     """``--lm-ppo``: seconds per LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse, defaults."""
     import statistics
 
-    from agents.lm_ppo import LMPPOAgent, LMPPOConfig
-    from agents.run import RunConfig
+    from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
+    from textgym_agents.run import RunConfig
 
     modes = ("dense", "sparse")
     agents = {mode: LMPPOAgent(RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=mode, device=str(device), seed=0), LMPPOConfig())

@@ -6,7 +6,7 @@
 For each shape (``ROWSxTOKENS``), on one agent and one model (the bundled ``tiny``, CPU, one
 torch thread by default), in interleaved rounds (rollout, generate, rollout, generate, ...):
 
-- ``rollout``: :func:`agents.lm.rollout.collect_rollout` as lm-ppo runs it: the
+- ``rollout``: :func:`textgym_agents.lm.rollout.collect_rollout` as lm-ppo runs it: the
   ``textgym/Sentiment-v0`` batched env (its step computes the VADER reward), a KV cache,
   sampling at temperature 1 from the full distribution (its inverse-CDF sampler), the
   log-probability of each sampled token and the value head on each state recorded;
@@ -37,10 +37,10 @@ import torch  # noqa: E402
 
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: E402,F401  (registers the environments)
-from agents.lm.models import left_pad  # noqa: E402
-from agents.lm.rollout import collect_rollout  # noqa: E402
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
-from agents.run import RunConfig  # noqa: E402
+from textgym_agents.lm.models import left_pad  # noqa: E402
+from textgym_agents.lm.rollout import collect_rollout  # noqa: E402
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
+from textgym_agents.run import RunConfig  # noqa: E402
 
 
 def parse_shape(text: str) -> tuple[int, int]:

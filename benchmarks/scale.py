@@ -59,8 +59,8 @@ def measure(name: str, device: str, num_envs: int, max_new_tokens: int, updates:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     import textgym  # noqa: F401
-    from agents.lm_ppo import LMPPOAgent, LMPPOConfig
-    from agents.run import RunConfig
+    from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
+    from textgym_agents.run import RunConfig
     from textgym.models import load_tokenizer
 
     torch.manual_seed(0)

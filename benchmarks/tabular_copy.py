@@ -11,7 +11,7 @@ and the eval split both hold all of them and a table keyed by the exact prefix
 (``state_key=prefix``, the default) can be scored on the eval split. Vocabulary 6
 (EOS, pad, a, b, c, =), horizon 5 tokens.
 
-Every run goes through ``agents.train.train`` (the driver of ``textgym train``), with
+Every run goes through ``textgym_agents.train.train`` (the driver of ``textgym train``), with
 the agents' default hyper-parameters unless ``--set`` says otherwise; all agents and
 reward modes get the same budget (``--steps``) and evaluation grid (``--eval-every``).
 The eval return is the mean final score over the eval strings (the sparse return,
@@ -32,8 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from agents.run import RunConfig
-from agents.train import parse_hyperparameters, train
+from textgym_agents.run import RunConfig
+from textgym_agents.train import parse_hyperparameters, train
 
 DEFAULT_TASK_KWARGS = {"num_symbols": 3, "min_length": 3, "max_length": 4}
 CSV_COLUMNS = ["env_id", "task_kwargs", "agent", "reward_mode", "seed", "steps", "final_eval_return", "best_eval_return",

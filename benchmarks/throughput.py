@@ -37,7 +37,7 @@ import torch
 
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 import textgym  # noqa: F401
-from agents.lm.models import cache_keyword, output_cache
+from textgym_agents.lm.models import cache_keyword, output_cache
 from textgym.devices import resolve_device
 from textgym.models import load_frozen
 

@@ -75,10 +75,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 import textgym  # noqa: E402,F401
-from agents.evaluation import evaluate  # noqa: E402
-from agents.lm.rollout import greedy_tokens  # noqa: E402
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
-from agents.run import RunConfig  # noqa: E402
+from textgym_agents.evaluation import evaluate  # noqa: E402
+from textgym_agents.lm.rollout import greedy_tokens  # noqa: E402
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
+from textgym_agents.run import RunConfig  # noqa: E402
 
 ENV_ID = "textgym/Sentiment-v0"
 MAX_NEW_TOKENS = 20  # the env's horizon on Sentiment

@@ -8,7 +8,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from agents.distributed import import_group_binding_modules, leave_process_group
+from textgym_agents.distributed import import_group_binding_modules, leave_process_group
 
 
 def main() -> None:
@@ -17,9 +17,9 @@ def main() -> None:
     dist.init_process_group("gloo")
     try:
         import textgym  # noqa: F401
-        from agents.lm.rollout import Rollout
-        from agents.registry import agent_class
-        from agents.run import RunConfig
+        from textgym_agents.lm.rollout import Rollout
+        from textgym_agents.registry import agent_class
+        from textgym_agents.run import RunConfig
 
         results = {}
         for agent_name, settings in json.loads(settings_json).items():

@@ -8,9 +8,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from agents.bench.config import SuiteConfigError, load_suite
-from agents.bench.report import write_report
-from agents.bench.runner import run_suite
+from textgym_agents.bench.config import SuiteConfigError, load_suite
+from textgym_agents.bench.report import write_report
+from textgym_agents.bench.runner import run_suite
 from textgym import cli
 
 MINI = """
@@ -119,7 +119,7 @@ def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
 def test_out_folder_of_another_seed_count_is_refused(tmp_path, mini_config, capsys):
     out = tmp_path / "out"
     suite = load_suite(None, str(mini_config), str(out), seeds=1, device="cpu")
-    from agents.bench.runner import claim_output
+    from textgym_agents.bench.runner import claim_output
 
     claim_output(suite, out)
     assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "2", "--no-progress"]) == 2
@@ -274,7 +274,7 @@ def _styled_artists(fig):
 def test_plots_give_each_agent_one_colour_and_each_reward_mode_one_style():
     import matplotlib.pyplot as plt
 
-    from agents.bench import report
+    from textgym_agents.bench import report
 
     agents = ["sb3-ppo", "lm-ppo", "random", "my-agent"]
     rows = _synthetic_rows(agents)
@@ -312,10 +312,10 @@ def test_hyperparameter_defaults_recorded_in_run_json_are_not_differences(tmp_pa
     """run.json holds every hyper-parameter, defaults included; a suite that sets only some is not 'other settings'."""
     import dataclasses
 
-    from agents.base import config_from_dict
-    from agents.bench.runner import setting_differences
-    from agents.registry import agent_class
-    from agents.run import RunConfig
+    from textgym_agents.base import config_from_dict
+    from textgym_agents.bench.runner import setting_differences
+    from textgym_agents.registry import agent_class
+    from textgym_agents.run import RunConfig
 
     run = RunConfig(agent="sb3-ppo", env_id="textgym/Copy-v0", out=str(tmp_path / "run"), hyperparameters={"n_steps": 32})
     made = dataclasses.asdict(run)
@@ -339,7 +339,7 @@ def test_credit_arms_are_named_and_reported_by_their_credit(tmp_path):
 
 
 def test_sparse_peak_section_counts_steps_to_the_sparse_arms_best_iqm():
-    from agents.bench.report import sparse_peak, summarize
+    from textgym_agents.bench.report import sparse_peak, summarize
 
     rows = []
     curves = {"sparse": [[0.0, 0.4, 0.6], [0.0, 0.5, 0.5], [0.1, 0.6, 0.4]],  # IQM per evaluation: 0.033, 0.5, 0.5
@@ -397,7 +397,7 @@ def test_a_hyperparameter_added_after_a_run_was_made_is_no_difference_at_its_def
     printed = capsys.readouterr().out
     assert "Reusing 2 finished runs" in printed and "WARNING" not in printed and "credit" not in printed
     # --resume of such a run: the new hyper-parameter at its default is the run's own setting; another value is not
-    from agents.run import RunConfig, RunConfigError, RunDirectory
+    from textgym_agents.run import RunConfig, RunConfigError, RunDirectory
 
     run_json = next(out.glob("runs/*/run.json"))
     asked = RunConfig(**json.loads(run_json.read_text()))

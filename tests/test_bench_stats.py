@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from agents.bench import stats
+from textgym_agents.bench import stats
 
 
 def test_iqm_drops_the_outer_quartiles():
@@ -39,7 +39,7 @@ def test_iqm_trims_a_quarter_at_each_end_like_scipy():
 
 
 def _shipped_seed_counts() -> set[int]:
-    from agents.bench.config import SUITES_DIR
+    from textgym_agents.bench.config import SUITES_DIR
     import yaml
 
     return {yaml.safe_load(p.read_text())["seeds"] for p in SUITES_DIR.glob("*.yaml")}

@@ -580,7 +580,7 @@ def test_vector_observation_wrappers_that_need_next_step():
 
 def test_sb3_adapter_takes_same_step_only():
     pytest.importorskip("stable_baselines3")
-    from agents.sb3.vec_env import TextGenSB3VecEnv
+    from textgym_agents.sb3.vec_env import TextGenSB3VecEnv
 
     with pytest.raises(ValueError, match="autoreset_mode='SameStep'"):
         TextGenSB3VecEnv(TextGenVectorEnv(task="copy", num_envs=2, device="cpu", autoreset_mode="NextStep"))

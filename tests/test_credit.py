@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import textgym.models
-from agents.lm.credit import CREDIT_MODES, attention_credit, check_credit, credited_rewards, task_of, uniform_credit
+from textgym_agents.lm.credit import CREDIT_MODES, attention_credit, check_credit, credited_rewards, task_of, uniform_credit
 
 H = 12
 EOS = 0

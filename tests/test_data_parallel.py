@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from agents.distributed import DistributedContext, parameter_fingerprint
-from agents.registry import agent_class
-from agents.run import RunConfig
+from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.distributed import DistributedContext, parameter_fingerprint
+from textgym_agents.registry import agent_class
+from textgym_agents.run import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_COPY = {"task_kwargs": {"num_symbols": 3, "min_length": 2, "max_length": 3}}
@@ -67,7 +67,7 @@ def test_two_ranks_of_b_episodes_make_the_update_of_one_process_with_2b(tmp_path
 
 
 def _train_command(out: Path, steps: int, extra: list[str]) -> list[str]:
-    return ["-m", "agents.distributed", "--agent", "lm-ppo", "--env", "textgym/Copy-v0", "--steps", str(steps),
+    return ["-m", "textgym_agents.distributed", "--agent", "lm-ppo", "--env", "textgym/Copy-v0", "--steps", str(steps),
             "--eval-every", "32", "--num-envs", "4", "--device", "cpu", "--out", str(out), "--no-progress",
             "--env-kwargs", json.dumps(SMALL_COPY), "--set", "num_epochs=1", "--set", "num_minibatches=2",
             "--set", "learning_rate=1e-3", *extra]
@@ -119,9 +119,9 @@ def test_fsdp2_trains_on_two_cpu_ranks_and_resumes(tmp_path):
 
 
 def test_world_size_that_does_not_divide_num_envs_is_a_clear_error(monkeypatch):
-    import agents.lm.base
+    import textgym_agents.lm.base
 
-    monkeypatch.setattr(agents.lm.base, "current_context", lambda: DistributedContext(rank=0, world_size=3))
+    monkeypatch.setattr(textgym_agents.lm.base, "current_context", lambda: DistributedContext(rank=0, world_size=3))
     cls = agent_class("lm-ppo")
     run = RunConfig(agent="lm-ppo", env_id="textgym/Copy-v0", device="cpu", num_envs=8, out="unused")
     with pytest.raises(ValueError, match="--num-envs 8 is not a multiple of the world size 3"):
@@ -138,7 +138,7 @@ def test_fsdp_in_one_process_is_a_clear_error():
 def test_fsdp_on_a_backend_that_cannot_run_it_is_a_clear_error(monkeypatch):
     import torch.distributed as dist
 
-    from agents.lm.parallel import check_fsdp_backend
+    from textgym_agents.lm.parallel import check_fsdp_backend
 
     monkeypatch.setattr(dist, "get_backend", lambda *a, **k: "mpi")
     with pytest.raises(ValueError, match=r"fsdp=true needs the process-group backend to be one of \['gloo', 'nccl'\]; "

@@ -14,8 +14,8 @@ import json
 import pytest
 import torch
 
-from agents.run import RunConfig
-from agents.train import train
+from textgym_agents.run import RunConfig
+from textgym_agents.train import train
 
 SHORT_COPY = {"task_kwargs": {"num_symbols": 3, "min_length": 2, "max_length": 3}}
 #: agent -> (env steps, parallel envs, hyper-parameters)

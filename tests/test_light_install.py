@@ -48,7 +48,7 @@ def test_environments_work_without_the_extras():
     code = """
         import textgym
 
-        assert not loaded({*OPTIONAL, "yaml", "agents"}), loaded({*OPTIONAL, "yaml", "agents"})
+        assert not loaded({*OPTIONAL, "yaml", "textgym_agents"}), loaded({*OPTIONAL, "yaml", "textgym_agents"})
         del sys.modules["yaml"]  # transformers' own dependency: loading a model may import it
 
         import gymnasium as gym
@@ -67,7 +67,7 @@ def test_environments_work_without_the_extras():
             env = gym.make(env_id)
             check_env(env.unwrapped)
             env.close()
-        assert not loaded({*OPTIONAL, "agents"}), loaded({*OPTIONAL, "agents"})
+        assert not loaded({*OPTIONAL, "textgym_agents"}), loaded({*OPTIONAL, "textgym_agents"})
         print("CHECKED", len(ids), len(checked))
     """.replace("OPTIONAL", repr(OPTIONAL))
     result = run_child(code, blocked=OPTIONAL + ["yaml"], timeout=180)
@@ -95,7 +95,7 @@ def test_cli_without_the_extras_names_the_extra_in_one_line(tmp_path):
             run("list"),
         ]
         try:
-            import agents.sb3
+            import textgym_agents.sb3
         except ModuleNotFoundError as error:
             results.append({{"import_agents_sb3": str(error), "type": type(error).__name__}})
         assert not loaded(OPTIONAL), loaded(OPTIONAL)
@@ -116,7 +116,7 @@ def test_cli_without_the_extras_names_the_extra_in_one_line(tmp_path):
     # lm-ppo needs only the core (torch, transformers)
     assert lm_ppo["code"] == 0 and "hyper-parameters of lm-ppo" in lm_ppo["stdout"], lm_ppo
     assert listing["code"] == 0 and "textgym/Copy-v0" in listing["stdout"], listing
-    assert sb3_import == {"import_agents_sb3": 'agents.sb3 needs stable-baselines3, which is not installed: '
+    assert sb3_import == {"import_agents_sb3": 'textgym_agents.sb3 needs stable-baselines3, which is not installed: '
                                                'pip install "textgym[agents]"', "type": "MissingExtraError"}
 
 
@@ -157,8 +157,8 @@ def test_core_dependencies_hold_no_extra_package_and_pin_vader():
 
 
 def test_extras_install_what_the_code_asks_for():
-    from agents.bench.cli import BENCH_MODULES
-    from agents.registry import AGENT_REQUIREMENTS
+    from textgym_agents.bench.cli import BENCH_MODULES
+    from textgym_agents.registry import AGENT_REQUIREMENTS
     from textgym.extras import DISTRIBUTIONS
 
     extras = {name: _requirements(specs) for name, specs in _pyproject()["optional-dependencies"].items()}

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from agents.lm.losses import leave_one_out_mean, returns_to_go
-from agents.lm_grpo import STD_EPS, LMGRPOAgent, LMGRPOConfig, outcome_advantages, process_advantages
-from agents.lm_nlpo import LMNLPOAgent, LMNLPOConfig
-from agents.lm_rloo import LMRLOOAgent, LMRLOOConfig, sequence_advantages, token_advantages
-from agents.registry import agent_class
-from agents.run import RunConfig, RunDirectory
-from agents.train import train
+from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.lm.losses import leave_one_out_mean, returns_to_go
+from textgym_agents.lm_grpo import STD_EPS, LMGRPOAgent, LMGRPOConfig, outcome_advantages, process_advantages
+from textgym_agents.lm_nlpo import LMNLPOAgent, LMNLPOConfig
+from textgym_agents.lm_rloo import LMRLOOAgent, LMRLOOConfig, sequence_advantages, token_advantages
+from textgym_agents.registry import agent_class
+from textgym_agents.run import RunConfig, RunDirectory
+from textgym_agents.train import train
 
 FAST = {"num_minibatches": 2, "learning_rate": 1e-3}
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
-from agents.lm.losses import masked_whiten
-from agents.lm.models import left_pad
-from agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
-from agents.lm.rollout import collect_rollout, forward_responses, sample_tokens, token_logprobs
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig, compute_gae
-from agents.run import RunConfig
-from agents.train import train
+from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
+from textgym_agents.lm.losses import masked_whiten
+from textgym_agents.lm.models import left_pad
+from textgym_agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
+from textgym_agents.lm.rollout import collect_rollout, forward_responses, sample_tokens, token_logprobs
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig, compute_gae
+from textgym_agents.run import RunConfig
+from textgym_agents.train import train
 from textgym import cli
 from textgym.models.loader import BUNDLED_MODELS
 

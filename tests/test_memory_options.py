@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from agents.lm_grpo import LMGRPOAgent, LMGRPOConfig
-from agents.lm_ppo import LMPPOAgent, LMPPOConfig
-from agents.run import RunConfig
-from agents.train import train
+from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.lm_grpo import LMGRPOAgent, LMGRPOConfig
+from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
+from textgym_agents.run import RunConfig
+from textgym_agents.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 peft = pytest.importorskip("peft")

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from agents.run import RunConfig
-from agents.train import NonFiniteLossError, train
+from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.run import RunConfig
+from textgym_agents.train import NonFiniteLossError, train
 
 
 def command(out, steps):
@@ -44,7 +44,7 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, delay):
 
 
 def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    from agents.sb3.agents import SB3PPOAgent
+    from textgym_agents.sb3.agents import SB3PPOAgent
 
     original = SB3PPOAgent.learn
     calls = {"n": 0}

@@ -1,6 +1,6 @@
 """A trained lm-ppo policy is a Hugging Face model: ``OUT/policy/`` and the value head beside it.
 
-Tiny runs through the same driver as ``textgym train`` (:func:`agents.train.train`): the
+Tiny runs through the same driver as ``textgym train`` (:func:`textgym_agents.train.train`): the
 exported folder loads with ``AutoModelForCausalLM`` / ``AutoTokenizer`` and gives the agent's
 own logits, makes the task with ``gym.make(ID, model=...)`` and ``textgym play --model``, the
 value head reloads into equal tensors, a stale ``OUT/policy`` is replaced, an interrupted
@@ -22,11 +22,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import agents.checkpoint
-from agents.checkpoint import replace_folder_atomically
-from agents.lm_ppo import LMPPOAgent
-from agents.run import RunConfig
-from agents.train import train
+import textgym_agents.checkpoint
+from textgym_agents.checkpoint import replace_folder_atomically
+from textgym_agents.lm_ppo import LMPPOAgent
+from textgym_agents.run import RunConfig
+from textgym_agents.train import train
 from textgym import cli
 from textgym.episodes import run_episode
 from textgym.models.loader import BUNDLED_MODELS, load_tokenizer
@@ -205,7 +205,7 @@ def test_interrupted_folder_swap_keeps_the_old_folder_whole(tmp_path):
         return original_replace(src, dst)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(agents.checkpoint.os, "replace", replace)
+        m.setattr(textgym_agents.checkpoint.os, "replace", replace)
         with pytest.raises(KeyboardInterrupt):
             replace_folder_atomically(target, lambda folder: (folder / "weights").write_text("new"))
     assert (target / "weights").read_text() == "old" and sorted(tmp_path.iterdir()) == [target]

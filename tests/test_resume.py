@@ -27,14 +27,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import agents.checkpoint
-import agents.evaluation
-import agents.run
-import agents.train
-from agents.checkpoint import latest_checkpoint
-from agents.run import RunConfig, RunConfigError
-from agents.tabular import TabularAgent
-from agents.train import next_evaluation, train
+import textgym_agents.checkpoint
+import textgym_agents.evaluation
+import textgym_agents.run
+import textgym_agents.train
+from textgym_agents.checkpoint import latest_checkpoint
+from textgym_agents.run import RunConfig, RunConfigError
+from textgym_agents.tabular import TabularAgent
+from textgym_agents.train import next_evaluation, train
 from textgym.envs.vector import TextGenVectorEnv
 from textgym.models import BUNDLED_MODELS
 
@@ -141,13 +141,13 @@ def interrupt_at(m: pytest.MonkeyPatch, moment: str, agent: str) -> Trigger:
         # the 3rd (1st) evaluation, once every episode has been played (the policy has drawn its random numbers)
         # and its naturalness is being measured
         trigger = Trigger(3 if moment == "evaluation" else 1)
-        original_measure = agents.evaluation.measure_naturalness
+        original_measure = textgym_agents.evaluation.measure_naturalness
 
         def measure_naturalness(*args, **kwargs):
             trigger()
             return original_measure(*args, **kwargs)
 
-        m.setattr(agents.evaluation, "measure_naturalness", measure_naturalness)
+        m.setattr(textgym_agents.evaluation, "measure_naturalness", measure_naturalness)
     elif moment == "save-files":  # the 3rd checkpoint's files written, the folder not yet renamed into place
         trigger = Trigger(3)
         original_write_text = Path.write_text
@@ -160,24 +160,24 @@ def interrupt_at(m: pytest.MonkeyPatch, moment: str, agent: str) -> Trigger:
         m.setattr(Path, "write_text", write_text)
     elif moment == "save-latest":  # the 3rd checkpoint's folder in place, ``latest`` not yet pointing at it
         trigger = Trigger(3)
-        original_atomic_write = agents.checkpoint.atomic_write_text
+        original_atomic_write = textgym_agents.checkpoint.atomic_write_text
 
         def atomic_write_text(path, text):
-            if Path(path).name == agents.checkpoint.LATEST:
+            if Path(path).name == textgym_agents.checkpoint.LATEST:
                 trigger()
             return original_atomic_write(path, text)
 
-        m.setattr(agents.checkpoint, "atomic_write_text", atomic_write_text)
+        m.setattr(textgym_agents.checkpoint, "atomic_write_text", atomic_write_text)
     elif moment == "summary":  # every chunk done and checkpointed, summary.json being written
         trigger = Trigger(1)
-        original_run_write = agents.run.atomic_write_text
+        original_run_write = textgym_agents.run.atomic_write_text
 
         def write_summary_text(path, text):
             if Path(path).name == "summary.json":
                 trigger()
             return original_run_write(path, text)
 
-        m.setattr(agents.run, "atomic_write_text", write_summary_text)
+        m.setattr(textgym_agents.run, "atomic_write_text", write_summary_text)
     else:
         raise ValueError(moment)
     return trigger
@@ -299,7 +299,7 @@ def test_env_state_replays_unfinished_episodes_of_an_incremental_text_scorer(see
     import gymnasium as gym
     import numpy as np
 
-    from agents.env_state import env_state, restore_env_state
+    from textgym_agents.env_state import env_state, restore_env_state
 
     def make():
         return gym.make_vec("textgym/Sentiment-v0", num_envs=3, vectorization_mode="vector_entry_point", device="cpu",

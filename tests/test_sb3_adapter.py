@@ -5,7 +5,7 @@ import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
-from agents.sb3 import TextGenSB3VecEnv, make_sb3_vec_env
+from textgym_agents.sb3 import TextGenSB3VecEnv, make_sb3_vec_env
 from textgym import TextGenVectorEnv
 
 

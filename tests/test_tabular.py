@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
-from agents.run import RunConfig
-from agents.tabular import (
+from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
+from textgym_agents.run import RunConfig
+from textgym_agents.tabular import (
     QLearningAgent,
     SarsaAgent,
     StateSpaceTooLargeError,
@@ -19,7 +19,7 @@ from agents.tabular import (
     estimated_prefix_states,
     state_keys,
 )
-from agents.train import train
+from textgym_agents.train import train
 from textgym import cli
 from textgym.models import BUNDLED_MODELS
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
-from agents.run import RunConfig, RunConfigError
-from agents.train import train
+from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
+from textgym_agents.run import RunConfig, RunConfigError
+from textgym_agents.train import train
 from textgym import cli
 
 FAST = {

@@ -297,12 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the model to play with: a local folder (e.g. a trained lm-ppo run's OUT/policy), 'tiny' or a hub name")
     play.set_defaults(func=cmd_play)
     train = sub.add_parser("train", help="train an agent on an environment (writes metrics, summary, checkpoints)")
-    from agents.train import add_train_arguments, cmd_train
+    from textgym_agents.train import add_train_arguments, cmd_train
 
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
     bench = sub.add_parser("bench", help="agents x tasks x reward modes x seeds: results.csv, summary.md, plots")
-    from agents.bench.cli import add_bench_arguments, cmd_bench
+    from textgym_agents.bench.cli import add_bench_arguments, cmd_bench
 
     add_bench_arguments(bench)
     bench.set_defaults(func=cmd_bench)

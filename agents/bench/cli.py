@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from agents.bench.config import load_suite, suite_names
+from textgym_agents.bench.config import load_suite, suite_names
 from textgym.extras import require
 
 #: the modules ``textgym bench`` needs beyond textgym's core (the suite file, the statistics, the plots),
@@ -46,8 +46,8 @@ def bench_command(args: argparse.Namespace) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     for module in BENCH_MODULES:
         require(module, "bench", "textgym bench")
-    from agents.bench.report import write_report
-    from agents.bench.runner import plan_reuse, read_marker, report_notes, run_suite
+    from textgym_agents.bench.report import write_report
+    from textgym_agents.bench.runner import plan_reuse, read_marker, report_notes, run_suite
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.registry import AGENTS
-from agents.run import RunConfig
+from textgym_agents.registry import AGENTS
+from textgym_agents.run import RunConfig
 from textgym.extras import require
 from textgym.rewards import REWARD_MODES
 

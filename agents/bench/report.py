@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.bench import stats
-from agents.bench.config import reward_label
-from agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
+from textgym_agents.bench import stats
+from textgym_agents.bench.config import reward_label
+from textgym_agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
 from textgym.naturalness import NATURALNESS_COLUMNS
 
 RESULT_COLUMNS = ["agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", *NATURALNESS_COLUMNS, "wall_seconds"]
@@ -473,9 +473,9 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
     import gymnasium as gym
     import torch
 
-    from agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-    from agents.registry import agent_class
-    from agents.base import config_from_dict
+    from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+    from textgym_agents.registry import agent_class
+    from textgym_agents.base import config_from_dict
 
     chosen = {}
     for run in runs:

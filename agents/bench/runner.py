@@ -18,11 +18,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from agents.base import config_from_dict
-from agents.bench.config import Suite, SuiteConfigError
-from agents.checkpoint import atomic_write_text, latest_checkpoint
-from agents.registry import agent_class
-from agents.run import RunConfig, _differences, drop_new_defaults
+from textgym_agents.base import config_from_dict
+from textgym_agents.bench.config import Suite, SuiteConfigError
+from textgym_agents.checkpoint import atomic_write_text, latest_checkpoint
+from textgym_agents.registry import agent_class
+from textgym_agents.run import RunConfig, _differences, drop_new_defaults
 
 #: the file in ``--out`` that records the suite and how its runs were made
 MARKER = "suite.json"
@@ -32,7 +32,7 @@ def check_runs(suite: Suite) -> None:
     """Every run's agent hyper-parameters and env arguments are valid (before anything starts)."""
     import gymnasium as gym
 
-    from agents.lm.credit import check_credit
+    from textgym_agents.lm.credit import check_credit
     from textgym.envs.setup import build_setup
 
     setups = {}
@@ -142,7 +142,7 @@ def setting_differences(runs: list[RunConfig], threads: int | None = None, recor
             continue
         made = json.loads(made_file.read_text(encoding="utf-8"))
         asked = dataclasses.asdict(run)
-        # run.json records every hyper-parameter, defaults included (agents.train.train): fill the
+        # run.json records every hyper-parameter, defaults included (textgym_agents.train.train): fill the
         # defaults in here too, or each default the suite leaves unset would read as a difference
         config_class = agent_class(run.agent).Config
         asked["hyperparameters"] = dataclasses.asdict(config_from_dict(config_class, run.hyperparameters, run.agent))
@@ -283,7 +283,7 @@ def _run_one(run_data: dict, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from agents.train import train
+    from textgym_agents.train import train
 
     run = RunConfig(**run_data)
     folder = Path(run.out)

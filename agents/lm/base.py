@@ -9,18 +9,18 @@ and loss), plus its config dataclass.
   small, randomly initialised GPT-2 seeded with the run's seed (``GPT2Config(vocab_size=env
   vocab, n_positions=observation length (+1 for BOS), n_embd=64, n_layer=2, n_head=2)``; sizes
   settable with ``symbol_model_*``).
-- **Reference.** A frozen copy of the initial policy (:mod:`agents.lm.reference`).
+- **Reference.** A frozen copy of the initial policy (:mod:`textgym_agents.lm.reference`).
 - **Value** (agents with ``uses_value_head``): a linear head on the LM's last hidden state
   (``separate_critic``: on a separate copy of the initial LM).
 - **Rollout.** ``rollout_rounds`` rounds of ``num_envs`` episodes, decoded in lock step with a KV
-  cache on the batched env (:mod:`agents.lm.rollout`). Group agents (GRPO, RLOO) put
+  cache on the batched env (:mod:`textgym_agents.lm.rollout`). Group agents (GRPO, RLOO) put
   ``group_size`` consecutive rows on one prompt, drawn from the env's own generator.
 - **Credit.** The per-token reward is the env's, or the final score redistributed
-  (``credit="uniform"`` or ``"attention"``, :mod:`agents.lm.credit`).
+  (``credit="uniform"`` or ``"attention"``, :mod:`textgym_agents.lm.credit`).
 - **Devices.** ``--device cuda`` runs rollouts, env state and updates on the GPU with bf16
   autocast (fp32 master weights); the CPU runs fp32. Several processes: ``torchrun -m
-  agents.distributed``.
-- **State.** Checkpoints and the exported policy: :mod:`agents.lm.state`.
+  textgym_agents.distributed``.
+- **State.** Checkpoints and the exported policy: :mod:`textgym_agents.lm.state`.
 """
 
 from __future__ import annotations
@@ -37,18 +37,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.base import Agent
-from agents.checkpoint import LoadedCheckpoint
-from agents.distributed import DistributedContext, check_replicas_identical, current_context
-from agents.lm import state
-from agents.lm.config import LMConfig
-from agents.lm.credit import check_credit, credited_rewards, task_of
-from agents.lm.losses import masked_whiten
-from agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
-from agents.lm.parallel import DataParallel, global_masked_whiten
-from agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
-from agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
-from agents.run import RunConfig
+from textgym_agents.base import Agent
+from textgym_agents.checkpoint import LoadedCheckpoint
+from textgym_agents.distributed import DistributedContext, check_replicas_identical, current_context
+from textgym_agents.lm import state
+from textgym_agents.lm.config import LMConfig
+from textgym_agents.lm.credit import check_credit, credited_rewards, task_of
+from textgym_agents.lm.losses import masked_whiten
+from textgym_agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
+from textgym_agents.lm.parallel import DataParallel, global_masked_whiten
+from textgym_agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
+from textgym_agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
+from textgym_agents.run import RunConfig
 from textgym.devices import resolve_device
 
 
@@ -66,7 +66,7 @@ class LMAgent(Agent):
 
     Args:
         run: the run (env id, reward mode, seed, device, ``num_envs`` rows per round...).
-        config: the algorithm's :class:`~agents.lm.config.LMConfig` subclass.
+        config: the algorithm's :class:`~textgym_agents.lm.config.LMConfig` subclass.
         model: an initial policy to use instead of the environment's model (its vocabulary
             must cover the environment's); benchmarks pass random GPT-2-sized models here.
     """
@@ -268,7 +268,7 @@ class LMAgent(Agent):
         return np.repeat(draws, group_size)
 
     def sampling_mask(self) -> dict[str, Any]:
-        """Extra :func:`~agents.lm.rollout.collect_rollout` arguments that restrict sampling (NLPO)."""
+        """Extra :func:`~textgym_agents.lm.rollout.collect_rollout` arguments that restrict sampling (NLPO)."""
         return {}
 
     def assign_credit(self, rollout: Rollout) -> Rollout:
@@ -454,7 +454,7 @@ class LMAgent(Agent):
             return greedy_tokens(self.policy_model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
                                  self.vocab_size, self.device, **self.sampling_mask())
 
-    # -- checkpoints and export (agents.lm.state) ---------------------------------------------------
+    # -- checkpoints and export (textgym_agents.lm.state) ---------------------------------------------------
 
     def save(self, folder: Path) -> Path:
         return state.save(self, folder)
@@ -464,7 +464,7 @@ class LMAgent(Agent):
         self.parallel.after_learn(self)
 
     def export_policy(self, folder: Path) -> Path:
-        """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`agents.lm.state`."""
+        """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`textgym_agents.lm.state`."""
         return state.export_policy(self, folder)
 
     def close(self) -> None:

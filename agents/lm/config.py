@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from agents.lm.credit import CREDIT_MODES
-from agents.lm.reference import KL_ESTIMATORS
+from textgym_agents.lm.credit import CREDIT_MODES
+from textgym_agents.lm.reference import KL_ESTIMATORS
 
 #: what ``DIR/policy`` holds for a LoRA policy
 LORA_EXPORTS = ("merged", "adapter")

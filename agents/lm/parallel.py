@@ -1,6 +1,6 @@
 """Data parallelism for the LM agents with PyTorch's own engines: ``DistributedDataParallel`` or FSDP2.
 
-Launched by ``torchrun ... -m agents.distributed`` (see :mod:`agents.distributed`), each rank
+Launched by ``torchrun ... -m textgym_agents.distributed`` (see :mod:`textgym_agents.distributed`), each rank
 steps ``num_envs / world_size`` rows of its own env and decodes them with the plain modules;
 the update's forwards go through the wrappers :meth:`DataParallel.forward_module` returns:
 
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 import torch
 
-from agents.distributed import DistributedContext
+from textgym_agents.distributed import DistributedContext
 
 if TYPE_CHECKING:
-    from agents.lm.base import LMAgent
+    from textgym_agents.lm.base import LMAgent
 
 #: the process-group backends FSDP2 runs on
 FSDP_BACKENDS = ("gloo", "nccl")
@@ -50,7 +50,7 @@ def check_fsdp_backend(context: DistributedContext) -> None:
     """Raise a clear error where FSDP2 cannot run: one process, an unsupported backend, an old torch."""
     if not context.enabled:
         raise ValueError("fsdp=true shards the model over data-parallel ranks: launch with "
-                         "torchrun --nproc_per_node N -m agents.distributed ... (one process has nothing to shard over)")
+                         "torchrun --nproc_per_node N -m textgym_agents.distributed ... (one process has nothing to shard over)")
     import torch.distributed as dist
 
     backend = str(dist.get_backend())

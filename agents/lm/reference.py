@@ -15,7 +15,7 @@ import copy
 import numpy as np
 import torch
 
-from agents.lm.rollout import Rollout, forward_responses, token_logprobs
+from textgym_agents.lm.rollout import Rollout, forward_responses, token_logprobs
 
 KL_ESTIMATORS = ("k1", "k3")
 

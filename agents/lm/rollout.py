@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 
 import torch
 
-from agents.lm.models import cache_keyword, left_pad, output_cache, position_ids_from
+from textgym_agents.lm.models import cache_keyword, left_pad, output_cache, position_ids_from
 
 
 class SamplingSettings(Protocol):

@@ -1,6 +1,6 @@
 """An LM agent's state between two ``learn`` chunks: checkpoints, random streams, and the exported policy.
 
-Checkpoints (after every evaluation chunk; never on Ctrl-C, see :mod:`agents.train`) hold
+Checkpoints (after every evaluation chunk; never on Ctrl-C, see :mod:`textgym_agents.train`) hold
 the trained weights (the policy, or under LoRA its adapters only; value head; critic) and any
 algorithm-specific model (NLPO's mask policy) as safetensors, the name or path of the base
 model they start from, never the frozen reference (each run rebuilds it), the optimizer state, every rank's sampling and shuffling generator
@@ -39,12 +39,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from agents.checkpoint import (CheckpointError, LoadedCheckpoint, atomic_save_file, atomic_write_text,
+from textgym_agents.checkpoint import (CheckpointError, LoadedCheckpoint, atomic_save_file, atomic_write_text,
                                replace_folder_atomically, rng_state, save_checkpoint, set_rng_state, torch_rng_tensors)
-from agents.lm.models import hf_tokenizer_of, no_progress_bars
+from textgym_agents.lm.models import hf_tokenizer_of, no_progress_bars
 
 if TYPE_CHECKING:
-    from agents.lm.base import LMAgent
+    from textgym_agents.lm.base import LMAgent
 
 #: the run folder's exports, written beside ``checkpoints/``
 POLICY_FOLDER = "policy"

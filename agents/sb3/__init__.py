@@ -2,8 +2,8 @@
 
 from textgym.extras import require
 
-require("stable_baselines3", "agents", "agents.sb3")
+require("stable_baselines3", "agents", "textgym_agents.sb3")
 
-from agents.sb3.vec_env import TextGenSB3VecEnv, make_sb3_vec_env  # noqa: E402
+from textgym_agents.sb3.vec_env import TextGenSB3VecEnv, make_sb3_vec_env  # noqa: E402
 
 __all__ = ["TextGenSB3VecEnv", "make_sb3_vec_env"]

@@ -1,7 +1,7 @@
 """Stable-Baselines3 agents on textgym: PPO, A2C, DQN and sb3-contrib's MaskablePPO.
 
-Each runs on the batched environment through :class:`~agents.sb3.vec_env.TextGenSB3VecEnv`,
-with :class:`~agents.sb3.features.TokenFeaturesExtractor` as the policy's features
+Each runs on the batched environment through :class:`~textgym_agents.sb3.vec_env.TextGenSB3VecEnv`,
+with :class:`~textgym_agents.sb3.features.TokenFeaturesExtractor` as the policy's features
 extractor.
 
 Checkpoints (never SB3's pickled zip archives) are taken between two ``learn`` chunks and
@@ -15,7 +15,7 @@ uninterrupted one exactly:
   ``_episode_num``, the progress that drives learning-rate, clip-range and exploration
   schedules, DQN's current epsilon);
 - the unfinished episodes: SB3's last observation and episode starts, and the batched
-  env's rows (``env.safetensors``, restored by replay: :mod:`agents.env_state`);
+  env's rows (``env.safetensors``, restored by replay: :mod:`textgym_agents.env_state`);
 - DQN's replay buffer (``replay_buffer.safetensors``: its filled part; token ids and
   attention masks stored as uint8 or int32 where their values fit);
 - the episode statistics of ``VecMonitor`` (TensorBoard's ``train/episode_*`` only).
@@ -37,14 +37,14 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
-from agents.base import Agent
-from agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
+from textgym_agents.base import Agent
+from textgym_agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
                                torch_rng_tensors)
-from agents.env_state import env_state, restore_env_state
-from agents.run import RunConfig
-from agents.sb3.action_spaces import TopKActionsVecEnv, TopPMaskVecEnv
-from agents.sb3.features import POOLINGS, token_policy_kwargs
-from agents.sb3.vec_env import TextGenSB3VecEnv
+from textgym_agents.env_state import env_state, restore_env_state
+from textgym_agents.run import RunConfig
+from textgym_agents.sb3.action_spaces import TopKActionsVecEnv, TopPMaskVecEnv
+from textgym_agents.sb3.features import POOLINGS, token_policy_kwargs
+from textgym_agents.sb3.vec_env import TextGenSB3VecEnv
 from textgym.devices import resolve_device
 
 ACTION_SPACES = ("full", "top-k")

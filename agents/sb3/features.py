@@ -19,7 +19,7 @@ class TokenFeaturesExtractor(BaseFeaturesExtractor):
 
     Args:
         observation_space: textgym's Dict space (``input_ids``, ``attention_mask``, and
-            ``candidates`` under :class:`~agents.sb3.action_spaces.TopKActionsVecEnv`).
+            ``candidates`` under :class:`~textgym_agents.sb3.action_spaces.TopKActionsVecEnv`).
         embed_dim: token and position embedding size.
         features_dim: output size.
         pooling: ``"attention"`` (one Transformer encoder layer; the last real token's
