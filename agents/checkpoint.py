@@ -26,8 +26,9 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -183,7 +184,9 @@ def save_checkpoint(
             if isinstance(module, torch.nn.Module):  # save_model handles tied (shared) tensors
                 save_model(module, str(tmp / f"{key}.safetensors"))
             else:
-                save_file({k: v.detach().contiguous().cpu() for k, v in module.items()}, str(tmp / f"{key}.safetensors"))
+                save_file(
+                    {k: v.detach().contiguous().cpu() for k, v in module.items()}, str(tmp / f"{key}.safetensors")
+                )
         for key, obj in tensors.items():
             torch.save(obj, tmp / f"{key}.pt")
         (tmp / "state.json").write_text(json.dumps({"env_steps": env_steps, **state}), encoding="utf-8")
@@ -267,4 +270,6 @@ class LoadedCheckpoint:
         try:
             return torch.load(file, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several types for damaged files
-            raise CheckpointError(f"checkpoint {self.path}: {file.name} is corrupt or truncated ({type(error).__name__})") from None
+            raise CheckpointError(
+                f"checkpoint {self.path}: {file.name} is corrupt or truncated ({type(error).__name__})"
+            ) from None

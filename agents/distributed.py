@@ -245,10 +245,13 @@ def leave_process_group(wait_for_peers: bool, device_ids: list[int] | None = Non
         dist.destroy_process_group()
     leftover = gloo_threads()
     if leftover:
-        print(f"textgym_agents.distributed: process-group threads still running after destroy_process_group: {leftover}; "
-              f"something still references the process group (a module imported after init_process_group "
-              f"that binds group.WORLD?), so it will be torn down at interpreter exit",
-              file=sys.stderr, flush=True)
+        print(
+            f"textgym_agents.distributed: process-group threads still running after destroy_process_group: {leftover}; "
+            f"something still references the process group (a module imported after init_process_group "
+            f"that binds group.WORLD?), so it will be torn down at interpreter exit",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ def restore_env_state(env, tensors: dict[str, torch.Tensor], state: dict[str, An
     except KeyError as error:
         raise CheckpointError(f"{where}: the environment state lacks {error}") from None
     if saved["input_ids"].shape != tuple(env.input_ids.shape) or saved["prompt_indices"].shape != (n,):
-        raise CheckpointError(f"{where}: the environment state is for {saved['prompt_indices'].shape[0]} rows of width "
-                              f"{saved['input_ids'].shape[1:]}, this env has {n} of width {tuple(env.input_ids.shape[1:])}")
+        raise CheckpointError(
+            f"{where}: the environment state is for {saved['prompt_indices'].shape[0]} rows of width "
+            f"{saved['input_ids'].shape[1:]}, this env has {n} of width {tuple(env.input_ids.shape[1:])}"
+        )
     prompts, lengths, positions = saved["prompt_indices"], saved["num_generated"], saved["positions"]
     starts_at = positions - lengths  # each row's first generated column
     longest = int(lengths.max()) if n else 0

@@ -104,7 +104,9 @@ class LMGRPOAgent(LMAgent):
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():
                 logprobs = self.evaluate_tokens(part, with_entropy=False)[0]
-            policy_loss, ratio, log_ratio = clipped_surrogate(logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range)
+            policy_loss, ratio, log_ratio = clipped_surrogate(
+                logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range
+            )
             kl = kl_per_token(logprobs, batch["ref_logprobs"], c.kl_estimator)
             approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss + c.kl_coef * kl, (policy_loss, kl, approx_kl, clipped), logprobs)
@@ -122,4 +124,6 @@ class LMGRPOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)})
+        return summary_scalars(
+            tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
+        )

@@ -40,8 +40,12 @@ class LMNLPOConfig(LMPPOConfig):
 
     agent = "lm-nlpo"
 
-    top_mask: float = field(default=0.9, metadata=help_text("nucleus mass of the mask policy: tokens outside it are masked"))
-    mask_update_interval: int = field(default=20, metadata=help_text("updates between syncs of the mask policy with the policy"))
+    top_mask: float = field(
+        default=0.9, metadata=help_text("nucleus mass of the mask policy: tokens outside it are masked")
+    )
+    mask_update_interval: int = field(
+        default=20, metadata=help_text("updates between syncs of the mask policy with the policy")
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

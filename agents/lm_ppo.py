@@ -59,7 +59,9 @@ class LMPPOConfig(LMConfig):
 
     agent = "lm-ppo"
 
-    num_epochs: int = field(default=4, metadata=help_text("PPO passes over each batch (2 is faster per second, 4 learns more per env step)"))
+    num_epochs: int = field(
+        default=4, metadata=help_text("PPO passes over each batch (2 is faster per second, 4 learns more per env step)")
+    )
     gamma: float = field(default=1.0, metadata=help_text("discount; 1 keeps dense and sparse returns equal"))
     gae_lambda: float = field(default=0.95, metadata=help_text("GAE lambda"))
     norm_adv: bool = field(default=True, metadata=help_text("whiten advantages over the batch's tokens"))
@@ -67,8 +69,12 @@ class LMPPOConfig(LMConfig):
     clip_range_value: float = field(default=0.2, metadata=help_text("value clip around the rollout's values"))
     vf_coef: float = field(default=0.1, metadata=help_text("value loss weight"))
     ent_coef: float = field(default=0.0, metadata=help_text("entropy bonus weight"))
-    target_approx_kl: float = field(default=0.0, metadata=help_text("stop the epochs when approx KL(old || new) exceeds this (0: never)"))
-    adaptive_kl: bool = field(default=True, metadata=help_text("adapt beta towards target_kl (Ziegler et al.); false: fixed beta"))
+    target_approx_kl: float = field(
+        default=0.0, metadata=help_text("stop the epochs when approx KL(old || new) exceeds this (0: never)")
+    )
+    adaptive_kl: bool = field(
+        default=True, metadata=help_text("adapt beta towards target_kl (Ziegler et al.); false: fixed beta")
+    )
     target_kl: float = field(default=6.0, metadata=help_text("adaptive controller's target KL per episode (nats)"))
     kl_horizon: int = field(default=10_000, metadata=help_text("adaptive controller's horizon (episodes)"))
     separate_critic: bool = field(default=False, metadata=help_text("value head on a separate copy of the initial LM"))
@@ -114,7 +120,11 @@ class LMPPOAgent(LMAgent):
 
     def make_kl_controller(self) -> Any:
         c = self.config
-        return AdaptiveKLController(c.kl_coef, c.target_kl, c.kl_horizon) if c.adaptive_kl else FixedKLController(c.kl_coef)
+        return (
+            AdaptiveKLController(c.kl_coef, c.target_kl, c.kl_horizon)
+            if c.adaptive_kl
+            else FixedKLController(c.kl_coef)
+        )
 
     def entropy_grad(self) -> bool:
         return self.config.ent_coef > 0
@@ -146,7 +156,9 @@ class LMPPOAgent(LMAgent):
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():
                 logprobs, entropy, values = self.evaluate_tokens(part, with_entropy=True)
-            policy_loss, ratio, log_ratio = clipped_surrogate(logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range)
+            policy_loss, ratio, log_ratio = clipped_surrogate(
+                logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range
+            )
             old_v, ret = batch["old_values"], batch["returns"]
             values_clipped = old_v + (values - old_v).clamp(-c.clip_range_value, c.clip_range_value)
             value_loss = 0.5 * torch.max((values - ret) ** 2, (values_clipped - ret) ** 2)
@@ -160,7 +172,12 @@ class LMPPOAgent(LMAgent):
             # each rank's statistics are its share of the global minibatch means
             return self.dist.all_reduce_sum(pass_stats[:, 3].mean().reshape(1)).item() > c.target_approx_kl
 
-        per_token = {"old_logprobs": old_logprobs, "old_values": old_values, "advantages": advantages, "returns": returns}
+        per_token = {
+            "old_logprobs": old_logprobs,
+            "old_values": old_values,
+            "advantages": advantages,
+            "returns": returns,
+        }
         means, epochs_done, rollout_mismatch = self.minibatch_passes(
             rollout, per_token, c.num_epochs, loss, len(self.stat_names), approx_kl_too_large)
 
@@ -179,4 +196,6 @@ class LMPPOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(tensors, {"train/kl": episode_kl, "train/kl_coef": beta, "train/epochs": float(epochs_done)})
+        return summary_scalars(
+            tensors, {"train/kl": episode_kl, "train/kl_coef": beta, "train/epochs": float(epochs_done)}
+        )

@@ -95,12 +95,16 @@ class LMRLOOAgent(LMAgent):
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():
                 logprobs = self.evaluate_tokens(part, with_entropy=False)[0]
-            policy_loss, ratio, log_ratio = clipped_surrogate(logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range)
+            policy_loss, ratio, log_ratio = clipped_surrogate(
+                logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range
+            )
             approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss, (policy_loss, approx_kl, clipped), logprobs)
 
         per_token = {"old_logprobs": old_logprobs, "advantages": advantages}
-        means, passes, rollout_mismatch = self.minibatch_passes(rollout, per_token, c.num_epochs, loss, len(self.stat_names))
+        means, passes, rollout_mismatch = self.minibatch_passes(
+            rollout, per_token, c.num_epochs, loss, len(self.stat_names)
+        )
         self.updates += 1
         episode_kl = self.dist.all_reduce_mean(kl.sum(1).mean().reshape(1)).item()
         tensors = {
@@ -109,4 +113,6 @@ class LMRLOOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)})
+        return summary_scalars(
+            tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
+        )

@@ -28,10 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgym_agents.checkpoint import atomic_write_text
-
 from textgym.extras import install_hint
 from textgym.naturalness import NATURALNESS_COLUMNS
+from textgym_agents.checkpoint import atomic_write_text
 
 METRIC_COLUMNS = ["env_steps", "eval_return", "eval_std", *NATURALNESS_COLUMNS]
 TIMING_COLUMNS = ["env_steps", "wall_seconds"]
@@ -168,13 +167,18 @@ class RunDirectory:
             except ImportError:  # tensorboard comes with textgym[agents]; a run without it writes everything else
                 if not self._warned_no_tensorboard:
                     self._warned_no_tensorboard = True
-                    warnings.warn(f"tensorboard is not installed, so the run writes no TensorBoard logs in {self.tensorboard} "
-                                  f"(metrics.csv has the evaluations): {install_hint('agents')}", stacklevel=2)
+                    warnings.warn(
+                        f"tensorboard is not installed, so the run writes no TensorBoard logs in {self.tensorboard} "
+                        f"(metrics.csv has the evaluations): {install_hint('agents')}",
+                        stacklevel=2,
+                    )
                 return None
             self._writer = SummaryWriter(log_dir=str(self.tensorboard))
         return self._writer
 
-    def write_summary(self, env_steps: int, wall_seconds: float, rows: list[dict[str, float]], extra: dict | None = None) -> dict:
+    def write_summary(
+        self, env_steps: int, wall_seconds: float, rows: list[dict[str, float]], extra: dict | None = None
+    ) -> dict:
         """``summary.json`` from the evaluation ``rows``: the final return, naturalness first and last, the hacking flag."""
         first, last = rows[0], rows[-1]
         initial, final = first["ref_perplexity"], last["ref_perplexity"]

@@ -107,9 +107,12 @@ class TabularConfig:
     ngram: int = field(default=3, metadata={"help": "tokens in an n-gram state key (state_key=ngram)"})
     max_vocab: int = field(default=64, metadata={"help": "largest vocabulary allowed with state_key=prefix"})
     max_estimated_states: int = field(
-        default=10**9, metadata={"help": "largest estimated prefix state space (prompts x (vocab-1)^t summed over t < horizon)"}
+        default=10**9,
+        metadata={"help": "largest estimated prefix state space (prompts x (vocab-1)^t summed over t < horizon)"},
     )
-    max_states: int = field(default=1_000_000, metadata={"help": "most table rows (states) at run time; more is an error"})
+    max_states: int = field(
+        default=1_000_000, metadata={"help": "most table rows (states) at run time; more is an error"}
+    )
     max_table_gib: float = field(default=2.0, metadata={"help": "most memory of the Q-values at run time, in GiB"})
 
     def __post_init__(self) -> None:
@@ -219,11 +222,15 @@ class QTable:
                 f"(states x this environment's vocabulary)"
             )
         if tokens.ndim != 2 or tokens.shape[0] != count or lengths.ndim != 1:
-            raise CheckpointError(f"{where}: state_tokens {list(tokens.shape)} and state_lengths {list(lengths.shape)} disagree")
+            raise CheckpointError(
+                f"{where}: state_tokens {list(tokens.shape)} and state_lengths {list(lengths.shape)} disagree"
+            )
         if count and ((lengths < 1).any() or (lengths > tokens.shape[1]).any()):
             raise CheckpointError(f"{where}: state_lengths must lie in [1, {tokens.shape[1]}]")
         if count > self.max_rows:
-            raise CheckpointError(f"{where}: the table holds {count} states, more than this run allows: {self.describe_limit}")
+            raise CheckpointError(
+                f"{where}: the table holds {count} states, more than this run allows: {self.describe_limit}"
+            )
         if not np.isfinite(values).all():
             raise CheckpointError(f"{where}: q_values holds NaN or inf")
         keys = [tuple(row[:n].tolist()) for row, n in zip(tokens, lengths.tolist())]
@@ -233,7 +240,9 @@ class QTable:
         if len(index) != count:
             raise CheckpointError(f"{where}: state_tokens holds the same state key twice")
         self.keys, self.index = keys, index
-        self.values = np.full((max(count, min(1024, self.max_rows)), self.vocab_size), self.initial_value, dtype=np.float64)
+        self.values = np.full(
+            (max(count, min(1024, self.max_rows)), self.vocab_size), self.initial_value, dtype=np.float64
+        )
         self.values[:count] = values
 
 
@@ -248,7 +257,9 @@ class TabularAgent(Agent):
         super().__init__(run, config)
         for key in ("num_envs", "device", "output", "autoreset_mode", "vectorization_mode"):
             if key in run.env_kwargs:
-                raise ValueError(f"--env-kwargs must not set {key!r}: agent {self.name!r} chooses it (allowed: task arguments)")
+                raise ValueError(
+                    f"--env-kwargs must not set {key!r}: agent {self.name!r} chooses it (allowed: task arguments)"
+                )
         self.device = "cpu"  # a table lives in host memory; evaluation runs there too
         self.rng = np.random.default_rng(run.seed)
         self.env = gym.make_vec(
@@ -265,7 +276,9 @@ class TabularAgent(Agent):
             else f"max_table_gib={config.max_table_gib} ({max_rows} rows of {self.vocab_size} float64 values)"
         )
         self.table = QTable(
-            self.vocab_size, config.initial_value, max_rows,
+            self.vocab_size,
+            config.initial_value,
+            max_rows,
             f"agent {self.name!r} on task {self.task_name!r} ({run.env_id}, state_key={config.state_key!r}): "
             f"the Q-table reached its limit of {max_rows} states ({limit}); raise it with --set, use "
             f"--set state_key=ngram (a smaller, approximate table), or an agent that generalises ({GENERALISING_AGENTS})",
@@ -394,7 +407,9 @@ class TabularAgent(Agent):
     def load(self, checkpoint: LoadedCheckpoint) -> None:
         state, where = checkpoint.state, f"checkpoint {checkpoint.path}"
         if state.get("format") != TABLE_FORMAT:
-            raise CheckpointError(f"{where} is not a Q-table checkpoint (format {state.get('format')!r}, expected {TABLE_FORMAT!r})")
+            raise CheckpointError(
+                f"{where} is not a Q-table checkpoint (format {state.get('format')!r}, expected {TABLE_FORMAT!r})"
+            )
         mine = {"state_key": self.config.state_key, "vocab_size": self.vocab_size}
         if self.config.state_key == "ngram":
             mine["ngram"] = self.config.ngram

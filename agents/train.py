@@ -36,9 +36,9 @@ import torch
 
 from textgym_agents.base import config_from_dict
 from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
+from textgym_agents.evaluation import evaluate_episodes
 from textgym_agents.registry import AGENTS, agent_class
 from textgym_agents.run import RunConfig, RunConfigError, RunDirectory
-from textgym_agents.evaluation import evaluate_episodes
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -191,7 +191,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--num-envs", type=int, default=16, help="parallel environments (one batched env)")
     parser.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: ten over the run)")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON dict of environment arguments, e.g. '{\"max_new_tokens\": 8}'")
+    parser.add_argument(
+        "--env-kwargs", default="{}", help="JSON dict of environment arguments, e.g. '{\"max_new_tokens\": 8}'"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an agent hyper-parameter (repeatable); `textgym train --agent A --help-agent` lists them")
     parser.add_argument("--help-agent", action="store_true",

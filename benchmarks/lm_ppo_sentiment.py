@@ -52,16 +52,27 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from textgym_agents.train import train
 
     out = Path(spec["out"])
-    run = RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=spec["reward_mode"], steps=spec["steps"], seed=spec["seed"],
-                    device=spec["device"], out=str(out), num_envs=spec["num_envs"], eval_every=spec["eval_every"],
-                    hyperparameters=dict(spec["hyperparameters"]))
+    run = RunConfig(
+        agent="lm-ppo",
+        env_id=ENV_ID,
+        reward_mode=spec["reward_mode"],
+        steps=spec["steps"],
+        seed=spec["seed"],
+        device=spec["device"],
+        out=str(out),
+        num_envs=spec["num_envs"],
+        eval_every=spec["eval_every"],
+        hyperparameters=dict(spec["hyperparameters"]),
+    )
     summary_file = out / "summary.json"
     done = summary_file.is_file() and json.loads(summary_file.read_text())["env_steps"] >= spec["steps"]
     if not done:
         resume = (out / "run.json").is_file()
         start = time.perf_counter()
         train(run, resume=resume, progress=False)
-        print(f"  {spec['reward_mode']:<6} seed {spec['seed']}: done in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"  {spec['reward_mode']:<6} seed {spec['seed']}: done in {time.perf_counter() - start:.0f} s", flush=True
+        )
     with (out / "metrics.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     summary = json.loads(summary_file.read_text())
@@ -90,8 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-envs", type=int, default=16, help="parallel episodes per round")
     parser.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: ten per run)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an lm-ppo hyper-parameter (repeatable)")
-    parser.add_argument("--out", default="benchmarks/results/lm_ppo_sentiment", help="folder for the runs and results.csv")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an lm-ppo hyper-parameter (repeatable)"
+    )
+    parser.add_argument(
+        "--out", default="benchmarks/results/lm_ppo_sentiment", help="folder for the runs and results.csv"
+    )
     args = parser.parse_args(argv)
 
     out = Path(args.out)
@@ -122,18 +137,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| reward mode | seed | initial eval return | final eval return | improvement | best | env steps | wall s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| reward mode | seed | initial eval return | final eval return | improvement | best | env steps | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r['reward_mode']} | {r['seed']} | {r['initial_eval_return']:.3f} | {r['final_eval_return']:.3f} | "
-                     f"{r['improvement']:+.3f} | {r['best_eval_return']:.3f} | {r['env_steps']} | {r['wall_seconds']:.0f} |")
+        lines.append(
+            f"| {r['reward_mode']} | {r['seed']} | {r['initial_eval_return']:.3f} | {r['final_eval_return']:.3f} | "
+            f"{r['improvement']:+.3f} | {r['best_eval_return']:.3f} | {r['env_steps']} | {r['wall_seconds']:.0f} |"
+        )
     for mode in sorted({r["reward_mode"] for r in results}):
         rows = [r for r in results if r["reward_mode"] == mode]
         improvement = statistics.mean(r["improvement"] for r in rows)
         verdict = "meets" if improvement >= TARGET_IMPROVEMENT else "misses"
-        lines.append(f"| **{mode}: mean of {len(rows)}** | | {statistics.mean(r['initial_eval_return'] for r in rows):.3f} | "
-                     f"{statistics.mean(r['final_eval_return'] for r in rows):.3f} | **{improvement:+.3f}** ({verdict} +{TARGET_IMPROVEMENT}) | "
-                     f"{statistics.mean(r['best_eval_return'] for r in rows):.3f} | | |")
+        lines.append(
+            f"| **{mode}: mean of {len(rows)}** | | {statistics.mean(r['initial_eval_return'] for r in rows):.3f} | "
+            f"{statistics.mean(r['final_eval_return'] for r in rows):.3f} | **{improvement:+.3f}** ({verdict} +{TARGET_IMPROVEMENT}) | "
+            f"{statistics.mean(r['best_eval_return'] for r in rows):.3f} | | |"
+        )
     return "\n".join(lines)
 
 

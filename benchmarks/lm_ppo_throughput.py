@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import torch
-
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
+
 import textgym  # noqa: F401  (registers the environments)
+from textgym.devices import resolve_device
 from textgym_agents.lm.rollout import collect_rollout  # noqa: E402
 from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
 from textgym_agents.run import RunConfig
-from textgym.devices import resolve_device
 
 
 def gpt2_small_sized(seed: int) -> torch.nn.Module:
@@ -48,13 +48,19 @@ def gpt2_small_sized(seed: int) -> torch.nn.Module:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
-    parser.add_argument("--model-size", default="tiny", choices=["tiny", "gpt2"], help="bundled tiny model, or GPT-2-small-sized random")
+    parser.add_argument(
+        "--model-size", default="tiny", choices=["tiny", "gpt2"], help="bundled tiny model, or GPT-2-small-sized random"
+    )
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per episode")
-    parser.add_argument("--repeats", type=int, default=3, help="rollouts per decoder (alternating); the median is reported")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rollouts per decoder (alternating); the median is reported"
+    )
     parser.add_argument("--update-repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--out", default=None, help="CSV path (default benchmarks/results/lm_ppo_throughput-<device>-<model>.csv)")
+    parser.add_argument(
+        "--out", default=None, help="CSV path (default benchmarks/results/lm_ppo_throughput-<device>-<model>.csv)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     kv, reencode = statistics.median(seconds["kv"]), statistics.median(seconds["reencode"])
     env_s = statistics.median(env_seconds)
     row = {
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "device": str(device)
+        + (
+            f" ({torch.cuda.get_device_name(device)})"
+            if device.type == "cuda"
+            else f" ({torch.get_num_threads()} threads)"
+        ),
         "model": args.model_size,
         "parameters_M": round(sum(p.numel() for p in agent.policy_model.parameters()) / 1e6, 1),
         "num_envs": args.num_envs,
@@ -135,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(k) for k in row)
     for key, value in row.items():
         print(f"{key:<{width}}  {value}")
-    path = Path(args.out or Path(__file__).parent / "results" / f"lm_ppo_throughput-{device.type}-{args.model_size}.csv")
+    path = Path(
+        args.out or Path(__file__).parent / "results" / f"lm_ppo_throughput-{device.type}-{args.model_size}.csv"
+    )
     write_csv(path, [row])
     print(f"written: {path}")
     agent.close()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
+
 import textgym  # noqa: F401
 
 
@@ -72,7 +72,11 @@ def main(argv=None) -> int:
         points = curve(fn, steps)
         base = points[1][1]
         growth = points[-1][1] - base
-        print(f"{name}: " + "  ".join(f"{t}:{m:.1f}" for t, m in points) + f"   growth after the first tenth: {growth:+.1f} MiB")
+        print(
+            f"{name}: "
+            + "  ".join(f"{t}:{m:.1f}" for t, m in points)
+            + f"   growth after the first tenth: {growth:+.1f} MiB"
+        )
         rows += [{"env": args.env, "kind": name, "step": t, "rss_mib": round(m, 2)} for t, m in points]
     write_csv(args.csv, rows)
     print(f"written: {args.csv}")

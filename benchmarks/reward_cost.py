@@ -76,7 +76,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_scorer(task, tokenizer, device, n: int, tokens: np.ndarray, prompt_indices: np.ndarray, lazy: bool) -> tuple[float, np.ndarray]:
+def time_scorer(
+    task, tokenizer, device, n: int, tokens: np.ndarray, prompt_indices: np.ndarray, lazy: bool
+) -> tuple[float, np.ndarray]:
     """Seconds for one episode of every row through the batched scorer alone, and the final scores."""
     arrays = ArrayBackend(device)
     prompts = task.prompts("train")
@@ -98,9 +100,15 @@ def time_scorer(task, tokenizer, device, n: int, tokens: np.ndarray, prompt_indi
 
 def time_env(kind: str, device, n: int, tokens: np.ndarray) -> tuple[float, np.ndarray]:
     """Seconds for ``T`` steps of the batched env (one episode of every row), and the final scores."""
-    env = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", max_new_tokens=len(tokens), device=device,
-                       reward_mode="sparse" if kind == "sparse" else "dense",
-                       task_kwargs={"incremental": kind == "incremental", "device": str(device)})
+    env = gym.make_vec(
+        ENV_ID,
+        num_envs=n,
+        vectorization_mode="vector_entry_point",
+        max_new_tokens=len(tokens),
+        device=device,
+        reward_mode="sparse" if kind == "sparse" else "dense",
+        task_kwargs={"incremental": kind == "incremental", "device": str(device)},
+    )
     env.reset(seed=0)
     sync(device)
     start = time.perf_counter()
@@ -164,12 +172,28 @@ def save_bert_classifier(folder: Path, tokenizer, hidden: int = 256, layers: int
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))]
     )
-    rm_tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                           sep_token="[SEP]", mask_token="[MASK]", model_max_length=2048)
+    rm_tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=2048,
+    )
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                        intermediate_size=4 * hidden, max_position_embeddings=2048, num_labels=2,
-                        id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}, pad_token_id=0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=2048,
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+        pad_token_id=0,
+    )
     BertForSequenceClassification(config).eval().save_pretrained(folder)
     rm_tokenizer.save_pretrained(folder)
     return str(folder)
@@ -185,17 +209,30 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
     prompts = {split: [p.text for p in load_prompts("sentiment", split)] for split in ("train", "eval")}
     with tempfile.TemporaryDirectory() as folder:
         path = save_bert_classifier(Path(folder), tokenizer, hidden=args.bert_hidden)
-        tasks = {kind: RewardModelTask(path, label="positive", text="prompt+continuation", prompts=prompts, device=str(device),
-                                       score_every="token" if kind == "sparse" else kind) for kind in BIDIRECTIONAL_KINDS}
+        tasks = {
+            kind: RewardModelTask(
+                path,
+                label="positive",
+                text="prompt+continuation",
+                prompts=prompts,
+                device=str(device),
+                score_every="token" if kind == "sparse" else kind,
+            )
+            for kind in BIDIRECTIONAL_KINDS
+        }
         model = tasks["token"].reward_model.model
         assert not tasks["token"].incremental
         forwards = [0]
         hook = model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
-        print(f"reward cost per episode, BERT-like classifier (2 layers, hidden {args.bert_hidden}, WordPiece) on prompt plus "
-              f"continuation, the batched env's scorer alone, device {device}, {args.threads} torch thread(s), best of up to "
-              f"{args.rounds} rounds; forwards: classifier forwards per episode of all rows (reset, steps, end)")
-        header = ("| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) | sparse, scored once (ms/episode) "
-                  "| token / word | forwards token / word / 4 | max abs final score diff |")
+        print(
+            f"reward cost per episode, BERT-like classifier (2 layers, hidden {args.bert_hidden}, WordPiece) on prompt plus "
+            f"continuation, the batched env's scorer alone, device {device}, {args.threads} torch thread(s), best of up to "
+            f"{args.rounds} rounds; forwards: classifier forwards per episode of all rows (reset, steps, end)"
+        )
+        header = (
+            "| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) | sparse, scored once (ms/episode) "
+            "| token / word | forwards token / word / 4 | max abs final score diff |"
+        )
         print_table_header(header)
         for n in args.n:
             for t in args.t:
@@ -210,7 +247,9 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
                         if round_index >= rounds[kind]:
                             continue
                         forwards[0] = 0
-                        seconds, scores = time_scorer(tasks[kind], tokenizer, device, n, tokens, prompt_indices, lazy=kind == "sparse")
+                        seconds, scores = time_scorer(
+                            tasks[kind], tokenizer, device, n, tokens, prompt_indices, lazy=kind == "sparse"
+                        )
                         counts[kind] = forwards[0]
                         if round_index == 0:
                             rounds[kind] = max(1, min(args.rounds, math.floor(args.budget / max(seconds, 1e-9))))
@@ -218,9 +257,11 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
                             best[kind] = (seconds, scores)
                 ms = {kind: 1000 * best[kind][0] / n for kind in BIDIRECTIONAL_KINDS}
                 diff = max(float(np.abs(best[kind][1] - best["token"][1]).max()) for kind in BIDIRECTIONAL_KINDS)
-                print(f"| {n} | {t} | {ms['token']:.2f} | {ms['word']:.2f} | {ms[4]:.2f} | {ms['sparse']:.2f} "
-                      f"| **{ms['token'] / ms['word']:.2f}x** | {counts['token']} / {counts['word']} / {counts[4]} | {diff:.1e} |",
-                      flush=True)
+                print(
+                    f"| {n} | {t} | {ms['token']:.2f} | {ms['word']:.2f} | {ms[4]:.2f} | {ms['sparse']:.2f} "
+                    f"| **{ms['token'] / ms['word']:.2f}x** | {counts['token']} / {counts['word']} / {counts[4]} | {diff:.1e} |",
+                    flush=True,
+                )
         hook.remove()
 
 
@@ -240,7 +281,9 @@ def cached_forward_seconds(lm, n: int, length: int, device, repeats: int, clock=
     """Seconds of one KV-cached forward of the tiny LM: one new token for ``n`` rows after ``length`` cached ones."""
     from textgym_agents.lm.models import cache_keyword, output_cache
 
-    ids = torch.randint(0, lm.tokenizer.vocab_size, (n, length + 1), device=device, generator=torch.Generator(device).manual_seed(0))
+    ids = torch.randint(
+        0, lm.tokenizer.vocab_size, (n, length + 1), device=device, generator=torch.Generator(device).manual_seed(0)
+    )
     with torch.no_grad():
         past = output_cache(lm.model(input_ids=ids[:, :-1], use_cache=True))
         keyword = cache_keyword(lm.model)
@@ -294,13 +337,17 @@ def env_steps_table(args, device) -> None:
     clock = ENV_STEP_CLOCK[args.clock]
     lm = load_frozen("tiny", device)
     context = int(getattr(lm.model.config, "n_positions", 1024))
-    print(f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) against "
-          f"one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the observation's "
-          f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s), {args.clock} clock; actions: {args.env_actions} "
-          f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
-          f"env and forward timed in {args.env_rounds} interleaved rounds, best kept")
-    header = ("| task | step ms (env) | of which reward-model forwards ms | forward ms (tiny policy, KV cache) | env / forward | "
-              "reward-model forwards / policy forward | target <= 0.25x |")
+    print(
+        f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) against "
+        f"one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the observation's "
+        f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s), {args.clock} clock; actions: {args.env_actions} "
+        f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
+        f"env and forward timed in {args.env_rounds} interleaved rounds, best kept"
+    )
+    header = (
+        "| task | step ms (env) | of which reward-model forwards ms | forward ms (tiny policy, KV cache) | env / forward | "
+        "reward-model forwards / policy forward | target <= 0.25x |"
+    )
     print_table_header(header)
     for env_id in args.env_ids or all_env_ids():
         try:
@@ -338,8 +385,12 @@ def lm_ppo_table(args, device) -> None:
     from textgym_agents.run import RunConfig
 
     modes = ("dense", "sparse")
-    agents = {mode: LMPPOAgent(RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=mode, device=str(device), seed=0), LMPPOConfig())
-              for mode in modes}
+    agents = {
+        mode: LMPPOAgent(
+            RunConfig(agent="lm-ppo", env_id=ENV_ID, reward_mode=mode, device=str(device), seed=0), LMPPOConfig()
+        )
+        for mode in modes
+    }
     times: dict[str, dict[str, list[float]]] = {mode: {"rollout": [], "update": [], "steps": []} for mode in modes}
     for iteration in range(args.lm_ppo_iterations + 1):  # the first iteration of each warms up and is not counted
         for mode in modes:  # interleaved: load on a shared machine lands on both
@@ -356,46 +407,82 @@ def lm_ppo_table(args, device) -> None:
     for agent in agents.values():
         agent.close()
     run = RunConfig(agent="lm-ppo", env_id=ENV_ID)
-    print(f"LM-PPO iteration (agent.collect() + agent.update()), {ENV_ID}, defaults (num_envs={run.num_envs}, "
-          f"LMPPOConfig()), device {device}, {args.threads} torch thread(s); median of {args.lm_ppo_iterations} iterations "
-          f"after one warm-up, dense and sparse interleaved")
+    print(
+        f"LM-PPO iteration (agent.collect() + agent.update()), {ENV_ID}, defaults (num_envs={run.num_envs}, "
+        f"LMPPOConfig()), device {device}, {args.threads} torch thread(s); median of {args.lm_ppo_iterations} iterations "
+        f"after one warm-up, dense and sparse interleaved"
+    )
     print("| reward | rollout s | update s | iteration s | live env steps / iteration |")
     print("|---|---|---|---|---|")
     total = {}
     for mode in modes:
         rollout_s, update_s = statistics.median(times[mode]["rollout"]), statistics.median(times[mode]["update"])
         total[mode] = statistics.median([r + u for r, u in zip(times[mode]["rollout"], times[mode]["update"])])
-        print(f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | {statistics.median(times[mode]['steps']):.0f} |")
+        print(
+            f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | {statistics.median(times[mode]['steps']):.0f} |"
+        )
     ratio = total["dense"] / total["sparse"]
-    print(f"\ndense / sparse iteration time: **{ratio:.2f}x** (target <= 1.3x: {'met' if ratio <= 1.3 else 'missed'})", flush=True)
+    print(
+        f"\ndense / sparse iteration time: **{ratio:.2f}x** (target <= 1.3x: {'met' if ratio <= 1.3 else 'missed'})",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", help="where the classifier runs: cpu (default), cuda, auto")
     parser.add_argument("--quick", action="store_true", help="N in 16 64 and T in 16 64, 2 rounds")
     parser.add_argument("--n", type=int, nargs="+", default=None, help="rows (default 16 64 256)")
     parser.add_argument("--t", type=int, nargs="+", default=None, help="max_new_tokens (default 16 64 256)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement, best kept (default 3; 2 with --quick)")
-    parser.add_argument("--budget", type=float, default=20.0, help="seconds: a kind whose first round takes longer gets fewer rounds")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steadier on a shared machine)")
-    parser.add_argument("--env", action="store_true", help="time env.step of the batched env instead of its scorer alone")
-    parser.add_argument("--bidirectional", action="store_true",
-                        help="only the table of a BERT-like classifier at score_every token / word / 4 (default N, T in 16 64)")
-    parser.add_argument("--bert-hidden", type=int, default=256, help="hidden size of the --bidirectional classifier (default 256)")
-    parser.add_argument("--env-steps", action="store_true",
-                        help="only the table of every task's batched env step at --env-rows rows against one KV-cached forward of the tiny policy")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds per measurement, best kept (default 3; 2 with --quick)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=20.0, help="seconds: a kind whose first round takes longer gets fewer rounds"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: steadier on a shared machine)"
+    )
+    parser.add_argument(
+        "--env", action="store_true", help="time env.step of the batched env instead of its scorer alone"
+    )
+    parser.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="only the table of a BERT-like classifier at score_every token / word / 4 (default N, T in 16 64)",
+    )
+    parser.add_argument(
+        "--bert-hidden", type=int, default=256, help="hidden size of the --bidirectional classifier (default 256)"
+    )
+    parser.add_argument(
+        "--env-steps",
+        action="store_true",
+        help="only the table of every task's batched env step at --env-rows rows against one KV-cached forward of the tiny policy",
+    )
     parser.add_argument("--env-rows", type=int, default=ENV_STEP_ROWS, help="rows of --env-steps (default 256)")
     parser.add_argument("--env-ids", nargs="+", default=None, help="ids of --env-steps (default every textgym id)")
     parser.add_argument("--env-actions", choices=["no-eos", "uniform"], default="no-eos",
                         help="--env-steps actions: uniform over the vocabulary, EOS replaced (default) or included")
     parser.add_argument("--env-seconds", type=float, default=1.0, help="--env-steps: seconds per env timing round")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="--env-steps: wall seconds (default), or this process's CPU seconds (steadier on a shared machine)")
-    parser.add_argument("--env-rounds", type=int, default=3, help="--env-steps: interleaved rounds, best kept (default 3)")
-    parser.add_argument("--lm-ppo", action="store_true",
-                        help="only the table of an LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse")
-    parser.add_argument("--lm-ppo-iterations", type=int, default=4, help="--lm-ppo: timed iterations per mode (after one warm-up)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="--env-steps: wall seconds (default), or this process's CPU seconds (steadier on a shared machine)",
+    )
+    parser.add_argument(
+        "--env-rounds", type=int, default=3, help="--env-steps: interleaved rounds, best kept (default 3)"
+    )
+    parser.add_argument(
+        "--lm-ppo",
+        action="store_true",
+        help="only the table of an LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse",
+    )
+    parser.add_argument(
+        "--lm-ppo-iterations", type=int, default=4, help="--lm-ppo: timed iterations per mode (after one warm-up)"
+    )
     args = parser.parse_args(argv)
     if args.env_steps or args.lm_ppo:
         torch.set_num_threads(args.threads)
@@ -416,7 +503,9 @@ def main(argv: list[str] | None = None) -> None:
     pool = whole_tokens(tokenizer)
     if args.bidirectional:
         return bidirectional_table(args, device, tokenizer, pool)
-    tasks = {kind: SentimentRMTask(device=str(device), incremental=kind == "incremental") for kind in ("full", "incremental")}
+    tasks = {
+        kind: SentimentRMTask(device=str(device), incremental=kind == "incremental") for kind in ("full", "incremental")
+    }
     assert tasks["incremental"].incremental and not tasks["full"].incremental
 
     what = "env.step of the batched env" if args.env else "the batched env's scorer alone"
@@ -430,8 +519,11 @@ def main(argv: list[str] | None = None) -> None:
             best = measure(args, tasks, tokenizer, device, n, t, pool)
             ms = {kind: 1000 * best[kind][0] / n for kind in KINDS}
             diff = max(float(np.abs(best[kind][1] - best["full"][1]).max()) for kind in KINDS)
-            print(f"| {n} | {t} | {ms['full']:.2f} | {ms['incremental']:.2f} | {ms['sparse']:.2f} "
-                  f"| **{ms['full'] / ms['incremental']:.1f}x** | {ms['full'] / ms['sparse']:.1f}x | {diff:.1e} |", flush=True)
+            print(
+                f"| {n} | {t} | {ms['full']:.2f} | {ms['incremental']:.2f} | {ms['sparse']:.2f} "
+                f"| **{ms['full'] / ms['incremental']:.1f}x** | {ms['full'] / ms['sparse']:.1f}x | {diff:.1e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

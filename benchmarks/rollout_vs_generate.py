@@ -28,14 +28,13 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
-
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
+
 import textgym  # noqa: E402,F401  (registers the environments)
 from textgym_agents.lm.models import left_pad  # noqa: E402
 from textgym_agents.lm.rollout import collect_rollout  # noqa: E402
@@ -104,10 +103,17 @@ def measure(rows: int, tokens: int, rounds: int, seed: int) -> dict[str, object]
     generate_tps = counted["generate"] / best["generate"]
     model_tps = counted["rollout"] / max(best["rollout"] - env_best, 1e-9)
     return {
-        "rows": rows, "new_tokens": tokens, "threads": torch.get_num_threads(), "rounds": rounds,
-        "rollout_tokens": counted["rollout"], "generate_tokens": counted["generate"],
-        "rollout_s": round(best["rollout"], 4), "generate_s": round(best["generate"], 4), "env_only_s": round(env_best, 4),
-        "rollout_tokens_per_s": round(rollout_tps), "generate_tokens_per_s": round(generate_tps),
+        "rows": rows,
+        "new_tokens": tokens,
+        "threads": torch.get_num_threads(),
+        "rounds": rounds,
+        "rollout_tokens": counted["rollout"],
+        "generate_tokens": counted["generate"],
+        "rollout_s": round(best["rollout"], 4),
+        "generate_s": round(best["generate"], 4),
+        "env_only_s": round(env_best, 4),
+        "rollout_tokens_per_s": round(rollout_tps),
+        "generate_tokens_per_s": round(generate_tps),
         "rollout_over_generate": round(rollout_tps / generate_tps, 3),
         "rollout_without_env_over_generate": round(model_tps / generate_tps, 3),
     }
@@ -115,7 +121,9 @@ def measure(rows: int, tokens: int, rounds: int, seed: int) -> dict[str, object]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", nargs="+", default=["16x20", "64x64"], help="ROWSxTOKENS: batch rows and new tokens per row")
+    parser.add_argument(
+        "--shapes", nargs="+", default=["16x20", "64x64"], help="ROWSxTOKENS: batch rows and new tokens per row"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per shape; each side keeps its best")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)

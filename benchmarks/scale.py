@@ -59,14 +59,21 @@ def measure(name: str, device: str, num_envs: int, max_new_tokens: int, updates:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     import textgym  # noqa: F401
+    from textgym.models import load_tokenizer
     from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
     from textgym_agents.run import RunConfig
-    from textgym.models import load_tokenizer
 
     torch.manual_seed(0)
     tokenizer = load_tokenizer("tiny")
-    config = GPT2Config(vocab_size=max(50257, tokenizer.vocab_size), n_positions=1024, n_embd=768, n_layer=12, n_head=12,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = GPT2Config(
+        vocab_size=max(50257, tokenizer.vocab_size),
+        n_positions=1024,
+        n_embd=768,
+        n_layer=12,
+        n_head=12,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     model = GPT2LMHeadModel(config)
     run = RunConfig(agent="lm-ppo", env_id="textgym/Sentiment-v0", seed=0, device=device, num_envs=num_envs,
                     out="unused", env_kwargs={"max_new_tokens": max_new_tokens})
@@ -96,9 +103,16 @@ def measure(name: str, device: str, num_envs: int, max_new_tokens: int, updates:
         update_s += time.perf_counter() - tick
         update_tokens += int(rollout.live_steps) * agent.config.num_epochs
     total = sum(p.numel() for p in agent.policy_model.parameters())
-    result = {"config": name, "device": device, "policy_params": total, "trainable_params": trainable, "weights_mib": weight_bytes / 2**20,
-              "peak_mib": peak_mib(device), "rollout_tok_s": rollout_tokens / rollout_s,
-              "update_tok_s": update_tokens / update_s}
+    result = {
+        "config": name,
+        "device": device,
+        "policy_params": total,
+        "trainable_params": trainable,
+        "weights_mib": weight_bytes / 2**20,
+        "peak_mib": peak_mib(device),
+        "rollout_tok_s": rollout_tokens / rollout_s,
+        "update_tok_s": update_tokens / update_s,
+    }
     agent.close()
     return result
 
@@ -133,14 +147,20 @@ def main(argv=None) -> int:
         rows.append(json.loads(line[len("RESULT "):]))
         print(f"measured {name}", flush=True)
     base = next((r for r in rows if r["config"] == "full-fp32"), None)
-    print(f"\nlm-ppo at GPT-2 size (124M, random init), Sentiment-v0, {args.num_envs} envs x {args.max_new_tokens} tokens, "
-          f"{args.updates} updates, device {args.device}\n")
-    print("| config | policy params | trainable params | weights held MiB | peak MiB | peak vs full-fp32 | rollout tok/s | update tok/s |")
+    print(
+        f"\nlm-ppo at GPT-2 size (124M, random init), Sentiment-v0, {args.num_envs} envs x {args.max_new_tokens} tokens, "
+        f"{args.updates} updates, device {args.device}\n"
+    )
+    print(
+        "| config | policy params | trainable params | weights held MiB | peak MiB | peak vs full-fp32 | rollout tok/s | update tok/s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['peak_mib'] / base['peak_mib']:.2f}x" if base else "–"
-        print(f"| {r['config']} | {r['policy_params'] / 1e6:.1f}M | {r['trainable_params'] / 1e6:.2f}M | {r['weights_mib']:.0f} | {r['peak_mib']:.0f} | {ratio} | "
-              f"{r['rollout_tok_s']:.1f} | {r['update_tok_s']:.1f} |")
+        print(
+            f"| {r['config']} | {r['policy_params'] / 1e6:.1f}M | {r['trainable_params'] / 1e6:.2f}M | {r['weights_mib']:.0f} | {r['peak_mib']:.0f} | {ratio} | "
+            f"{r['rollout_tok_s']:.1f} | {r['update_tok_s']:.1f} |"
+        )
     write_csv(args.csv, rows)
     print(f"\nwritten: {args.csv}")
     return 0

@@ -36,8 +36,20 @@ from textgym_agents.run import RunConfig
 from textgym_agents.train import parse_hyperparameters, train
 
 DEFAULT_TASK_KWARGS = {"num_symbols": 3, "min_length": 3, "max_length": 4}
-CSV_COLUMNS = ["env_id", "task_kwargs", "agent", "reward_mode", "seed", "steps", "final_eval_return", "best_eval_return",
-               "steps_to_threshold", "threshold", "wall_seconds", "hyperparameters"]
+CSV_COLUMNS = [
+    "env_id",
+    "task_kwargs",
+    "agent",
+    "reward_mode",
+    "seed",
+    "steps",
+    "final_eval_return",
+    "best_eval_return",
+    "steps_to_threshold",
+    "threshold",
+    "wall_seconds",
+    "hyperparameters",
+]
 
 
 def steps_to_threshold(metrics: list[dict[str, float]], threshold: float) -> int | None:
@@ -87,7 +99,9 @@ def summarise(rows: list[dict], threshold: float) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="textgym/Copy-v0", help="a textgym id whose task takes num_symbols/min_length/max_length")
+    parser.add_argument(
+        "--env", default="textgym/Copy-v0", help="a textgym id whose task takes num_symbols/min_length/max_length"
+    )
     parser.add_argument("--task-kwargs", type=json.loads, default=DEFAULT_TASK_KWARGS, help="JSON task arguments")
     parser.add_argument("--agents", nargs="+", default=["q-learning", "sarsa"], choices=["q-learning", "sarsa"])
     parser.add_argument("--reward-modes", nargs="+", default=["dense", "sparse"], choices=["dense", "sparse"])
@@ -96,7 +110,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--threshold", type=float, default=0.9, help="eval return whose first crossing is reported")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a hyper-parameter for every agent")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a hyper-parameter for every agent"
+    )
     parser.add_argument("--runs-dir", default=None, help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--csv", default=None, help="output CSV path")
     args = parser.parse_args(argv)
@@ -106,17 +122,26 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tabular_copy.") as scratch:
         runs_dir = Path(args.runs_dir or scratch)
-        print(f"{args.env} task_kwargs={json.dumps(args.task_kwargs)} steps={args.steps:,} eval_every={args.eval_every:,} "
-              f"num_envs={args.num_envs} set={args.set or 'defaults'}", flush=True)
-        print(f"{'agent':<11} {'reward':<7} {'seed':>4} {'final':>7} {'best':>7} {'steps to ' + str(args.threshold):>14} {'wall s':>7}", flush=True)
+        print(
+            f"{args.env} task_kwargs={json.dumps(args.task_kwargs)} steps={args.steps:,} eval_every={args.eval_every:,} "
+            f"num_envs={args.num_envs} set={args.set or 'defaults'}",
+            flush=True,
+        )
+        print(
+            f"{'agent':<11} {'reward':<7} {'seed':>4} {'final':>7} {'best':>7} {'steps to ' + str(args.threshold):>14} {'wall s':>7}",
+            flush=True,
+        )
         for agent in args.agents:
             for mode in args.reward_modes:
                 for seed in args.seeds:
                     row = run_one(args, agent, mode, seed, runs_dir)
                     rows.append(row)
                     reached = "—" if row["steps_to_threshold"] is None else f"{row['steps_to_threshold']:,}"
-                    print(f"{agent:<11} {mode:<7} {seed:>4} {row['final_eval_return']:>7.3f} {row['best_eval_return']:>7.3f} "
-                          f"{reached:>14} {row['wall_seconds']:>7.1f}", flush=True)
+                    print(
+                        f"{agent:<11} {mode:<7} {seed:>4} {row['final_eval_return']:>7.3f} {row['best_eval_return']:>7.3f} "
+                        f"{reached:>14} {row['wall_seconds']:>7.1f}",
+                        flush=True,
+                    )
     print()
     print("\n".join(summarise(rows, args.threshold)))
 
@@ -126,7 +151,9 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "steps_to_threshold": "" if row["steps_to_threshold"] is None else row["steps_to_threshold"]})
+            writer.writerow(
+                {**row, "steps_to_threshold": "" if row["steps_to_threshold"] is None else row["steps_to_threshold"]}
+            )
     print(f"\nwrote {path}")
     return 0
 

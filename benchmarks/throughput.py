@@ -34,12 +34,12 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-
 from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
+
 import textgym  # noqa: F401
-from textgym_agents.lm.models import cache_keyword, output_cache
 from textgym.devices import resolve_device
 from textgym.models import load_frozen
+from textgym_agents.lm.models import cache_keyword, output_cache
 
 TASKS = {"copy": "textgym/Copy-v0", "sentiment": "textgym/Sentiment-v0"}
 
@@ -52,7 +52,9 @@ def timed_steps(env, actions: np.ndarray, min_seconds: float, sync=None, clock=N
     and ignores its action: that env makes no transition in that call and is not counted. In
     same-step autoreset (``TextGenVectorEnv``) every call is a transition for every env.
     """
-    next_step = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == gym.vector.AutoresetMode.NEXT_STEP
+    next_step = (
+        env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) == gym.vector.AutoresetMode.NEXT_STEP
+    )
     env.reset(seed=0)
     resetting = 0  # envs whose next call is a reset (next-step autoreset)
     for a in actions[:3]:  # warm up
@@ -120,7 +122,9 @@ def forward_seconds(batch: int, length: int, device: torch.device, repeats: int,
 def step_cost_by_length(env_id: str, n: int, device: torch.device, repeats: int) -> tuple[float, float]:
     """Median seconds per batched step while the texts are 16-23 tokens long, and 256-263 tokens long."""
     horizon = 264
-    env = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", max_new_tokens=horizon, device=device)
+    env = gym.make_vec(
+        env_id, num_envs=n, vectorization_mode="vector_entry_point", max_new_tokens=horizon, device=device
+    )
     actions = vector_actions(env.single_action_space.n, n, horizon, env.tokenizer.eos_token_id, seed=1)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     costs: dict[int, list[float]] = {16: [], 256: []}
@@ -155,7 +159,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--async-max", type=int, default=64, help="largest N for AsyncVectorEnv (N processes)")
     parser.add_argument("--seconds", type=float, default=0.5, help="minimum timing per measurement and round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measurement; the best round counts")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per measurement; the best round counts"
+    )
     parser.add_argument("--quick", action="store_true", help="N in 1 8 64, 0.25 s per measurement, 2 rounds")
     parser.add_argument("--csv", default=None, help="output CSV path")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (small tensors: 1 is fastest)")
@@ -163,9 +169,13 @@ def main(argv=None) -> int:
                         help="no-eos: uniform actions with EOS replaced (episodes end at the horizon); "
                              "uniform: EOS included (rows end at mixed times, autoreset at most steps)")
     parser.add_argument("--no-lengths", action="store_true", help="skip the step cost at text length 16 against 256")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="wall: seconds on the wall clock (default); cpu: this process's CPU seconds (steadier on a "
-                             "shared machine whose other tenants take CPU time; no AsyncVectorEnv, whose envs run elsewhere)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: seconds on the wall clock (default); cpu: this process's CPU seconds (steadier on a "
+        "shared machine whose other tenants take CPU time; no AsyncVectorEnv, whose envs run elsewhere)",
+    )
     args = parser.parse_args(argv)
     if args.clock == "cpu" and args.device != "cpu":
         parser.error("--clock cpu measures CPU time: use it with --device cpu")
@@ -180,17 +190,24 @@ def main(argv=None) -> int:
         for n in args.num_envs:
             envs = {"vector": gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)}
             if device.type == "cpu":
-                envs["vector_torch"] = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device, arrays="torch")
+                envs["vector_torch"] = gym.make_vec(
+                    env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device, arrays="torch"
+                )
             envs["sync"] = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync")
             if n <= args.async_max and args.clock == "wall":
                 envs["async"] = gym.make_vec(env_id, num_envs=n, vectorization_mode="async")
             batched = envs["vector"]
-            actions = vector_actions(batched.single_action_space.n, n, 64, batched.tokenizer.eos_token_id, kind=args.actions)
+            actions = vector_actions(
+                batched.single_action_space.n, n, 64, batched.tokenizer.eos_token_id, kind=args.actions
+            )
             sync = torch.cuda.synchronize if device.type == "cuda" else None
             best = {kind: 0.0 for kind in envs}
             for _ in range(args.rounds):
                 for kind, env in envs.items():
-                    best[kind] = max(best[kind], timed_steps(env, actions, args.seconds, sync if kind.startswith("vector") else None, clock))
+                    best[kind] = max(
+                        best[kind],
+                        timed_steps(env, actions, args.seconds, sync if kind.startswith("vector") else None, clock),
+                    )
             for env in envs.values():
                 env.close()
             vec_sps, sync_sps = best["vector"], best["sync"]
@@ -199,14 +216,24 @@ def main(argv=None) -> int:
             length = batched.setup.obs_length
             full, cached = forward_seconds(n, length, device, repeats=5 if n >= 64 else 20, clock=clock)
             step_seconds = n / vec_sps
-            rows.append({
-                "task": task, "num_envs": n, "device": str(device), "actions": args.actions, "clock": args.clock,
-                "sync_steps_per_s": round(sync_sps), "async_steps_per_s": round(async_sps) if async_sps == async_sps else "",
-                "vector_steps_per_s": round(vec_sps), "vector_over_sync": round(vec_sps / sync_sps, 1),
-                "vector_torch_arrays_steps_per_s": round(torch_sps) if torch_sps == torch_sps else "",
-                "env_step_ms": round(step_seconds * 1e3, 3), "lm_forward_full_ms": round(full * 1e3, 3),
-                "lm_forward_cached_ms": round(cached * 1e3, 3), "env_step_over_lm_full": round(step_seconds / full, 3),
-            })
+            rows.append(
+                {
+                    "task": task,
+                    "num_envs": n,
+                    "device": str(device),
+                    "actions": args.actions,
+                    "clock": args.clock,
+                    "sync_steps_per_s": round(sync_sps),
+                    "async_steps_per_s": round(async_sps) if async_sps == async_sps else "",
+                    "vector_steps_per_s": round(vec_sps),
+                    "vector_over_sync": round(vec_sps / sync_sps, 1),
+                    "vector_torch_arrays_steps_per_s": round(torch_sps) if torch_sps == torch_sps else "",
+                    "env_step_ms": round(step_seconds * 1e3, 3),
+                    "lm_forward_full_ms": round(full * 1e3, 3),
+                    "lm_forward_cached_ms": round(cached * 1e3, 3),
+                    "env_step_over_lm_full": round(step_seconds / full, 3),
+                }
+            )
             print(_format_row(rows[-1]), flush=True)
         if args.no_lengths:
             continue
@@ -228,17 +255,23 @@ def _format_row(row: dict) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     main = [r for r in rows if "vector_steps_per_s" in r]
-    lines = ["| task | N | actions | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | N | actions | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in main:
-        lines.append(f"| {r['task']} | {r['num_envs']} | {r.get('actions', 'no-eos')} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
-                     f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['vector_torch_arrays_steps_per_s'] or '-'} | {r['env_step_ms']} | "
-                     f"{r['lm_forward_full_ms']} / {r['lm_forward_cached_ms']} | {r['env_step_over_lm_full']} |")
+        lines.append(
+            f"| {r['task']} | {r['num_envs']} | {r.get('actions', 'no-eos')} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
+            f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['vector_torch_arrays_steps_per_s'] or '-'} | {r['env_step_ms']} | "
+            f"{r['lm_forward_full_ms']} / {r['lm_forward_cached_ms']} | {r['env_step_over_lm_full']} |"
+        )
     lengths = [r for r in rows if "step_ms_len16" in r]
     if lengths:
         lines += ["", "| task | N | step ms at length 16 | step ms at length 256 | ratio |", "|---|---|---|---|---|"]
         for r in lengths:
-            lines.append(f"| {r['task']} | {r['num_envs']} | {r['step_ms_len16']} | {r['step_ms_len256']} | {r['len256_over_len16']}x |")
+            lines.append(
+                f"| {r['task']} | {r['num_envs']} | {r['step_ms_len16']} | {r['step_ms_len256']} | {r['len256_over_len16']}x |"
+            )
     return "\n".join(lines)
 
 

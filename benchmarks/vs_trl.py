@@ -65,8 +65,9 @@ import tempfile
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -83,9 +84,26 @@ from textgym_agents.run import RunConfig  # noqa: E402
 ENV_ID = "textgym/Sentiment-v0"
 MAX_NEW_TOKENS = 20  # the env's horizon on Sentiment
 ADAM_EPS = LMPPOConfig().adam_eps
-COLUMNS = ["seed", "passes", "kl", "trainer", "lr", "episodes", "optimizer_steps_per_batch", "train_seconds",
-           "cpu_seconds", "eval_after", "phase_rollout", "phase_reward", "phase_old_forward", "phase_ref_forward", "phase_prep",
-           "phase_update", "threads", "note"]
+COLUMNS = [
+    "seed",
+    "passes",
+    "kl",
+    "trainer",
+    "lr",
+    "episodes",
+    "optimizer_steps_per_batch",
+    "train_seconds",
+    "cpu_seconds",
+    "eval_after",
+    "phase_rollout",
+    "phase_reward",
+    "phase_old_forward",
+    "phase_ref_forward",
+    "phase_prep",
+    "phase_update",
+    "threads",
+    "note",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +176,9 @@ def eval_model(model: torch.nn.Module, bos_token_id: int | None, vocab_size: int
     model.eval()
 
     def policy(observation, vector_env):
-        return greedy_tokens(model, observation, vector_env.tokenizer.pad_token_id, bos_token_id, vocab_size, torch.device("cpu"))
+        return greedy_tokens(
+            model, observation, vector_env.tokenizer.pad_token_id, bos_token_id, vocab_size, torch.device("cpu")
+        )
 
     mean, _ = evaluate(policy, ENV_ID, {}, device="cpu")
     return mean
@@ -206,7 +226,10 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
         from datasets import Dataset
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as error:
-        return {"trainer": f"trl {name}", "note": f"not run: {error}; install the optional benchmark dependency with `pip install trl`"}
+        return {
+            "trainer": f"trl {name}",
+            "note": f"not run: {error}; install the optional benchmark dependency with `pip install trl`",
+        }
 
     from textgym.models.loader import BUNDLED_MODELS
     from textgym.tasks.data import load_prompts
@@ -225,7 +248,9 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
 
     vader_reward = timer.wrap("reward", vader_reward)
     output_dir = tempfile.mkdtemp(prefix=f"trl-{args.trainer}-")
-    kwargs = trl_config_kwargs(passes, args.minibatches, kl, lr, args.episodes, args.num_envs, args.num_generations, seed, output_dir)
+    kwargs = trl_config_kwargs(
+        passes, args.minibatches, kl, lr, args.episodes, args.num_envs, args.num_generations, seed, output_dir
+    )
     try:
         if args.trainer == "grpo":
             config, trainer_class = trl.GRPOConfig(**kwargs), trl.GRPOTrainer
@@ -235,7 +260,9 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
         trainer = trainer_class(model=model, reward_funcs=vader_reward, args=config, train_dataset=dataset,
                                 processing_class=tokenizer)
         ref_model = getattr(trainer, "ref_model", None)
-        trainer._generate_and_score_completions = timer.wrap("generate_and_score", trainer._generate_and_score_completions)
+        trainer._generate_and_score_completions = timer.wrap(
+            "generate_and_score", trainer._generate_and_score_completions
+        )
         trainer._generate = timer.wrap("generate", trainer._generate)
 
         def logps_phase(model, *a, **k):
@@ -255,17 +282,26 @@ def run_trl(args, seed: int, passes: int, kl: float, lr: float) -> dict[str, Any
     s = timer.seconds
     steps_per_batch = config.num_iterations * config.steps_per_generation // config.gradient_accumulation_steps
     scheduler = getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type)
-    return {"trainer": f"trl {trl.__version__} {name}",
-            "episodes": config.max_steps // steps_per_batch * args.num_envs,
-            "optimizer_steps_per_batch": steps_per_batch, "train_seconds": round(seconds, 2),
-            "cpu_seconds": round(cpu_seconds, 2), "eval_after": round(after, 4),
-            "phase_rollout": round(s["generate"], 2), "phase_reward": round(s["reward"], 2),
-            "phase_old_forward": round(s["old_forward"], 2), "phase_ref_forward": round(s["ref_forward"], 2),
-            "phase_prep": round(s["generate_and_score"] - s["generate"] - s["reward"] - s["old_forward"] - s["ref_forward"], 2),
-            "phase_update": round(seconds - s["generate_and_score"], 2), "threads": threads,
-            "note": f"{config.num_iterations} iterations x {config.steps_per_generation} steps of "
-                    f"{config.per_device_train_batch_size}, {config.num_generations} per prompt, beta {config.beta}, "
-                    f"{scheduler} lr, loss {config.loss_type}"}
+    return {
+        "trainer": f"trl {trl.__version__} {name}",
+        "episodes": config.max_steps // steps_per_batch * args.num_envs,
+        "optimizer_steps_per_batch": steps_per_batch,
+        "train_seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "eval_after": round(after, 4),
+        "phase_rollout": round(s["generate"], 2),
+        "phase_reward": round(s["reward"], 2),
+        "phase_old_forward": round(s["old_forward"], 2),
+        "phase_ref_forward": round(s["ref_forward"], 2),
+        "phase_prep": round(
+            s["generate_and_score"] - s["generate"] - s["reward"] - s["old_forward"] - s["ref_forward"], 2
+        ),
+        "phase_update": round(seconds - s["generate_and_score"], 2),
+        "threads": threads,
+        "note": f"{config.num_iterations} iterations x {config.steps_per_generation} steps of "
+        f"{config.per_device_train_batch_size}, {config.num_generations} per prompt, beta {config.beta}, "
+        f"{scheduler} lr, loss {config.loss_type}",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,9 +315,13 @@ def summary(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         if row.get("train_seconds") not in (None, ""):
             groups[(row["passes"], row["kl"], row["trainer"].startswith("lm-ppo"), row["lr"])].append(row)
-    lines = ["| passes | KL beta | trainer | lr | seeds | final eval per seed | mean final eval | wall s per seed | mean wall s |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for (passes, kl, _, lr), group in sorted(groups.items(), key=lambda item: (-item[0][0], item[0][1], not item[0][2], item[0][3])):
+    lines = [
+        "| passes | KL beta | trainer | lr | seeds | final eval per seed | mean final eval | wall s per seed | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (passes, kl, _, lr), group in sorted(
+        groups.items(), key=lambda item: (-item[0][0], item[0][1], not item[0][2], item[0][3])
+    ):
         evals = " / ".join(f"{r['eval_after']:.3f}" for r in group)
         walls = " / ".join(f"{r['train_seconds']:.1f}" for r in group)
         seeds = " ".join(str(r["seed"]) for r in group)
@@ -292,8 +332,13 @@ def summary(rows: list[dict[str, Any]]) -> str:
     for column, what in (("train_seconds", "wall time"), ("cpu_seconds", "CPU time")):
         ratios: dict[tuple, list[float]] = defaultdict(list)
         for first, second in zip(rows, rows[1:]):
-            if (first["trainer"].startswith("lm-ppo") and second["trainer"].startswith("trl") and first["seed"] == second["seed"]
-                    and first.get(column) and second.get(column)):
+            if (
+                first["trainer"].startswith("lm-ppo")
+                and second["trainer"].startswith("trl")
+                and first["seed"] == second["seed"]
+                and first.get(column)
+                and second.get(column)
+            ):
                 ratios[(first["passes"], first["kl"], first["lr"], second["lr"])].append(second[column] / first[column])
         if not ratios:
             continue
@@ -313,10 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-envs", type=int, default=16, help="completions per batch (both)")
     parser.add_argument("--minibatches", type=int, default=4, help="optimizer steps per pass over a batch (both)")
     parser.add_argument("--num-generations", type=int, default=4, help="TRL: completions per prompt (group size)")
-    parser.add_argument("--passes", type=int, nargs="+", default=[4, 1], help="passes per batch (lm-ppo epochs, TRL num_iterations)")
+    parser.add_argument(
+        "--passes", type=int, nargs="+", default=[4, 1], help="passes per batch (lm-ppo epochs, TRL num_iterations)"
+    )
     parser.add_argument("--kl", type=float, nargs="+", default=[0.0, 0.05], help="KL coefficient beta (0: none)")
     parser.add_argument("--lm-ppo-lr", type=float, nargs="+", default=[2e-4], help="lm-ppo learning rate(s)")
-    parser.add_argument("--trl-lr", type=float, nargs="+", default=[2e-4], help="TRL learning rate(s), paired with --lm-ppo-lr")
+    parser.add_argument(
+        "--trl-lr", type=float, nargs="+", default=[2e-4], help="TRL learning rate(s), paired with --lm-ppo-lr"
+    )
     parser.add_argument("--reward-mode", default="dense", choices=["dense", "sparse"], help="lm-ppo's reward mode")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)

@@ -25,15 +25,24 @@ def main() -> None:
         for agent_name, settings in json.loads(settings_json).items():
             torch.manual_seed(0)
             cls = agent_class(agent_name)
-            run = RunConfig(agent=agent_name, env_id="textgym/Copy-v0", seed=0, device="cpu", num_envs=settings["num_envs"],
-                            out="unused", env_kwargs=settings["env_kwargs"])
+            run = RunConfig(
+                agent=agent_name,
+                env_id="textgym/Copy-v0",
+                seed=0,
+                device="cpu",
+                num_envs=settings["num_envs"],
+                out="unused",
+                env_kwargs=settings["env_kwargs"],
+            )
             agent = cls(run, cls.Config(**settings["hyperparameters"]))
             whole = Rollout(**torch.load(settings["rollout"], weights_only=True))
             rows = settings["num_envs"] // dist.get_world_size()
             mine = whole.episodes(torch.arange(dist.get_rank() * rows, (dist.get_rank() + 1) * rows))
             stats = agent.update(mine)
-            results[agent_name] = {"weights": {k: v.detach().clone() for k, v in agent.policy_model.state_dict().items()},
-                                   "stats": stats}
+            results[agent_name] = {
+                "weights": {k: v.detach().clone() for k, v in agent.policy_model.state_dict().items()},
+                "stats": stats,
+            }
             agent.close()
         if dist.get_rank() == 0:
             torch.save(results, out_file)

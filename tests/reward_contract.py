@@ -12,7 +12,7 @@ of them; two details of a byte-level BPE vocabulary are spelled out in :func:`pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -145,7 +145,9 @@ def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=
     scores = reference_scores(task, dense.prompt, step_texts(tokenizer, dense.actions, dense.done))
     potentials = [0.0] + scores[1:]  # the potential before the first token is 0, whatever the empty text scores
     for t, reward in enumerate(dense.rewards):
-        assert reward == pytest.approx(potentials[t + 1] - potentials[t], abs=score_tolerance), f"dense reward of step {t}"
+        assert reward == pytest.approx(potentials[t + 1] - potentials[t], abs=score_tolerance), (
+            f"dense reward of step {t}"
+        )
     assert all(r == 0.0 for r in sparse.rewards[:-1])
     if dense.done:
         assert sparse.rewards[-1] == pytest.approx(scores[-1], abs=score_tolerance)
@@ -157,7 +159,7 @@ def assert_dense_sums_to_sparse(dense_env, sparse_env, seed, actions, tolerance=
         assert sum(dense.rewards) == pytest.approx(scores[-1], abs=score_tolerance)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _partial_character_tokens(tokenizer) -> tuple[int, ...]:
     return tuple(i for i in range(tokenizer.vocab_size) if tokenizer.decode([i]).endswith(REPLACEMENT))
 
@@ -201,7 +203,9 @@ def action_lists(env, words, max_size, with_eos=True):
     return st.lists(st.one_of(*choices), min_size=1, max_size=max_size)
 
 
-def random_actions(rng: np.random.Generator, tokenizer, vocab_size: int, shape, eos_rate=0.05, partial_rate=0.15) -> np.ndarray:
+def random_actions(
+    rng: np.random.Generator, tokenizer, vocab_size: int, shape, eos_rate=0.05, partial_rate=0.15
+) -> np.ndarray:
     """Random token ids of ``shape``, with EOS and partial-character tokens mixed in at the given rates."""
     actions = rng.integers(0, vocab_size, size=shape)
     partial = partial_character_tokens(tokenizer)

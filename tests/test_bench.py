@@ -8,10 +8,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from textgym import cli
 from textgym_agents.bench.config import SuiteConfigError, load_suite
 from textgym_agents.bench.report import write_report
 from textgym_agents.bench.runner import run_suite
-from textgym import cli
 
 MINI = """
 name: mini
@@ -41,7 +41,9 @@ def test_suite_runs_reports_and_skips_finished_runs(tmp_path, mini_config):
     suite = load_suite(None, str(mini_config), str(out), device="cpu")
     assert len(suite.runs) == 2 * 2 * 2  # agents x modes x seeds
     run_suite(suite, out, workers=1, progress=False)
-    paths = write_report(suite.runs, out, suite.name, "textgym bench --config mini.yaml", heatmap=True, thresholds=suite.thresholds)
+    paths = write_report(
+        suite.runs, out, suite.name, "textgym bench --config mini.yaml", heatmap=True, thresholds=suite.thresholds
+    )
     with open(paths["results"], newline="") as f:
         rows = list(csv.DictReader(f))
     assert set(rows[0]) == {"agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds",
@@ -75,25 +77,53 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
     "text, message",
     [
         ("name: x\nagents: [alphago]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "unknown agent 'alphago'"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Chess-v0, threshold: 0.5}]\n", "unknown task 'textgym/Chess-v0'"),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Chess-v0, threshold: 0.5}]\n",
+            "unknown task 'textgym/Chess-v0'",
+        ),
         ("name: x\nagents: [random\ntasks: [", "is not valid YAML"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\ncolour: red\n", r"unknown key\(s\) \['colour'\]"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\nreward_modes: [instant]\n", "reward_modes must be"),
-        ("name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "unknown hyper-parameter"),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\ncolour: red\n",
+            r"unknown key\(s\) \['colour'\]",
+        ),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\nreward_modes: [instant]\n",
+            "reward_modes must be",
+        ),
+        (
+            "name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "unknown hyper-parameter",
+        ),
         ("name: x\nagents: []\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "'agents' must be a non-empty list"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0}]\n", r"tasks\[0\] \(textgym/Copy-v0\) has no 'threshold'"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 1.5}]\n",
-         r"tasks\[0\] \(textgym/Copy-v0\): threshold 1.5 is outside the task's score range \[0, 1\]"),
-        ("name: x\nagents: [random]\ntasks: [{env: textgym/Sentiment-v0, threshold: high}]\n",
-         r"\(textgym/Sentiment-v0\): threshold 'high' is outside the task's score range \[-1, 1\]"),
-        ("name: x\nagents: [lm-ppo, {name: lm-ppo, reward_modes: [sparse]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
-         "several agent entries make the same runs"),
-        ("name: x\nagents: [{name: lm-ppo, reward_modes: [late]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
-         r"agents\[0\]: reward_modes must be"),
-        ("name: x\nagents: [{name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: attention}}]\n"
-         "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "credit='attention' needs a reward-model task"),
-        ("name: x\nagents: [{name: lm-ppo, hyperparameters: {credit: uniform}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
-         r"credit='uniform'\) learns the same from both reward modes"),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0}]\n",
+            r"tasks\[0\] \(textgym/Copy-v0\) has no 'threshold'",
+        ),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Copy-v0, threshold: 1.5}]\n",
+            r"tasks\[0\] \(textgym/Copy-v0\): threshold 1.5 is outside the task's score range \[0, 1\]",
+        ),
+        (
+            "name: x\nagents: [random]\ntasks: [{env: textgym/Sentiment-v0, threshold: high}]\n",
+            r"\(textgym/Sentiment-v0\): threshold 'high' is outside the task's score range \[-1, 1\]",
+        ),
+        (
+            "name: x\nagents: [lm-ppo, {name: lm-ppo, reward_modes: [sparse]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "several agent entries make the same runs",
+        ),
+        (
+            "name: x\nagents: [{name: lm-ppo, reward_modes: [late]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            r"agents\[0\]: reward_modes must be",
+        ),
+        (
+            "name: x\nagents: [{name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: attention}}]\n"
+            "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "credit='attention' needs a reward-model task",
+        ),
+        (
+            "name: x\nagents: [{name: lm-ppo, hyperparameters: {credit: uniform}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            r"credit='uniform'\) learns the same from both reward modes",
+        ),
     ],
 )
 def test_bad_configs_fail_before_any_run(tmp_path, text, message):
@@ -108,7 +138,10 @@ def test_bad_configs_fail_before_any_run(tmp_path, text, message):
 
 def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
     assert cli.main(["bench", "--suite", "gigantic", "--out", str(tmp_path / "o")]) == 2
-    assert "unknown suite 'gigantic'; allowed: credit, full, lm_agents, quick, sentiment_rm, standard" in capsys.readouterr().err
+    assert (
+        "unknown suite 'gigantic'; allowed: credit, full, lm_agents, quick, sentiment_rm, standard"
+        in capsys.readouterr().err
+    )
     out = tmp_path / "taken"
     (out).mkdir()
     (out / "suite.json").write_text(json.dumps({"name": "other", "runs": ["a"]}))
@@ -194,19 +227,32 @@ def test_runs_made_with_other_settings_than_the_reused_ones_are_flagged_in_the_s
     config.write_text(RANDOM_ONLY)
     out = tmp_path / "out"
     first = f"textgym bench --config {config} --out {out} --workers 1 --no-heatmap --no-progress"
-    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            ["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]
+        )
+        == 0
+    )
     capsys.readouterr()
     shutil.rmtree(out / "runs" / "random__Copy-v0__sparse__seed0")  # one run to make again...
     config.write_text(RANDOM_ONLY.replace("steps: 128", "steps: 192"))  # ...with a longer budget
     second = f"textgym bench --config {config} --out {out} --workers 1 --no-heatmap --no-progress"
-    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            ["bench", "--config", str(config), "--out", str(out), "--workers", "1", "--no-heatmap", "--no-progress"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Reusing 1 finished run in" in printed and "(1 to run)" in printed
     assert "WARNING: the reused runs were made with other settings than this command gives" in printed
     assert "steps: made with 128, asked 192 (1 run)" in printed
     summary = (out / "summary.md").read_text()
     assert _reproduce_line(out) == f"Reproduce: `{first}`"  # the first command made most of the runs
-    assert f"**Mixed settings: 1 run was made by `{second}`**" in summary and "steps 192 (the runs it found: 128)" in summary
+    assert (
+        f"**Mixed settings: 1 run was made by `{second}`**" in summary
+        and "steps 192 (the runs it found: 128)" in summary
+    )
     # the record outlives the invocation: a later report of the folder says it too
     assert cli.main(["bench", "--config", str(config), "--out", str(out), "--report-only", "--no-heatmap"]) == 0
     assert "Reporting 2 finished runs" in capsys.readouterr().out
@@ -238,9 +284,21 @@ def _synthetic_rows(agents, envs=("textgym/Copy-v0", "textgym/Reverse-v0")):
             for mode in ("dense", "sparse"):
                 for seed in range(2):
                     for steps in (0, 100):
-                        rows.append({"agent": agent, "env_id": env, "reward_mode": mode, "seed": seed, "env_steps": steps,
-                                     "eval_return": float(rng.uniform()), "ref_perplexity": float(rng.uniform(2, 50)),
-                                     "distinct_1": 0.5, "distinct_2": 0.5, "repetition": 0.1, "wall_seconds": 1.0})
+                        rows.append(
+                            {
+                                "agent": agent,
+                                "env_id": env,
+                                "reward_mode": mode,
+                                "seed": seed,
+                                "env_steps": steps,
+                                "eval_return": float(rng.uniform()),
+                                "ref_perplexity": float(rng.uniform(2, 50)),
+                                "distinct_1": 0.5,
+                                "distinct_2": 0.5,
+                                "repetition": 0.1,
+                                "wall_seconds": 1.0,
+                            }
+                        )
     return rows
 
 
@@ -256,8 +314,13 @@ def _styled_artists(fig):
     for artist in fig.findobj(lambda a: isinstance(a.get_gid(), str) and "|" in a.get_gid()):
         agent, mode = artist.get_gid().split("|")
         if isinstance(artist, Line2D):
-            colour, style = artist.get_color(), (artist.get_linestyle(), artist.get_marker(), artist.get_markerfacecolor() != "white")
-        elif isinstance(artist, PathCollection):  # scatter: the edge is the agent's colour, the face says filled or open
+            colour, style = (
+                artist.get_color(),
+                (artist.get_linestyle(), artist.get_marker(), artist.get_markerfacecolor() != "white"),
+            )
+        elif isinstance(
+            artist, PathCollection
+        ):  # scatter: the edge is the agent's colour, the face says filled or open
             colour, style = artist.get_edgecolor()[0], ("scatter", len(artist.get_facecolor()) > 0)
         elif isinstance(artist, PolyCollection):  # a learning curve's band
             colour, style = artist.get_facecolor()[0], None
@@ -281,9 +344,12 @@ def test_plots_give_each_agent_one_colour_and_each_reward_mode_one_style():
     colours = report.agent_colours(agents)
     samples = [{"title": f"{a} on textgym/Copy-v0 (dense)", "prompt": "p", "tokens": ["a", "b"], "rewards": [0.1, -0.1],
                 "agent": a, "reward_mode": "dense"} for a in agents]
-    figures = {"curves": report.figure_learning_curves(rows, colours), "aggregate": report.figure_aggregate(rows, colours),
-               "naturalness": report.figure_score_vs_perplexity(rows, colours),
-               "heatmap": report.figure_token_rewards(samples, colours)}
+    figures = {
+        "curves": report.figure_learning_curves(rows, colours),
+        "aggregate": report.figure_aggregate(rows, colours),
+        "naturalness": report.figure_score_vs_perplexity(rows, colours),
+        "heatmap": report.figure_token_rewards(samples, colours),
+    }
     seen = {name: _styled_artists(fig) for name, fig in figures.items()}
     for fig in figures.values():
         plt.close(fig)
@@ -317,9 +383,13 @@ def test_hyperparameter_defaults_recorded_in_run_json_are_not_differences(tmp_pa
     from textgym_agents.registry import agent_class
     from textgym_agents.run import RunConfig
 
-    run = RunConfig(agent="sb3-ppo", env_id="textgym/Copy-v0", out=str(tmp_path / "run"), hyperparameters={"n_steps": 32})
+    run = RunConfig(
+        agent="sb3-ppo", env_id="textgym/Copy-v0", out=str(tmp_path / "run"), hyperparameters={"n_steps": 32}
+    )
     made = dataclasses.asdict(run)
-    made["hyperparameters"] = dataclasses.asdict(config_from_dict(agent_class("sb3-ppo").Config, {"n_steps": 32}, "sb3-ppo"))
+    made["hyperparameters"] = dataclasses.asdict(
+        config_from_dict(agent_class("sb3-ppo").Config, {"n_steps": 32}, "sb3-ppo")
+    )
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run.json").write_text(json.dumps(made))
     (tmp_path / "run" / "summary.json").write_text("{}")
@@ -332,7 +402,8 @@ def test_credit_arms_are_named_and_reported_by_their_credit(tmp_path):
     path = tmp_path / "credit.yaml"
     path.write_text(
         "name: c\nseeds: 2\nagents:\n  - lm-ppo\n  - {name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: uniform}}\n"
-        "tasks: [{env: textgym/Copy-v0, threshold: 0.5, steps: 1}]\n")
+        "tasks: [{env: textgym/Copy-v0, threshold: 0.5, steps: 1}]\n"
+    )
     suite = load_suite(None, str(path), str(tmp_path / "out"), device="cpu")
     names = sorted(run.out.split("/")[-1] for run in suite.runs)
     assert names == [f"lm-ppo__Copy-v0__{label}__seed{s}" for label in ("dense", "sparse", "uniform") for s in (0, 1)]
@@ -350,7 +421,9 @@ def test_sparse_peak_section_counts_steps_to_the_sparse_arms_best_iqm():
                 rows.append({"agent": "lm-ppo", "env_id": "textgym/Copy-v0", "reward_mode": mode, "seed": seed,
                              "env_steps": 100 * k + seed, "eval_return": value, "ref_perplexity": float("nan"),
                              "distinct_1": 0.5, "distinct_2": 0.5, "repetition": 0.1, "wall_seconds": 1.0})
-    sparse = {seed: [(100 * k + seed, v) for k, v in enumerate(returns)] for seed, returns in enumerate(curves["sparse"])}
+    sparse = {
+        seed: [(100 * k + seed, v) for k, v in enumerate(returns)] for seed, returns in enumerate(curves["sparse"])
+    }
     assert sparse_peak(sparse) == (101, pytest.approx(0.5))  # the first evaluation with the highest IQM
     summary = summarize(rows, "c", "cmd")
     assert "## Steps to reach the sparse reward's peak" in summary
@@ -369,7 +442,9 @@ def test_a_suite_that_gained_an_agent_extends_its_folder(tmp_path, capsys):
             "--no-progress"]
     assert cli.main(argv) == 0
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json")}
-    config.write_text(RANDOM_ONLY.replace("agents: [random]", "agents: [random, {name: lm-ppo, hyperparameters: {num_epochs: 1}}]"))
+    config.write_text(
+        RANDOM_ONLY.replace("agents: [random]", "agents: [random, {name: lm-ppo, hyperparameters: {num_epochs: 1}}]")
+    )
     assert cli.main(argv) == 0
     assert "Reusing 2 finished runs" in capsys.readouterr().out
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("runs/*/summary.json") if p in stamps}  # not rerun
@@ -383,7 +458,9 @@ def test_a_suite_that_gained_an_agent_extends_its_folder(tmp_path, capsys):
 
 def test_a_hyperparameter_added_after_a_run_was_made_is_no_difference_at_its_default(tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
-    config.write_text(RANDOM_ONLY.replace("agents: [random]", "agents: [{name: lm-ppo, hyperparameters: {num_epochs: 1}}]"))
+    config.write_text(
+        RANDOM_ONLY.replace("agents: [random]", "agents: [{name: lm-ppo, hyperparameters: {num_epochs: 1}}]")
+    )
     out = tmp_path / "out"
     argv = ["bench", "--config", str(config), "--out", str(out), "--device", "cpu", "--workers", "1", "--no-heatmap",
             "--no-progress"]

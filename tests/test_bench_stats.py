@@ -39,8 +39,9 @@ def test_iqm_trims_a_quarter_at_each_end_like_scipy():
 
 
 def _shipped_seed_counts() -> set[int]:
-    from textgym_agents.bench.config import SUITES_DIR
     import yaml
+
+    from textgym_agents.bench.config import SUITES_DIR
 
     return {yaml.safe_load(p.read_text())["seeds"] for p in SUITES_DIR.glob("*.yaml")}
 
@@ -74,7 +75,9 @@ def test_probability_of_improvement_ci_covers_at_five_seeds(shift):
     trials = 400
     hits = 0
     for _ in range(trials):
-        _, low, high = stats.probability_of_improvement_ci({"t": shift + rng.standard_normal(5)}, {"t": rng.standard_normal(5)})
+        _, low, high = stats.probability_of_improvement_ci(
+            {"t": shift + rng.standard_normal(5)}, {"t": rng.standard_normal(5)}
+        )
         hits += low <= truth <= high
     assert hits / trials >= 0.90
 

@@ -83,7 +83,13 @@ def test_single_and_batched_envs_agree(chat_model):
         assert infos["prompt_index"][row] == info["prompt_index"]
         np.testing.assert_array_equal(observations["input_ids"][row], observation["input_ids"])
         np.testing.assert_array_equal(observations["attention_mask"][row], observation["attention_mask"])
-    vector = gym.make_vec("textgym/Sentiment-v0", num_envs=2, vectorization_mode="vector_entry_point", model=chat_model, chat_template=True)
+    vector = gym.make_vec(
+        "textgym/Sentiment-v0",
+        num_envs=2,
+        vectorization_mode="vector_entry_point",
+        model=chat_model,
+        chat_template=True,
+    )
     assert vector.setup.chat_template
 
 
@@ -91,7 +97,9 @@ def test_both_splits_are_templated_so_the_observation_length_fits_them(chat_mode
     train = TextGenEnv(task="qa", model=chat_model, chat_template=True, split="train")
     evaluation = TextGenEnv(task="qa", model=chat_model, chat_template=True, split="eval")
     assert train.observation_space == evaluation.observation_space
-    longest = max(len(train.tokenizer.encode(templated(p.text))) for split in ("train", "eval") for p in train.task.prompts(split))
+    longest = max(
+        len(train.tokenizer.encode(templated(p.text))) for split in ("train", "eval") for p in train.task.prompts(split)
+    )
     assert train.setup.max_prompt_tokens == longest
 
 
@@ -104,7 +112,10 @@ def test_a_tokenizer_without_a_template_is_a_clear_error():
 
 @pytest.mark.parametrize("env_id", ["textgym/Copy-v0", "textgym/Reverse-v0", "textgym/Arithmetic-v0"])
 def test_a_task_with_its_own_vocabulary_is_a_clear_error(env_id):
-    with pytest.raises(ValueError, match=r"chat_template=True needs a model's tokenizer, but task '\w+' brings its own symbol vocabulary"):
+    with pytest.raises(
+        ValueError,
+        match=r"chat_template=True needs a model's tokenizer, but task '\w+' brings its own symbol vocabulary",
+    ):
         gym.make(env_id, chat_template=True)
 
 

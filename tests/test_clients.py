@@ -39,13 +39,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env, data_equivalence
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import batch_space
 
-import reward_contract
 import textgym
-from textgym import TextGenEnv, rendering
+from textgym import rendering
 from textgym.arrays import ArrayBackend
 from textgym.envs.vector import TextGenVectorEnv
 from textgym.models.loader import ModelNotFoundError
@@ -87,7 +87,9 @@ def assert_single_envs_go_on_alike(original: gym.Env, twin: gym.Env, actions: np
             assert same(expected, got), f"reset after step {t}: the copy gave {got}, the original {expected}"
 
 
-def assert_vector_envs_go_on_alike(original: gym.vector.VectorEnv, twin: gym.vector.VectorEnv, actions: np.ndarray) -> None:
+def assert_vector_envs_go_on_alike(
+    original: gym.vector.VectorEnv, twin: gym.vector.VectorEnv, actions: np.ndarray
+) -> None:
     """Step both batched envs with the rows of ``actions`` (autoreset included); every result must match."""
     for t, row in enumerate(actions):
         expected, got = original.step(row), twin.step(row)
@@ -285,7 +287,9 @@ def test_async_vector_env_in_fresh_processes(context):
     """``AsyncVectorEnv`` with a start method that imports textgym afresh in each worker steps as ``SyncVectorEnv``."""
     if context not in multiprocessing.get_all_start_methods():
         pytest.skip(f"no {context!r} start method on this platform")
-    asynchronous = gym.make_vec("textgym/Copy-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"context": context})
+    asynchronous = gym.make_vec(
+        "textgym/Copy-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"context": context}
+    )
     synchronous = gym.make_vec("textgym/Copy-v0", num_envs=2, vectorization_mode="sync")
     try:
         assert same(asynchronous.reset(seed=0), synchronous.reset(seed=0))
@@ -466,7 +470,12 @@ def test_record_video(tmp_path):
     pytest.importorskip("moviepy")
     from gymnasium.wrappers import RecordVideo
 
-    env = RecordVideo(gym.make(COPY, render_mode="rgb_array"), str(tmp_path / "videos"), episode_trigger=lambda episode: True, disable_logger=True)
+    env = RecordVideo(
+        gym.make(COPY, render_mode="rgb_array"),
+        str(tmp_path / "videos"),
+        episode_trigger=lambda episode: True,
+        disable_logger=True,
+    )
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     episodes = 0
@@ -484,7 +493,11 @@ def test_record_video(tmp_path):
 
 
 def assert_same(ours, theirs, key):
-    assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype and ours.shape == theirs.shape, (key, ours, theirs)
+    assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype and ours.shape == theirs.shape, (
+        key,
+        ours,
+        theirs,
+    )
     if ours.dtype.kind == "f":
         np.testing.assert_allclose(ours, theirs, atol=1e-12, err_msg=key)
     else:
@@ -493,7 +506,12 @@ def assert_same(ours, theirs, key):
 
 @pytest.mark.parametrize(
     "env_id, arrays, observation",
-    [(COPY, "numpy", "dict"), (COPY, "torch", "input_ids"), ("textgym/Sentiment-v0", "numpy", "dict"), ("textgym/Keywords-v0", "numpy", "input_ids")],
+    [
+        (COPY, "numpy", "dict"),
+        (COPY, "torch", "input_ids"),
+        ("textgym/Sentiment-v0", "numpy", "dict"),
+        ("textgym/Keywords-v0", "numpy", "input_ids"),
+    ],
 )
 def test_next_step_autoreset_matches_sync_vector_env(env_id, arrays, observation):
     n, horizon = len(SEEDS), 5
@@ -571,7 +589,9 @@ def test_vector_observation_wrappers_that_need_next_step():
     their_obs, _ = theirs.reset(seed=SEEDS)
     np.testing.assert_allclose(our_obs, their_obs, rtol=1e-5)
     rng = np.random.default_rng(0)
-    for row_actions in reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (15, n), eos_rate=0.2):
+    for row_actions in reward_contract.random_actions(
+        rng, vec.tokenizer, vec.single_action_space.n, (15, n), eos_rate=0.2
+    ):
         our_obs, our_rewards, *_ = ours.step(row_actions)
         their_obs, their_rewards, *_ = theirs.step(row_actions)
         np.testing.assert_allclose(our_obs, their_obs, rtol=1e-5, atol=1e-6)
@@ -635,7 +655,9 @@ def test_batched_input_ids_observation(mode):
     obs, _ = vec.reset(seed=SEEDS[:n])
     expected, _ = dict_vec.reset(seed=SEEDS[:n])
     rng = np.random.default_rng(2)
-    for row_actions in reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (10, n), eos_rate=0.2):
+    for row_actions in reward_contract.random_actions(
+        rng, vec.tokenizer, vec.single_action_space.n, (10, n), eos_rate=0.2
+    ):
         obs, _, terminated, _, info = vec.step(row_actions)
         expected, _, _, _, expected_info = dict_vec.step(row_actions)
         assert vec.observation_space.contains(obs)

@@ -17,15 +17,30 @@ import pytest
 import torch
 
 import textgym.models
-from textgym_agents.lm.credit import CREDIT_MODES, attention_credit, check_credit, credited_rewards, task_of, uniform_credit
+from textgym_agents.lm.credit import (
+    CREDIT_MODES,
+    attention_credit,
+    check_credit,
+    credited_rewards,
+    task_of,
+    uniform_credit,
+)
 
 H = 12
 EOS = 0
 
 
 def make_env(reward_mode: str = "dense", task_id: str = "textgym/SentimentRM-v0", num_envs: int = 4):
-    return gym.make_vec(task_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device="cpu", output="torch",
-                        autoreset_mode="Disabled", reward_mode=reward_mode, max_new_tokens=H)
+    return gym.make_vec(
+        task_id,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        device="cpu",
+        output="torch",
+        autoreset_mode="Disabled",
+        reward_mode=reward_mode,
+        max_new_tokens=H,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +214,9 @@ def test_attention_credit_matches_the_authors_formula_when_tokenizers_agree(env,
     ids, mask, rewards = play(env, sequences, prompt_index=0)
     credit = attention_credit(env, rewards, ids, mask)
     for row, k in ((0, n), (1, 3), (3, 1)):
-        _, attention, logit = direct_attention(direct_model, rm_tokenizer, prompt + env.tokenizer.decode(policy_ids[:k]))
+        _, attention, logit = direct_attention(
+            direct_model, rm_tokenizer, prompt + env.tokenizer.decode(policy_ids[:k])
+        )
         final = float(rewards[row].sum())
         assert logit == pytest.approx(final, abs=1e-4)  # the same text, read at the same position, as the env scored
         q = len(query)

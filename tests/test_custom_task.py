@@ -16,7 +16,9 @@ def exclamations(prompt, continuation):
 
 
 def test_custom_task_runs_and_keeps_the_contract():
-    task = Task("excited", prompts=["Say hello", "Say goodbye"], score=exclamations, score_range=(0, 1), max_new_tokens=6)
+    task = Task(
+        "excited", prompts=["Say hello", "Say goodbye"], score=exclamations, score_range=(0, 1), max_new_tokens=6
+    )
     tok = textgym.models.load_tokenizer("tiny")
     bang = tok.encode("!")[0]
     for mode in ("dense", "sparse"):

@@ -22,9 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL_COPY = {"task_kwargs": {"num_symbols": 3, "min_length": 2, "max_length": 3}}
 SYMBOL_MODEL = {"symbol_model_width": 16, "symbol_model_layers": 1, "symbol_model_heads": 1}
 #: one minibatch: each optimizer step sees the whole batch, on one rank or split over two
-UPDATE = {"lm-ppo": {"num_epochs": 2, "num_minibatches": 1, "learning_rate": 1e-2, **SYMBOL_MODEL},
-          "lm-grpo": {"num_iterations": 2, "num_minibatches": 1, "learning_rate": 1e-2, "group_size": 2, **SYMBOL_MODEL},
-          "lm-rloo": {"num_epochs": 2, "num_minibatches": 1, "learning_rate": 1e-2, "group_size": 2, **SYMBOL_MODEL}}
+UPDATE = {
+    "lm-ppo": {"num_epochs": 2, "num_minibatches": 1, "learning_rate": 1e-2, **SYMBOL_MODEL},
+    "lm-grpo": {"num_iterations": 2, "num_minibatches": 1, "learning_rate": 1e-2, "group_size": 2, **SYMBOL_MODEL},
+    "lm-rloo": {"num_epochs": 2, "num_minibatches": 1, "learning_rate": 1e-2, "group_size": 2, **SYMBOL_MODEL},
+}
 
 
 def torchrun(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -56,7 +58,9 @@ def test_two_ranks_of_b_episodes_make_the_update_of_one_process_with_2b(tmp_path
         settings[agent_name] = {"num_envs": 8, "env_kwargs": SMALL_COPY, "hyperparameters": hyperparameters,
                                 "rollout": str(file)}
 
-    torchrun([str(REPO / "tests" / "data_parallel_worker.py"), json.dumps(settings), str(tmp_path / "ranks.pt")], tmp_path)
+    torchrun(
+        [str(REPO / "tests" / "data_parallel_worker.py"), json.dumps(settings), str(tmp_path / "ranks.pt")], tmp_path
+    )
     ranks = torch.load(tmp_path / "ranks.pt", weights_only=True)
     for agent_name, (after, stats) in single_runs.items():
         for name, value in after.items():

@@ -34,7 +34,9 @@ def test_observation_layout(env_id):
     assert list(obs["input_ids"][:n]) == prompt_ids
     assert obs["attention_mask"][:n].all() and not obs["attention_mask"][n:].any()
     assert (obs["input_ids"][n:] == base.tokenizer.pad_token_id).all()
-    action = next(i for i in range(env.action_space.n) if i != base.tokenizer.eos_token_id and base.tokenizer.decode([i]))
+    action = next(
+        i for i in range(env.action_space.n) if i != base.tokenizer.eos_token_id and base.tokenizer.decode([i])
+    )
     obs, reward, terminated, truncated, info = env.step(action)
     assert obs["input_ids"][n] == action and obs["attention_mask"][n] == 1 and obs["attention_mask"][n + 1 :].sum() == 0
     assert info["text"] == base.tokenizer.decode([action])

@@ -46,7 +46,9 @@ def test_batched_env_fuzz(env_id):
         np.testing.assert_allclose(dense.sum(0), sparse.sum(0), atol=1e-9)  # the reward contract, per row
         np.testing.assert_allclose(dense.sum(0), dense_final, atol=1e-9)
         assert (sparse[~sparse_done] == 0).all()
-        again = run(env_id, "dense", seed, actions, horizon, arrays="torch")  # determinism, and the accelerator path agrees
+        again = run(
+            env_id, "dense", seed, actions, horizon, arrays="torch"
+        )  # determinism, and the accelerator path agrees
         np.testing.assert_array_equal(again[0], dense)
         for a, b in zip(again[3], dense_obs):
             np.testing.assert_array_equal(a["input_ids"], b["input_ids"])

@@ -9,25 +9,35 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym.models.incremental_reward import IncrementalScores, RowTokenizer, TailTokenizer
 from textgym.models.loader import BUNDLED_MODELS, load_tokenizer
 from textgym.models.reward_models import RewardModelError, load_reward_model
 from textgym.tasks import RewardModelTask
 
-pytestmark = pytest.mark.skipif(not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file(), reason="tiny-sentiment not built")
+pytestmark = pytest.mark.skipif(
+    not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file(), reason="tiny-sentiment not built"
+)
 
-PROMPTS = {"train": ["The film was", "Our waiter seemed", "This blender is", "The hotel room felt"], "eval": ["The book was"]}
+PROMPTS = {
+    "train": ["The film was", "Our waiter seemed", "This blender is", "The hotel room felt"],
+    "eval": ["The book was"],
+}
 CORPUS = [
-    "The food was wonderful and the staff were lovely.", "The soup was cold, the bread was stale, and the waiter was rude.",
-    "I would not go back; it's far too expensive for what you get!", "Great film, great cast: 10/10, would watch again.",
-    "The hotel room felt small but clean, and the view of the sea was beautiful.", "Awful service. Never again...",
-    "This blender is loud; it broke after 3 weeks.", "The book was a slow start, but the ending made up for it.",
-    "Our waiter seemed tired, yet he was kind and quick.", "We've stayed here twice and we'll stay again.",
+    "The food was wonderful and the staff were lovely.",
+    "The soup was cold, the bread was stale, and the waiter was rude.",
+    "I would not go back; it's far too expensive for what you get!",
+    "Great film, great cast: 10/10, would watch again.",
+    "The hotel room felt small but clean, and the view of the sea was beautiful.",
+    "Awful service. Never again...",
+    "This blender is loud; it broke after 3 weeks.",
+    "The book was a slow start, but the ending made up for it.",
+    "Our waiter seemed tired, yet he was kind and quick.",
+    "We've stayed here twice and we'll stay again.",
 ]
 SPECIALS = ["<|endoftext|>", "<pad>", "<unk>"]
 
@@ -46,7 +56,9 @@ def save_gpt2_classifier(folder, byte_level: bool = True, n_positions: int = 512
         backend = Tokenizer(models.BPE())
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        trainer = trainers.BpeTrainer(
+            vocab_size=300, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        )
     else:
         backend = Tokenizer(models.BPE(unk_token="<unk>"))
         backend.normalizer = normalizers.Lowercase()
@@ -54,7 +66,9 @@ def save_gpt2_classifier(folder, byte_level: bool = True, n_positions: int = 512
         trainer = trainers.BpeTrainer(vocab_size=150, special_tokens=SPECIALS)
     backend.train_from_iterator(CORPUS * 3, trainer)
     bos = backend.token_to_id("<|endoftext|>")
-    backend.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
+    backend.post_processor = processors.TemplateProcessing(
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)]
+    )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                         pad_token="<pad>", unk_token="<unk>", model_max_length=n_positions)
     torch.manual_seed(seed)
@@ -117,21 +131,30 @@ def policy_actions(policy, max_size: int):
 def test_incremental_score_is_the_full_rescore_at_every_prefix(which, sentiment, byte_bpe, word_bpe, policy):
     """Rows grow by decoded policy tokens and start again at random; at every update each row's score is ``RewardModel.score``
     of its text, whatever the classifier's tokenizer does to the appended text."""
-    rm = sentiment if which == "tiny-sentiment" else load_reward_model({"byte-bpe": byte_bpe, "word-bpe": word_bpe}[which],
-                                                                      label="positive", device="cpu")
+    rm = (
+        sentiment
+        if which == "tiny-sentiment"
+        else load_reward_model({"byte-bpe": byte_bpe, "word-bpe": word_bpe}[which], label="positive", device="cpu")
+    )
     assert rm.decoder_problem() is None
     expected_tokenizer = RowTokenizer if which == "word-bpe" else TailTokenizer
     num_rows = 3
 
-    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    )
     @given(episodes=st.lists(policy_actions(policy, 14), min_size=num_rows, max_size=num_rows + 3), data=st.data())
     def check(episodes, data):
         rows = IncrementalScores(rm, num_rows)
         assert type(rows.tokenizer) is expected_tokenizer
-        prompts = data.draw(st.lists(st.sampled_from(PROMPTS["train"] + [""]), min_size=len(episodes), max_size=len(episodes)))
+        prompts = data.draw(
+            st.lists(st.sampled_from(PROMPTS["train"] + [""]), min_size=len(episodes), max_size=len(episodes))
+        )
         # episode i runs in row i % num_rows, after the episode before it there; rows step together
-        queues = [[(prompts[i], policy_texts(policy, tokens)) for i, tokens in enumerate(episodes) if i % num_rows == row]
-                  for row in range(num_rows)]
+        queues = [
+            [(prompts[i], policy_texts(policy, tokens)) for i, tokens in enumerate(episodes) if i % num_rows == row]
+            for row in range(num_rows)
+        ]
         current = [None] * num_rows
         while any(queues) or any(current):
             rows_now, texts_now = [], []
@@ -166,7 +189,9 @@ def test_rows_hold_what_the_models_own_forward_reads(sentiment):
     num_rows = 12
     model = sentiment.model
 
-    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    )
     @given(seed=st.integers(0, 2**16))
     def check(seed):
         rng = np.random.default_rng(seed)
@@ -179,9 +204,14 @@ def test_rows_hold_what_the_models_own_forward_reads(sentiment):
                 if kind < 0.1:
                     ids[row] = [0] + rng.integers(2, 4000, size=rng.integers(0, 6)).tolist()  # start again
                 elif kind < 0.25:
-                    ids[row] = ids[row][: max(1, len(ids[row]) - rng.integers(0, 4))] + rng.integers(1, 4000, size=rng.integers(2, 9)).tolist()
+                    ids[row] = (
+                        ids[row][: max(1, len(ids[row]) - rng.integers(0, 4))]
+                        + rng.integers(1, 4000, size=rng.integers(2, 9)).tolist()
+                    )
                 else:
-                    ids[row] = ids[row] + [int(rng.integers(1, 4000))]  # id 1 is the pad id: the head skips it, as the model does
+                    ids[row] = ids[row] + [
+                        int(rng.integers(1, 4000))
+                    ]  # id 1 is the pad id: the head skips it, as the model does
             got = rows.set_ids(chosen, [ids[row] for row in chosen])
             with torch.no_grad():
                 for i, row in enumerate(chosen):
@@ -193,9 +223,40 @@ def test_rows_hold_what_the_models_own_forward_reads(sentiment):
 
 
 @settings(max_examples=60, deadline=None)
-@given(pieces=st.lists(st.sampled_from(["The", " food", " was", "  ", " ", "\n", "\n\n", "!", "'s", " 's", "'", "12", "3", " 4",
-                                        "é", " naïve", "\t", "<pad>", "<|endoftext|>", "wonder", "ful", ",", " and", "x"]),
-                       min_size=1, max_size=25))
+@given(
+    pieces=st.lists(
+        st.sampled_from(
+            [
+                "The",
+                " food",
+                " was",
+                "  ",
+                " ",
+                "\n",
+                "\n\n",
+                "!",
+                "'s",
+                " 's",
+                "'",
+                "12",
+                "3",
+                " 4",
+                "é",
+                " naïve",
+                "\t",
+                "<pad>",
+                "<|endoftext|>",
+                "wonder",
+                "ful",
+                ",",
+                " and",
+                "x",
+            ]
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_tail_tokenizer_gives_the_tokenizers_own_ids(pieces):
     """Tokenising each text only after its last safe point (a space between two non-spaces) gives the ids of the whole text."""
     rm = load_reward_model("tiny-sentiment", label="positive", device="cpu")
@@ -209,7 +270,9 @@ def test_tail_tokenizer_gives_the_tokenizers_own_ids(pieces):
 def test_tail_tokenizer_applies_to_byte_level_bpe_only(sentiment, byte_bpe, word_bpe):
     assert TailTokenizer.applies_to(sentiment.tokenizer)
     assert TailTokenizer.applies_to(load_reward_model(byte_bpe, label=1, device="cpu").tokenizer)
-    assert not TailTokenizer.applies_to(load_reward_model(word_bpe, label=1, device="cpu").tokenizer)  # a normalizer, another split
+    assert not TailTokenizer.applies_to(
+        load_reward_model(word_bpe, label=1, device="cpu").tokenizer
+    )  # a normalizer, another split
 
 
 # -- through the envs ------------------------------------------------------------------------------------
@@ -239,7 +302,11 @@ def test_a_dense_episode_feeds_each_token_about_once(which, word_bpe, policy):
         finals += [(prompts[row], info["final_info"]["text"][row]) for row in np.flatnonzero(terminated)]
     assert len(finals) == num_envs  # every row ended at the horizon, at the last step
     final_tokens = sum(task.reward_model.token_counts([task.classifier_input(p, text) for p, text in finals]))
-    fed = rows.tokens_fed - fed_before + sum(task.reward_model.token_counts([task.classifier_input(p, "") for p in prompts]))
+    fed = (
+        rows.tokens_fed
+        - fed_before
+        + sum(task.reward_model.token_counts([task.classifier_input(p, "") for p in prompts]))
+    )
     # the last step's autoreset already fed the next episodes' prompts: counted out, as the first prompts were counted in
     fed -= sum(task.reward_model.token_counts([task.classifier_input(task.prompts("train")[i], "")
                                                for i in env.unwrapped.prompt_indices.tolist()]))
@@ -257,7 +324,9 @@ def test_single_and_batched_agree_row_by_row(which, mode, byte_bpe, policy):
     else:
         env_id, kwargs = "textgym/TextGenEnv-v0", {**rm_kwargs(byte_bpe), "max_new_tokens": 7}
     num_envs, steps = 5, 24
-    batched = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", reward_mode=mode, **kwargs)
+    batched = gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", reward_mode=mode, **kwargs
+    )
     singles = [gym.make(env_id, reward_mode=mode, **kwargs) for _ in range(num_envs)]
     assert batched.unwrapped.task.incremental
     rng = np.random.default_rng(1)
@@ -278,8 +347,13 @@ def test_incremental_and_full_rescore_give_the_same_rewards(policy):
     actions = reward_contract.random_actions(rng, policy, policy.vocab_size, (steps, num_envs), eos_rate=0.1)
     rewards = {}
     for incremental in (True, False):
-        env = gym.make_vec("textgym/SentimentRM-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", max_new_tokens=6,
-                           task_kwargs={"incremental": incremental})
+        env = gym.make_vec(
+            "textgym/SentimentRM-v0",
+            num_envs=num_envs,
+            vectorization_mode="vector_entry_point",
+            max_new_tokens=6,
+            task_kwargs={"incremental": incremental},
+        )
         assert env.unwrapped.task.incremental is incremental
         env.reset(seed=3)
         rewards[incremental] = np.array([env.step(a)[1] for a in actions])
@@ -309,7 +383,9 @@ def test_batched_env_makes_one_forward_per_step_for_rows_with_new_tokens(policy,
     rows = env.unwrapped.scorer._rows
     calls = []
     original = rows.classifier.base.forward
-    monkeypatch.setattr(rows.classifier.base, "forward", lambda *a, **k: calls.append(tuple(k["input_ids"].shape)) or original(*a, **k))
+    monkeypatch.setattr(
+        rows.classifier.base, "forward", lambda *a, **k: calls.append(tuple(k["input_ids"].shape)) or original(*a, **k)
+    )
     for word in (" good", " and", " lovely"):
         env.step(np.full(6, policy.encode(word)[0]))
     assert len(calls) == 3 and all(shape[0] == 6 for shape in calls)
@@ -337,8 +413,11 @@ def test_incremental_on_an_encoder_classifier_is_a_clear_error(tmp_path):
     bert = save_bert_classifier(tmp_path / "bert")
     task = RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu")
     assert task.incremental is False and task.lazy_sparse  # read whole: sparse episodes scored once
-    with pytest.raises(RewardModelError, match=r"incremental=True needs a decoder classifier .* is not one: BertForSequenceClassification "
-                                               r"has no linear head named 'score'.*pass incremental=False"):
+    with pytest.raises(
+        RewardModelError,
+        match=r"incremental=True needs a decoder classifier .* is not one: BertForSequenceClassification "
+        r"has no linear head named 'score'.*pass incremental=False",
+    ):
         RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu", incremental=True)
 
 
@@ -355,7 +434,9 @@ def test_a_bidirectional_model_fails_the_probe(tmp_path, byte_bpe):
     causal = model.transformer.forward
 
     def bidirectional(input_ids=None, *args, attention_mask=None, **kwargs):
-        if attention_mask is None or attention_mask.dim() == 2:  # reading a whole text: every token sees all, later ones too
+        if (
+            attention_mask is None or attention_mask.dim() == 2
+        ):  # reading a whole text: every token sees all, later ones too
             attention_mask = torch.zeros(input_ids.shape[0], 1, input_ids.shape[1], input_ids.shape[1])
         return causal(input_ids, *args, attention_mask=attention_mask, **kwargs)
 
@@ -366,14 +447,26 @@ def test_a_bidirectional_model_fails_the_probe(tmp_path, byte_bpe):
 
 def test_horizon_past_the_context_is_refused_at_construction(tmp_path, policy):
     short = save_gpt2_classifier(tmp_path / "short", n_positions=40)
-    with pytest.raises(RewardModelError, match=r"prompt plus horizon can take (\d+) tokens of reward model .* more than the 40 it reads"):
+    with pytest.raises(
+        RewardModelError,
+        match=r"prompt plus horizon can take (\d+) tokens of reward model .* more than the 40 it reads",
+    ):
         gym.make("textgym/TextGenEnv-v0", max_new_tokens=40, **rm_kwargs(short))
     with pytest.raises(RewardModelError, match=r"more than the 40 it reads"):
-        gym.make_vec("textgym/TextGenEnv-v0", num_envs=2, vectorization_mode="vector_entry_point", max_new_tokens=40, **rm_kwargs(short))
+        gym.make_vec(
+            "textgym/TextGenEnv-v0",
+            num_envs=2,
+            vectorization_mode="vector_entry_point",
+            max_new_tokens=40,
+            **rm_kwargs(short),
+        )
     env = gym.make("textgym/TextGenEnv-v0", max_new_tokens=1, **rm_kwargs(short))  # fits
     env.reset(seed=0)
     rows = IncrementalScores(env.unwrapped.task.reward_model, 1)
-    with pytest.raises(RewardModelError, match=r"reads at most 40 tokens, but the text .* takes \d+ of its tokens; textgym never scores a truncated text"):
+    with pytest.raises(
+        RewardModelError,
+        match=r"reads at most 40 tokens, but the text .* takes \d+ of its tokens; textgym never scores a truncated text",
+    ):
         rows.scores([0], ["word " * 40])
     with pytest.raises(RewardModelError, match=r"reads at most 40 tokens"):
         RewardModelTask(short, label=1, prompts=PROMPTS, device="cpu", incremental=False).score_batch(
@@ -383,8 +476,12 @@ def test_horizon_past_the_context_is_refused_at_construction(tmp_path, policy):
 def test_sentiment_rm_fits_a_long_horizon():
     """tiny-sentiment reads 512 tokens; the tiny policy's tokens take one of its tokens each: 256 new tokens fit."""
     env = gym.make("textgym/SentimentRM-v0", max_new_tokens=256)
-    room = 512 - env.unwrapped.setup.max_prompt_tokens  # what the policy's context leaves: one token too many for the classifier (its BOS)
-    with pytest.raises(RewardModelError, match=rf"max_new_tokens={room} tokens of 'tiny' at up to 1 each\), more than the 512 it reads"):
+    room = (
+        512 - env.unwrapped.setup.max_prompt_tokens
+    )  # what the policy's context leaves: one token too many for the classifier (its BOS)
+    with pytest.raises(
+        RewardModelError, match=rf"max_new_tokens={room} tokens of 'tiny' at up to 1 each\), more than the 512 it reads"
+    ):
         gym.make("textgym/SentimentRM-v0", max_new_tokens=room)
 
 
@@ -394,7 +491,9 @@ def test_sentiment_rm_fits_a_long_horizon():
 def count_forwards(monkeypatch, model):
     calls = []
     original = model.forward
-    monkeypatch.setattr(model, "forward", lambda *a, **k: calls.append(tuple(k["input_ids"].shape)) or original(*a, **k))
+    monkeypatch.setattr(
+        model, "forward", lambda *a, **k: calls.append(tuple(k["input_ids"].shape)) or original(*a, **k)
+    )
     return calls
 
 
@@ -402,8 +501,14 @@ def test_sparse_batched_env_scores_each_episode_once(monkeypatch, policy):
     """Read whole (incremental=False), a sparse row is scored when it ends: one forward for the rows ending at a step,
     none at the other steps; before the end info['score'] stays the start score."""
     num_envs, horizon = 4, 5
-    env = gym.make_vec("textgym/SentimentRM-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", reward_mode="sparse",
-                       max_new_tokens=horizon, task_kwargs={"incremental": False})
+    env = gym.make_vec(
+        "textgym/SentimentRM-v0",
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        reward_mode="sparse",
+        max_new_tokens=horizon,
+        task_kwargs={"incremental": False},
+    )
     assert env.unwrapped.scorer.lazy
     _, info = env.reset(seed=0)
     start = info["score"].copy()
@@ -431,7 +536,13 @@ def test_sparse_single_env_updates_only_at_the_end(monkeypatch, policy):
     for word in (" The", " food", " was", " good", ".", " Yes"):
         _, reward, terminated, _, info = env.step(policy.encode(word)[0])
     assert terminated and len(calls) == 1
-    assert reward == info["score"] == pytest.approx(env.unwrapped.task.score(env.unwrapped.task.prompts("train")[info["prompt_index"]], info["text"]), abs=1e-6)
+    assert (
+        reward
+        == info["score"]
+        == pytest.approx(
+            env.unwrapped.task.score(env.unwrapped.task.prompts("train")[info["prompt_index"]], info["text"]), abs=1e-6
+        )
+    )
 
 
 def finished_returns(env, actions) -> np.ndarray:
@@ -454,8 +565,14 @@ def test_dense_sums_to_sparse_exactly_in_the_batched_env(incremental, policy):
     actions = reward_contract.random_actions(rng, policy, policy.vocab_size, (steps, num_envs), eos_rate=0.15)
     returns = {}
     for mode in ("dense", "sparse"):
-        env = gym.make_vec("textgym/SentimentRM-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", reward_mode=mode,
-                           max_new_tokens=6, task_kwargs={"incremental": incremental})
+        env = gym.make_vec(
+            "textgym/SentimentRM-v0",
+            num_envs=num_envs,
+            vectorization_mode="vector_entry_point",
+            reward_mode=mode,
+            max_new_tokens=6,
+            task_kwargs={"incremental": incremental},
+        )
         assert env.unwrapped.scorer.lazy is (mode == "sparse" and not incremental)
         env.reset(seed=9)
         returns[mode] = finished_returns(env, actions)
@@ -470,8 +587,14 @@ def test_lazy_sparse_on_an_incremental_model_agrees_to_float_precision(policy):
     actions = reward_contract.random_actions(rng, policy, policy.vocab_size, (steps, num_envs), eos_rate=0.15)
     returns = {}
     for mode, lazy in (("dense", None), ("sparse", True)):
-        env = gym.make_vec("textgym/SentimentRM-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", reward_mode=mode,
-                           max_new_tokens=6, task_kwargs={"lazy_sparse": lazy})
+        env = gym.make_vec(
+            "textgym/SentimentRM-v0",
+            num_envs=num_envs,
+            vectorization_mode="vector_entry_point",
+            reward_mode=mode,
+            max_new_tokens=6,
+            task_kwargs={"lazy_sparse": lazy},
+        )
         assert env.unwrapped.scorer.lazy is (mode == "sparse")
         env.reset(seed=2)
         returns[mode] = finished_returns(env, actions)

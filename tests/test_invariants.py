@@ -11,11 +11,11 @@ frozen row's ``info["score"]``.
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import reward_contract
 from test_reward_contract import ENV_CASES, IDS, JUDGED
+
 from textgym.models.loader import load_tokenizer
 from textgym.models.tokenizer import symbol_tokenizer
 
@@ -52,8 +52,12 @@ def check_same_step(vec, actions, seed, tolerance):
                 assert final["prompt_index"][row] == prompt_index[row]
                 prompt = prompts[prompt_index[row]]
                 row_info = {"text": final["text"][row], "score": final["score"][row]}
-                reward_contract.assert_final_text_and_score(task, tokenizer, prompt, generated[row], row_info, tolerance)
-                assert returns[row] == pytest.approx(final["score"][row], abs=tolerance)  # dense sums to the final score
+                reward_contract.assert_final_text_and_score(
+                    task, tokenizer, prompt, generated[row], row_info, tolerance
+                )
+                assert returns[row] == pytest.approx(
+                    final["score"][row], abs=tolerance
+                )  # dense sums to the final score
                 generated[row], returns[row] = [], 0.0
                 ended += 1
         prompt_index = info["prompt_index"].copy()
@@ -78,7 +82,9 @@ def check_disabled(vec, actions, seed, tolerance):
             for row in np.flatnonzero(done):
                 prompt = prompts[prompt_index[row]]
                 row_info = {"text": info["text"][row], "score": info["score"][row]}
-                reward_contract.assert_final_text_and_score(task, tokenizer, prompt, generated[row], row_info, tolerance)
+                reward_contract.assert_final_text_and_score(
+                    task, tokenizer, prompt, generated[row], row_info, tolerance
+                )
                 assert returns[row] == pytest.approx(info["score"][row], abs=tolerance)
                 generated[row], returns[row] = [], 0.0
             _, reset_info = vec.reset(options={"reset_mask": done})
@@ -107,7 +113,9 @@ def test_random_batched_episodes_end_on_the_full_decode():
     """Many random episodes with split characters: every ending row's text is the full decode (the bug this pins: 2-6 in 150 lost a trailing byte)."""
     vec = make_vec("textgym/Sentiment-v0", {}, "SameStep")
     rng = np.random.default_rng(0)
-    actions = reward_contract.random_actions(rng, vec.tokenizer, vec.single_action_space.n, (60, NUM_ENVS), eos_rate=0.02)
+    actions = reward_contract.random_actions(
+        rng, vec.tokenizer, vec.single_action_space.n, (60, NUM_ENVS), eos_rate=0.02
+    )
     assert check_same_step(vec, actions.tolist(), 0, 1e-9) >= 25
 
 

@@ -50,4 +50,6 @@ def test_agent_learns_short_copy(tmp_path, agent):
     before = float(rows[0]["eval_return"])
     after = json.loads((out / "summary.json").read_text())["final_eval_return"]
     assert int(float(rows[0]["env_steps"])) == 0
-    assert after > before + MARGIN, f"{agent}: eval return {before:.3f} before training, {after:.3f} after {steps} env steps"
+    assert after > before + MARGIN, (
+        f"{agent}: eval return {before:.3f} before training, {after:.3f} after {steps} env steps"
+    )

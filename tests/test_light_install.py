@@ -105,9 +105,18 @@ def test_cli_without_the_extras_names_the_extra_in_one_line(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     train, maskable, lm_ppo, bench, listing, sb3_import = json.loads(result.stdout.split("RESULTS", 1)[1])
     for outcome, message in [
-        (train, 'textgym train: error: the sb3-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"'),
-        (maskable, 'textgym train: error: the sb3-maskable-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"'),
-        (bench, 'textgym bench: error: textgym bench needs scipy, which is not installed: pip install "textgym[bench]"'),
+        (
+            train,
+            'textgym train: error: the sb3-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"',
+        ),
+        (
+            maskable,
+            'textgym train: error: the sb3-maskable-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"',
+        ),
+        (
+            bench,
+            'textgym bench: error: textgym bench needs scipy, which is not installed: pip install "textgym[bench]"',
+        ),
     ]:
         assert outcome["code"] == 2, outcome
         assert outcome["stderr"].strip() == message, outcome
@@ -157,9 +166,9 @@ def test_core_dependencies_hold_no_extra_package_and_pin_vader():
 
 
 def test_extras_install_what_the_code_asks_for():
+    from textgym.extras import DISTRIBUTIONS
     from textgym_agents.bench.cli import BENCH_MODULES
     from textgym_agents.registry import AGENT_REQUIREMENTS
-    from textgym.extras import DISTRIBUTIONS
 
     extras = {name: _requirements(specs) for name, specs in _pyproject()["optional-dependencies"].items()}
     wanted = {(module, extra) for needs in AGENT_REQUIREMENTS.values() for module, extra in needs}

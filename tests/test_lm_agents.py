@@ -67,7 +67,9 @@ def test_rloo_sequence_advantage_is_return_minus_the_others_mean():
 def test_rloo_token_advantages_use_a_leave_one_out_baseline_at_each_position():
     advantages = token_advantages(REWARDS, MASK, group_size=2)
     # returns-to-go: row0 (1, 1, 1), row1 (3, 3, 0), row2 (2, 0, 0), row3 (2, 1.5, 1)
-    expected = torch.tensor([[1 - 3, 1 - 3, 1 - 0], [3 - 1, 3 - 1, 0.0], [2 - 2, 0.0, 0.0], [2 - 2, 1.5 - 0, 1 - 0]])  # row 2 ended: 0
+    expected = torch.tensor(
+        [[1 - 3, 1 - 3, 1 - 0], [3 - 1, 3 - 1, 0.0], [2 - 2, 0.0, 0.0], [2 - 2, 1.5 - 0, 1 - 0]]
+    )  # row 2 ended: 0
     torch.testing.assert_close(advantages, expected)
     # at the first token the dense advantage is the sparse one
     torch.testing.assert_close(advantages[:, 0], sequence_advantages(REWARDS, MASK, group_size=2)[:, 0])
@@ -176,9 +178,19 @@ LEARNING_HYPERPARAMETERS = {"learning_rate": 1e-3, "num_minibatches": 2}
 def test_agent_improves_on_sentiment(tmp_path, agent, reward_mode):
     """The eval return after ``LEARNING_STEPS`` env steps beats the one before (the first row of metrics.csv)."""
     out = tmp_path / agent
-    config = RunConfig(agent=agent, env_id="textgym/Sentiment-v0", reward_mode=reward_mode, steps=LEARNING_STEPS, seed=0,
-                       device="cpu", out=str(out), num_envs=16, eval_every=LEARNING_STEPS, env_kwargs=dict(LEARNING),
-                       hyperparameters=dict(LEARNING_HYPERPARAMETERS))
+    config = RunConfig(
+        agent=agent,
+        env_id="textgym/Sentiment-v0",
+        reward_mode=reward_mode,
+        steps=LEARNING_STEPS,
+        seed=0,
+        device="cpu",
+        out=str(out),
+        num_envs=16,
+        eval_every=LEARNING_STEPS,
+        env_kwargs=dict(LEARNING),
+        hyperparameters=dict(LEARNING_HYPERPARAMETERS),
+    )
     train(config, progress=False)
     before = float(read_metrics(out)[0]["eval_return"])
     after = json.loads((out / "summary.json").read_text())["final_eval_return"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from textgym import cli
+from textgym.models.loader import BUNDLED_MODELS
 from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
 from textgym_agents.lm.losses import masked_whiten
 from textgym_agents.lm.models import left_pad
@@ -19,8 +21,6 @@ from textgym_agents.lm.rollout import collect_rollout, forward_responses, sample
 from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig, compute_gae
 from textgym_agents.run import RunConfig
 from textgym_agents.train import train
-from textgym import cli
-from textgym.models.loader import BUNDLED_MODELS
 
 FAST = {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3}
 HAS_TINY = (BUNDLED_MODELS["tiny"] / "config.json").is_file()
@@ -139,14 +139,18 @@ def test_kv_cache_rollout_log_probs_and_values_equal_a_full_forward(tmp_path):
     prompt_draws = env.np_random.bit_generator.state
     with torch.no_grad():
         generator = torch.Generator().manual_seed(1)
-        rollout = collect_rollout(env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, value_head=value_head)
+        rollout = collect_rollout(
+            env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, value_head=value_head
+        )
         logits, hidden = forward_responses(model, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
                                            rollout.response_mask, want_hidden=True)
         full, _ = token_logprobs(logits, rollout.response_ids, agent.config.temperature, agent.vocab_size)
         full_values = value_head(hidden).squeeze(-1)
         generator = torch.Generator().manual_seed(1)
         env.np_random.bit_generator.state = prompt_draws  # the same prompts again
-        reencoded = collect_rollout(env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, use_kv_cache=False)
+        reencoded = collect_rollout(
+            env, model, agent.config, generator, agent.bos_token_id, agent.vocab_size, use_kv_cache=False
+        )
     mask = rollout.response_mask
     assert mask[:, 0].all() and rollout.live_steps > env.num_envs
     torch.testing.assert_close(rollout.sample_logprobs[mask], full[mask], atol=1e-4, rtol=0)
@@ -194,7 +198,9 @@ def test_low_precision_update_recomputes_the_old_policy_with_a_full_forward(tmp_
     monkeypatch.setattr(LMPPOAgent, "low_precision", property(lambda self: self is agents[1]))
     calls = []
     evaluate = LMPPOAgent.evaluate_tokens
-    monkeypatch.setattr(LMPPOAgent, "evaluate_tokens", lambda self, *a, **k: calls.append(self) or evaluate(self, *a, **k))
+    monkeypatch.setattr(
+        LMPPOAgent, "evaluate_tokens", lambda self, *a, **k: calls.append(self) or evaluate(self, *a, **k)
+    )
     drifted, recomputed = agents[0].update(rollout), agents[1].update(rollout)
     assert calls.count(agents[1]) == calls.count(agents[0]) + 1  # one extra forward, before the minibatches
     assert drifted["train/clip_fraction"] > 0.5 and recomputed["train/clip_fraction"] == 0.0
@@ -279,7 +285,15 @@ def test_bad_set_on_the_command_line(tmp_path, capsys):
 @pytest.mark.skipif(not HAS_TINY, reason="the bundled model 'tiny' is not built")
 @pytest.mark.parametrize("reward_mode", ["dense", "sparse"])
 def test_sentiment_with_the_bundled_model(tmp_path, reward_mode):
-    config = run_config(tmp_path, env_id="textgym/Sentiment-v0", reward_mode=reward_mode, steps=64, eval_every=64,
-                        num_envs=4, env_kwargs={"max_new_tokens": 8}, hyperparameters={"num_epochs": 1, "num_minibatches": 2})
+    config = run_config(
+        tmp_path,
+        env_id="textgym/Sentiment-v0",
+        reward_mode=reward_mode,
+        steps=64,
+        eval_every=64,
+        num_envs=4,
+        env_kwargs={"max_new_tokens": 8},
+        hyperparameters={"num_epochs": 1, "num_minibatches": 2},
+    )
     summary = train(config, progress=False)
     assert summary["env_steps"] >= 64 and -1.0 <= summary["final_eval_return"] <= 1.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +21,18 @@ FAST = {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3}
 
 
 def run_config(tmp_path, name="run", **overrides) -> RunConfig:
-    values = dict(agent="lm-ppo", env_id="textgym/Sentiment-v0", steps=96, seed=0, device="cpu", out=str(tmp_path / name),
-                  num_envs=4, eval_every=48, env_kwargs={"max_new_tokens": 6},
-                  hyperparameters={**FAST, "lora": True})
+    values = dict(
+        agent="lm-ppo",
+        env_id="textgym/Sentiment-v0",
+        steps=96,
+        seed=0,
+        device="cpu",
+        out=str(tmp_path / name),
+        num_envs=4,
+        eval_every=48,
+        env_kwargs={"max_new_tokens": 6},
+        hyperparameters={**FAST, "lora": True},
+    )
     values.update(overrides)
     return RunConfig(**values)
 
@@ -43,7 +51,9 @@ def test_lora_trains_only_the_adapters_and_the_reference_is_the_base_model(tmp_p
     after = agent.policy_model.get_base_model().state_dict()
     assert all(torch.equal(base[k], after[k]) for k in base)
     with torch.no_grad():  # the adapters moved the policy away from the reference
-        assert not torch.allclose(agent.evaluate_tokens(rollout, False)[0], agent.reference_logprobs(rollout), atol=1e-6)
+        assert not torch.allclose(
+            agent.evaluate_tokens(rollout, False)[0], agent.reference_logprobs(rollout), atol=1e-6
+        )
     agent.close()
 
 
@@ -72,7 +82,9 @@ def test_lora_policy_exports_as_a_hugging_face_model(tmp_path, export):
     loaded = AutoModelForCausalLM.from_pretrained(folder)
     ids = torch.tensor([[5, 17, 33, 2]])
     with torch.no_grad():
-        torch.testing.assert_close(loaded(input_ids=ids).logits, agent.policy_model(input_ids=ids).logits, atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            loaded(input_ids=ids).logits, agent.policy_model(input_ids=ids).logits, atol=1e-4, rtol=0
+        )
     agent.close()
     import gymnasium as gym
 
@@ -103,7 +115,9 @@ def test_gradient_checkpointing_makes_the_same_update(tmp_path):
     weights = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        agent = LMPPOAgent(run_config(tmp_path, hyperparameters=FAST), LMPPOConfig(gradient_checkpointing=checkpointing, **FAST))
+        agent = LMPPOAgent(
+            run_config(tmp_path, hyperparameters=FAST), LMPPOConfig(gradient_checkpointing=checkpointing, **FAST)
+        )
         agent.update(agent.collect())
         assert not agent.policy_model.training  # back in eval mode after the update
         weights.append({k: v.clone() for k, v in agent.policy_model.state_dict().items()})

@@ -62,7 +62,9 @@ def test_decode_spans_matches_decoding_each_row(data, rows, width):
     """The one-character fast path (code points as fixed-width strings) and the BPE path equal per-row decode."""
     for tok in (models.symbol_tokenizer("abc=xyz"), models.load_tokenizer("tiny")):
         vocab = min(tok.vocab_size, 40)  # ids 0 and 1 are EOS and pad: special tokens, often mid-span
-        ids = np.array(data.draw(st.lists(st.integers(0, vocab - 1), min_size=rows * width, max_size=rows * width))).reshape(rows, width)
+        ids = np.array(
+            data.draw(st.lists(st.integers(0, vocab - 1), min_size=rows * width, max_size=rows * width))
+        ).reshape(rows, width)
         starts = np.array(data.draw(st.lists(st.integers(0, width), min_size=rows, max_size=rows)))
         ends = np.array([data.draw(st.integers(int(s), width)) for s in starts])
         expected = [tok.decode(ids[i, starts[i] : ends[i]].tolist()) for i in range(rows)]

@@ -35,7 +35,9 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, delay):
     checkpoint = LoadedCheckpoint(latest_checkpoint(out / "checkpoints"))  # intact, whatever the moment
     checkpoint.weights("policy")
     saved = checkpoint.env_steps
-    result = subprocess.run(command(out, saved + 128) + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command(out, saved + 128) + ["--resume"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     with open(out / "metrics.csv", newline="") as f:
         steps = [int(row["env_steps"]) for row in csv.DictReader(f)]
@@ -59,8 +61,17 @@ def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, 
         return scalars
 
     monkeypatch.setattr(SB3PPOAgent, "learn", diverging)
-    run = RunConfig(agent="sb3-ppo", env_id="textgym/Copy-v0", steps=512, seed=0, device="cpu", out=str(tmp_path / "nan"),
-                    num_envs=4, eval_every=64, hyperparameters={"n_steps": 8, "batch_size": 32, "n_epochs": 1})
+    run = RunConfig(
+        agent="sb3-ppo",
+        env_id="textgym/Copy-v0",
+        steps=512,
+        seed=0,
+        device="cpu",
+        out=str(tmp_path / "nan"),
+        num_envs=4,
+        eval_every=64,
+        hyperparameters={"n_steps": 8, "batch_size": 32, "n_epochs": 1},
+    )
     with pytest.raises(NonFiniteLossError, match="non-finite value .* the last good checkpoint .* is kept"):
         train(run, progress=False)
     checkpoint = LoadedCheckpoint(latest_checkpoint(tmp_path / "nan" / "checkpoints"))

@@ -23,13 +23,13 @@ import torch
 from safetensors.torch import load_file
 
 import textgym_agents.checkpoint
+from textgym import cli
+from textgym.episodes import run_episode
+from textgym.models.loader import BUNDLED_MODELS, load_tokenizer
 from textgym_agents.checkpoint import replace_folder_atomically
 from textgym_agents.lm_ppo import LMPPOAgent
 from textgym_agents.run import RunConfig
 from textgym_agents.train import train
-from textgym import cli
-from textgym.episodes import run_episode
-from textgym.models.loader import BUNDLED_MODELS, load_tokenizer
 
 HAS_TINY = (BUNDLED_MODELS["tiny"] / "config.json").is_file()
 NEEDS_TINY = pytest.mark.skipif(not HAS_TINY, reason="the bundled model 'tiny' is not built")
@@ -83,7 +83,13 @@ def test_policy_folder_loads_with_auto_classes_and_gives_the_agents_logits(senti
 
     out, agent = sentiment_run
     policy = out / "policy"
-    for name in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
         assert (policy / name).is_file(), name
     assert not (policy / "stale.txt").exists()  # the stale folder was replaced, not merged into
     assert not list(out.glob(".policy.*"))  # no temporary or backup left beside it

@@ -38,7 +38,9 @@ def test_prefetched_draws_equal_plain_draws_and_leave_the_same_state(high, bit_g
 
 def _unbuffered_prompts(seed: int, count: int, num_envs: int, ends: list[int]) -> list[list[int]]:
     generator = seeding.np_random(seed)[0]
-    return [generator.integers(count, size=num_envs).tolist()] + [generator.integers(count, size=k).tolist() for k in ends]
+    return [generator.integers(count, size=num_envs).tolist()] + [
+        generator.integers(count, size=k).tolist() for k in ends
+    ]
 
 
 def test_env_prompts_and_generator_state_match_unbuffered_draws():

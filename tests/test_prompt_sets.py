@@ -9,7 +9,6 @@ from textgym.tasks import TASKS, make_task
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.make_data import GENERATORS
 
-
 #: shipped tasks that read another task's prompt set
 SHARED_PROMPTS = {"sentiment-rm": "sentiment"}
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
-from textgym import Prompt, Task, TaskError
-from textgym import cli
+from textgym import Prompt, Task, TaskError, cli
 from textgym.prompt_sources import dataset_kind, prompt_set
 from textgym.tasks import TASKS, CopyTask, KeywordsTask, LengthTask, QATask
 
@@ -29,14 +28,18 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_jsonl_rows_serve_both_splits_with_target_and_data(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "Q: a? A:", "target": "x", "id": 7, "tags": ["t"]}, {"prompt": "Q: b? A:"}])
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"prompt": "Q: a? A:", "target": "x", "id": 7, "tags": ["t"]}, {"prompt": "Q: b? A:"}]
+    )
     task = Task("mine", prompts=str(path), score=zero)
     for split in ("train", "eval"):
         assert task.prompts(split) == [Prompt("Q: a? A:", "x", {"id": 7, "tags": ["t"]}), Prompt("Q: b? A:", None, {})]
 
 
 def test_split_field_assigns_rows_and_eval_defaults_to_train(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "a", "split": "train"}, {"prompt": "b", "split": "eval"}, {"prompt": "c"}])
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"prompt": "a", "split": "train"}, {"prompt": "b", "split": "eval"}, {"prompt": "c"}]
+    )
     task = Task("mine", prompts=path, score=zero)  # a pathlib.Path works too
     assert [p.text for p in task.prompts("train")] == ["a", "c"]
     assert [p.text for p in task.prompts("eval")] == ["b", "c"]
@@ -73,7 +76,9 @@ def test_dict_of_splits_maps_to_paths_and_lists(tmp_path):
     assert [p.text for p in task.prompts("train")] == ["a", "b"]
     assert [p.text for p in task.prompts("eval")] == ["c"]
     clash = write_jsonl(tmp_path / "clash.jsonl", [{"prompt": "a", "split": "eval"}])
-    with pytest.raises(TaskError, match=r"line 1 of file '.*clash.jsonl' has split 'eval', but the file is given as the 'train' split"):
+    with pytest.raises(
+        TaskError, match=r"line 1 of file '.*clash.jsonl' has split 'eval', but the file is given as the 'train' split"
+    ):
         Task("mine", prompts={"train": clash}, score=zero)
 
 
@@ -86,19 +91,39 @@ def test_dict_of_splits_maps_to_paths_and_lists(tmp_path):
         ("empty.jsonl", "", r"prompt file '.*empty.jsonl' holds no prompts"),
         ("blank.txt", "\n  \n", r"holds no prompts"),
         ("header.csv", "prompt,target\n", r"holds no prompts"),
-        ("nofield.jsonl", '{"prompt": "a"}\n{"text": "b", "target": "c"}\n', r"line 2 of file '.*nofield.jsonl' has no 'prompt' field; fields found: \['target', 'text'\]"),
-        ("nocolumn.csv", "text,target\na,b\n", r"header \(line 1\) of file '.*nocolumn.csv' has no 'prompt' column; columns found: \['text', 'target'\]"),
+        (
+            "nofield.jsonl",
+            '{"prompt": "a"}\n{"text": "b", "target": "c"}\n',
+            r"line 2 of file '.*nofield.jsonl' has no 'prompt' field; fields found: \['target', 'text'\]",
+        ),
+        (
+            "nocolumn.csv",
+            "text,target\na,b\n",
+            r"header \(line 1\) of file '.*nocolumn.csv' has no 'prompt' column; columns found: \['text', 'target'\]",
+        ),
         ("number.jsonl", '{"prompt": 5}\n', r"line 1 of .*: the prompt must be a string, got 5 \(int\)"),
         ("null.jsonl", '{"prompt": null}\n', r"the prompt must be a string, got None"),
         ("emptyprompt.jsonl", '{"prompt": ""}\n', r"line 1 of .*: the prompt is empty"),
         ("badtarget.jsonl", '{"prompt": "a", "target": ["x"]}\n', r"the 'target' field must be a string, got \['x'\]"),
-        ("split.jsonl", '{"prompt": "a", "split": "test"}\n', r"line 1 of .*: unknown split 'test'; allowed: \['train', 'eval'\]"),
-        ("split.csv", "prompt,split\na,validation\n", r"line 2 of .*: unknown split 'validation'; allowed: \['train', 'eval'\]"),
+        (
+            "split.jsonl",
+            '{"prompt": "a", "split": "test"}\n',
+            r"line 1 of .*: unknown split 'test'; allowed: \['train', 'eval'\]",
+        ),
+        (
+            "split.csv",
+            "prompt,split\na,validation\n",
+            r"line 2 of .*: unknown split 'validation'; allowed: \['train', 'eval'\]",
+        ),
         ("onlyeval.jsonl", '{"prompt": "a", "split": "eval"}\n', r"has no 'train' prompts"),
         ("notjson.jsonl", '{"prompt": "a"}\n{prompt: b}\n', r"line 2 of file '.*notjson.jsonl' is not valid JSON"),
         ("list.jsonl", '["a"]\n', r"line 1 of .* is a JSON list, not an object with a 'prompt' field"),
         ("wide.csv", "prompt,target\na,b,c\n", r"line 2 of .* has 3 cells, more than the 2 columns of the header"),
-        ("prompts.json", '{"prompt": "a"}', r"unknown prompt file extension '.json'; allowed: .jsonl \(JSON lines\), .csv \(CSV with a header row\), .txt"),
+        (
+            "prompts.json",
+            '{"prompt": "a"}',
+            r"unknown prompt file extension '.json'; allowed: .jsonl \(JSON lines\), .csv \(CSV with a header row\), .txt",
+        ),
     ],
 )
 def test_bad_files_raise_naming_the_value_and_what_is_allowed(tmp_path, name, content, message):
@@ -125,11 +150,15 @@ def test_a_plain_string_is_a_path_not_a_prompt():
 
 
 def test_other_bad_prompt_values():
-    with pytest.raises(TaskError, match=r"prompts must be a list of strings or Prompts, a dict of splits, a path .*; got int"):
+    with pytest.raises(
+        TaskError, match=r"prompts must be a list of strings or Prompts, a dict of splits, a path .*; got int"
+    ):
         Task("mine", prompts=3, score=zero)
     with pytest.raises(TaskError, match=r"unknown split\(s\) \['test'\]; allowed: \['train', 'eval'\]"):
         Task("mine", prompts={"train": ["a"], "test": ["b"]}, score=zero)
-    with pytest.raises(TaskError, match=r"item 1 of prompts\['eval'\]: each prompt must be a string or Prompt, got 3 \(int\)"):
+    with pytest.raises(
+        TaskError, match=r"item 1 of prompts\['eval'\]: each prompt must be a string or Prompt, got 3 \(int\)"
+    ):
         Task("mine", prompts={"train": ["a"], "eval": ["b", 3]}, score=zero)
     with pytest.raises(TaskError, match=r"prompts\['train'\] must be a list"):
         Task("mine", prompts={"train": 3}, score=zero)
@@ -155,7 +184,18 @@ ROWS = {
 REQUIRED = {"keywords": "concepts", "translate": "target", "qa": "answers", "dialogue": "intent", "copy": "target",
             "reverse": "target", "arithmetic": "target", "length": "'n'"}
 
-SHIPPED = ["sentiment", "keywords", "coherence", "translate", "qa", "dialogue", "copy", "reverse", "arithmetic", "length"]
+SHIPPED = [
+    "sentiment",
+    "keywords",
+    "coherence",
+    "translate",
+    "qa",
+    "dialogue",
+    "copy",
+    "reverse",
+    "arithmetic",
+    "length",
+]
 
 
 def test_rows_cover_every_shipped_task():
@@ -169,7 +209,9 @@ def test_every_shipped_task_takes_prompts_from_a_file(tmp_path, name):
     env_id = TASKS[name][1]
     for vector in (False, True):
         if vector:
-            env = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", task_kwargs={"prompts": str(path)})
+            env = gym.make_vec(
+                env_id, num_envs=2, vectorization_mode="vector_entry_point", task_kwargs={"prompts": str(path)}
+            )
             env.reset(seed=0)
             task = env.unwrapped.task if hasattr(env, "unwrapped") else env.task
             assert [p.text for p in task.prompts("train")] == [ROWS[name]["prompt"]]
@@ -186,7 +228,10 @@ def test_every_shipped_task_takes_prompts_from_a_file(tmp_path, name):
 def test_a_missing_field_names_the_field_the_file_and_the_task(tmp_path, name):
     row = {"prompt": ROWS[name]["prompt"]}
     path = write_jsonl(tmp_path / f"{name}.jsonl", [ROWS[name], row])
-    with pytest.raises(TaskError, match=rf"task '{name}': .*{REQUIRED[name]}.*\(in line 2 of file '.*{name}.jsonl'; fields found: prompt\)"):
+    with pytest.raises(
+        TaskError,
+        match=rf"task '{name}': .*{REQUIRED[name]}.*\(in line 2 of file '.*{name}.jsonl'; fields found: prompt\)",
+    ):
         gym.make(TASKS[name][1], task_kwargs={"prompts": str(path)})
 
 
@@ -200,7 +245,9 @@ def test_csv_data_cells_feed_the_tasks_that_need_numbers_and_lists(tmp_path):
 
 
 def test_given_prompt_objects_are_checked_too():
-    with pytest.raises(TaskError, match=r"task 'copy': prompt 'ab=' needs a target .*\(in item 0 of prompts; fields found: prompt\)"):
+    with pytest.raises(
+        TaskError, match=r"task 'copy': prompt 'ab=' needs a target .*\(in item 0 of prompts; fields found: prompt\)"
+    ):
         CopyTask(prompts=["ab="]).prompts("train")
     task = QATask(prompts=[Prompt("Q: x? A:", data={"answers": ["y", "z"]})])
     assert task.prompts("eval")[0].data["answers"] == ["y", "z"]
@@ -272,7 +319,10 @@ def test_from_dataset_uses_both_splits_and_puts_other_columns_in_data(kinds):
     task = Task.from_dataset(ds, prompt_field="question", target_field="answer", name="mine", score=zero)
     assert task.name == "mine"
     for split in ("train", "eval"):
-        assert task.prompts(split) == [Prompt("Q: a? A:", "x", {"source": "s1"}), Prompt("Q: b? A:", "y", {"source": "s2"})]
+        assert task.prompts(split) == [
+            Prompt("Q: a? A:", "x", {"source": "s1"}),
+            Prompt("Q: b? A:", "y", {"source": "s2"}),
+        ]
     # prompts=dataset directly: the prompt and target columns by their default names
     ds = dataset_class.from_dict({"prompt": ["Q: c? A:"], "target": ["Paris"]})
     assert QATask(prompts=ds).prompts("eval") == [Prompt("Q: c? A:", "Paris", {})]
@@ -287,7 +337,9 @@ def test_from_dataset_dict_maps_splits(kinds):
     assert [p.text for p in task.prompts("train")] == ["t1", "t2"] and [p.text for p in task.prompts("eval")] == ["e1"]
     task = QATask.from_dataset(dict_class({"train": train, "validation": validation}))
     assert [p.text for p in task.prompts("eval")] == ["v1"]
-    task = QATask.from_dataset(dict_class({"train": train, "test": test, "validation": validation}), split_map={"eval": "validation"})
+    task = QATask.from_dataset(
+        dict_class({"train": train, "test": test, "validation": validation}), split_map={"eval": "validation"}
+    )
     assert [p.text for p in task.prompts("eval")] == ["v1"]
     task = QATask.from_dataset(dict_class({"train": train}))  # no eval split: the train one serves both
     assert [p.text for p in task.prompts("eval")] == ["t1", "t2"]
@@ -299,19 +351,30 @@ def test_from_dataset_dict_maps_splits(kinds):
 def test_dataset_errors(kinds):
     dataset_class, dict_class = kinds
     ds = dataset_class.from_dict({"text": ["a"], "label": [1]})
-    with pytest.raises(TaskError, match=r"task 'qa': the dataset has no 'prompt' column .*columns found: \['text', 'label'\]"):
+    with pytest.raises(
+        TaskError, match=r"task 'qa': the dataset has no 'prompt' column .*columns found: \['text', 'label'\]"
+    ):
         QATask.from_dataset(ds)
     with pytest.raises(TaskError, match=r"has no 'answer' column \(target_field\); columns found: \['text', 'label'\]"):
         QATask.from_dataset(ds, prompt_field="text", target_field="answer")
     with pytest.raises(TaskError, match=r"row 0 of the dataset: the prompt must be a string, got 1 \(int\)"):
         Task.from_dataset(ds, prompt_field="label", name="mine", score=zero)
-    with pytest.raises(TaskError, match=r"task 'qa': .*answers.*\(in row 0 of the dataset; fields found: prompt, label\)"):
+    with pytest.raises(
+        TaskError, match=r"task 'qa': .*answers.*\(in row 0 of the dataset; fields found: prompt, label\)"
+    ):
         QATask.from_dataset(ds, prompt_field="text").prompts("train")
     splits = dict_class({"dev": ds})
-    with pytest.raises(TaskError, match=r"the DatasetDict has no 'train' split for textgym's 'train' split; its splits: \['dev'\]; pass split_map"):
+    with pytest.raises(
+        TaskError,
+        match=r"the DatasetDict has no 'train' split for textgym's 'train' split; its splits: \['dev'\]; pass split_map",
+    ):
         Task.from_dataset(splits, prompt_field="text", name="mine", score=zero)
-    with pytest.raises(TaskError, match=r"split_map\['eval'\]='test' is not a split of the DatasetDict; its splits: \['dev'\]"):
-        Task.from_dataset(splits, prompt_field="text", split_map={"train": "dev", "eval": "test"}, name="mine", score=zero)
+    with pytest.raises(
+        TaskError, match=r"split_map\['eval'\]='test' is not a split of the DatasetDict; its splits: \['dev'\]"
+    ):
+        Task.from_dataset(
+            splits, prompt_field="text", split_map={"train": "dev", "eval": "test"}, name="mine", score=zero
+        )
     with pytest.raises(TaskError, match=r"split_map has unknown textgym split\(s\) \['validation'\]"):
         Task.from_dataset(splits, prompt_field="text", split_map={"validation": "dev"}, name="mine", score=zero)
     with pytest.raises(TaskError, match=r"from_dataset needs a datasets.Dataset or datasets.DatasetDict, got list"):

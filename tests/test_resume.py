@@ -31,12 +31,12 @@ import textgym_agents.checkpoint
 import textgym_agents.evaluation
 import textgym_agents.run
 import textgym_agents.train
+from textgym.envs.vector import TextGenVectorEnv
+from textgym.models import BUNDLED_MODELS
 from textgym_agents.checkpoint import latest_checkpoint
 from textgym_agents.run import RunConfig, RunConfigError
 from textgym_agents.tabular import TabularAgent
 from textgym_agents.train import next_evaluation, train
-from textgym.envs.vector import TextGenVectorEnv
-from textgym.models import BUNDLED_MODELS
 
 #: two symbols, lengths 2-3: twelve strings, every one in both splits (a small table, a quick evaluation)
 SMALL_COPY = {"task_kwargs": {"num_symbols": 2, "min_length": 2, "max_length": 3}}
@@ -48,14 +48,41 @@ HYPERPARAMETERS = {
     "sb3-a2c": {"n_steps": 6},
     # a buffer of 6 vector steps: full and wrapped around by the first checkpoint after step 0
     "sb3-dqn": {"learning_starts": 16, "buffer_size": 24, "batch_size": 8, "target_update_interval": 16},
-    "lm-ppo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "symbol_model_width": 16,
-               "symbol_model_layers": 1, "symbol_model_heads": 1},
-    "lm-grpo": {"num_iterations": 2, "num_minibatches": 2, "learning_rate": 1e-3, "group_size": 2, "symbol_model_width": 16,
-                "symbol_model_layers": 1, "symbol_model_heads": 1},
-    "lm-rloo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "group_size": 2, "symbol_model_width": 16,
-                "symbol_model_layers": 1, "symbol_model_heads": 1},
-    "lm-nlpo": {"num_epochs": 2, "num_minibatches": 2, "learning_rate": 1e-3, "mask_update_interval": 2,
-                "symbol_model_width": 16, "symbol_model_layers": 1, "symbol_model_heads": 1},
+    "lm-ppo": {
+        "num_epochs": 2,
+        "num_minibatches": 2,
+        "learning_rate": 1e-3,
+        "symbol_model_width": 16,
+        "symbol_model_layers": 1,
+        "symbol_model_heads": 1,
+    },
+    "lm-grpo": {
+        "num_iterations": 2,
+        "num_minibatches": 2,
+        "learning_rate": 1e-3,
+        "group_size": 2,
+        "symbol_model_width": 16,
+        "symbol_model_layers": 1,
+        "symbol_model_heads": 1,
+    },
+    "lm-rloo": {
+        "num_epochs": 2,
+        "num_minibatches": 2,
+        "learning_rate": 1e-3,
+        "group_size": 2,
+        "symbol_model_width": 16,
+        "symbol_model_layers": 1,
+        "symbol_model_heads": 1,
+    },
+    "lm-nlpo": {
+        "num_epochs": 2,
+        "num_minibatches": 2,
+        "learning_rate": 1e-3,
+        "mask_update_interval": 2,
+        "symbol_model_width": 16,
+        "symbol_model_layers": 1,
+        "symbol_model_heads": 1,
+    },
 }
 #: per agent: the training env step and the update that are interrupted (both after the first evaluation)
 ROLLOUT_CALL = {"random": 11, "q-learning": 11, "sarsa": 11, "sb3-ppo": 16, "sb3-a2c": 16, "sb3-dqn": 11, "lm-ppo": 13,
@@ -253,7 +280,17 @@ def test_interrupted_and_resumed_run_equals_the_straight_run(tmp_path, straight,
 
 def test_evaluation_points_are_absolute_multiples_of_the_interval():
     run = RunConfig(agent="random", env_id="textgym/Copy-v0", steps=100, eval_every=32)
-    assert [next_evaluation(run, s) for s in (0, 31, 32, 40, 63, 64, 95, 96, 99)] == [32, 32, 64, 64, 64, 96, 96, 100, 100]
+    assert [next_evaluation(run, s) for s in (0, 31, 32, 40, 63, 64, 95, 96, 99)] == [
+        32,
+        32,
+        64,
+        64,
+        64,
+        96,
+        96,
+        100,
+        100,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ played (see ``reward_contract``), never from the env's running score.
 
 import gymnasium as gym
 import pytest
+import reward_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 import textgym
 from textgym import Task
 from textgym.tasks import RewardModelTask
@@ -45,7 +45,9 @@ SHORT_HORIZON = 5
 @pytest.mark.parametrize("env_id, kwargs", ENV_CASES, ids=IDS)
 def test_reward_contract_through_the_env(env_id, kwargs):
     envs = {
-        (mode, short): gym.make(env_id, reward_mode=mode, **kwargs, **({"max_new_tokens": SHORT_HORIZON} if short else {}))
+        (mode, short): gym.make(
+            env_id, reward_mode=mode, **kwargs, **({"max_new_tokens": SHORT_HORIZON} if short else {})
+        )
         for mode in ("dense", "sparse")
         for short in (False, True)
     }

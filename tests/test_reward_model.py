@@ -8,17 +8,20 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym.models.loader import BUNDLED_MODELS
 from textgym.models.reward_models import RewardModelError
 from textgym.task import TaskError
 from textgym.tasks import RewardModelTask
 
-PROMPTS = {"train": ["The film was", "Our waiter seemed", "This blender is", "The hotel room felt"], "eval": ["The book was"]}
+PROMPTS = {
+    "train": ["The film was", "Our waiter seemed", "This blender is", "The hotel room felt"],
+    "eval": ["The book was"],
+}
 WORDS = "the a film was good great bad awful terrible lovely room waiter blender book hotel it is not very and".split()
 
 
@@ -36,12 +39,28 @@ def save_bert_classifier(folder, seed: int = 0, poison: bool = False) -> str:
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))]
     )
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=512, num_labels=2, id2label={0: "negative", 1: "positive"},
-                        label2id={"negative": 0, "positive": 1}, pad_token_id=0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+        pad_token_id=0,
+    )
     model = BertForSequenceClassification(config).eval()
     if poison:
         with torch.no_grad():
@@ -75,34 +94,46 @@ def test_score_is_the_classifiers_own_number(bert):
     task = RewardModelTask(bert, label="positive", text="prompt+continuation", prompts=PROMPTS, device="cpu")
     prompt = task.prompts("train")[0]
     for continuation in ["", " good", " awful and bad"]:
-        assert task.score(prompt, continuation) == pytest.approx(direct_logit(bert, prompt.text + continuation), abs=1e-5)
+        assert task.score(prompt, continuation) == pytest.approx(
+            direct_logit(bert, prompt.text + continuation), abs=1e-5
+        )
     only = RewardModelTask(bert, label=1, prompts=PROMPTS, device="cpu")
     assert only.score(prompt, " good") == pytest.approx(direct_logit(bert, " good"), abs=1e-5)
 
 
 def test_transforms_and_baseline(bert):
-    make = lambda **kw: RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu", text="prompt+continuation", **kw)
+    make = lambda **kw: RewardModelTask(
+        bert, label="positive", prompts=PROMPTS, device="cpu", text="prompt+continuation", **kw
+    )
     logit, prob, logprob, relative = make(), make(transform="prob"), make(transform="logprob"), make(baseline="prompt")
     prompt = logit.prompts("train")[1]
     p = prob.score(prompt, " lovely")
     assert 0.0 < p < 1.0 and logprob.score(prompt, " lovely") == pytest.approx(np.log(p), abs=1e-9)
     assert logit.score(prompt, "") != 0.0  # a classifier is not 0 on the empty continuation
     assert relative.score(prompt, "") == 0.0
-    assert relative.score(prompt, " lovely") == pytest.approx(logit.score(prompt, " lovely") - logit.score(prompt, ""), abs=1e-12)
+    assert relative.score(prompt, " lovely") == pytest.approx(
+        logit.score(prompt, " lovely") - logit.score(prompt, ""), abs=1e-12
+    )
     assert prob.score_range == (0.0, 1.0) and relative.score_range == (-np.inf, np.inf)
 
 
 @pytest.mark.parametrize("baseline", ["none", "prompt"])
 def test_reward_contract(bert, baseline):
-    envs = {mode: gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **rm_kwargs(bert, baseline=baseline, text="prompt+continuation"))
-            for mode in ("dense", "sparse")}
+    envs = {
+        mode: gym.make(
+            "textgym/TextGenEnv-v0", reward_mode=mode, **rm_kwargs(bert, baseline=baseline, text="prompt+continuation")
+        )
+        for mode in ("dense", "sparse")
+    }
     tokenizer = envs["dense"].unwrapped.tokenizer
     action = reward_contract.actions_strategy(tokenizer, envs["dense"].action_space.n)
 
     @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(actions=st.lists(action, min_size=1, max_size=8), seed=st.integers(0, 2**16))
     def check(actions, seed):
-        reward_contract.assert_dense_sums_to_sparse(envs["dense"], envs["sparse"], seed, actions, tolerance=1e-9, score_tolerance=1e-5)
+        reward_contract.assert_dense_sums_to_sparse(
+            envs["dense"], envs["sparse"], seed, actions, tolerance=1e-9, score_tolerance=1e-5
+        )
 
     check()
 
@@ -117,10 +148,14 @@ def test_single_and_batched_agree_row_by_row(bert, mode):
     singles = [gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **kwargs) for _ in range(num_envs)]
     tokenizer = singles[0].unwrapped.tokenizer
     rng = np.random.default_rng(0)
-    actions = reward_contract.random_actions(rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.15)
+    actions = reward_contract.random_actions(
+        rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.15
+    )
     seen = reward_contract.play_side_by_side(batched, singles, actions, [10, 11, 12, 13, 14])
     task = singles[0].unwrapped.task
-    assert task.score(task.prompts("train")[0], "") != 0.0  # rows start from a nonzero score, carried by the first reward
+    assert (
+        task.score(task.prompts("train")[0], "") != 0.0
+    )  # rows start from a nonzero score, carried by the first reward
     assert seen.ended >= num_envs  # rows ended and started again
     batched.close()
 
@@ -144,7 +179,9 @@ def test_causal_lm_is_not_a_reward_model():
 
 
 def test_unknown_label_names_the_labels(bert):
-    with pytest.raises(RewardModelError, match=r"has no label 'joy'; its labels are 0 \('negative'\), 1 \('positive'\)"):
+    with pytest.raises(
+        RewardModelError, match=r"has no label 'joy'; its labels are 0 \('negative'\), 1 \('positive'\)"
+    ):
         RewardModelTask(bert, label="joy", prompts=PROMPTS)
     with pytest.raises(RewardModelError, match=r"has no label 5"):
         RewardModelTask(bert, label=5, prompts=PROMPTS)

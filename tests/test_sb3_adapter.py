@@ -5,8 +5,8 @@ import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
-from textgym_agents.sb3 import TextGenSB3VecEnv, make_sb3_vec_env
 from textgym import TextGenVectorEnv
+from textgym_agents.sb3 import TextGenSB3VecEnv, make_sb3_vec_env
 
 
 def test_adapter_follows_sb3_conventions():

@@ -7,11 +7,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import reward_contract
 from test_reward_model import PROMPTS, save_bert_classifier
+
 from textgym.models.loader import BUNDLED_MODELS
 from textgym.task import TaskError
 from textgym.tasks import RewardModelTask
@@ -74,13 +74,17 @@ def assert_held_contract(dense_env, sparse_env, seed, actions, score_every, scor
             held = scores[t]
         potentials.append(held)
     for t, reward in enumerate(dense.rewards):
-        assert reward == pytest.approx(potentials[t + 1] - potentials[t], abs=score_tolerance), f"dense reward of step {t}"
+        assert reward == pytest.approx(potentials[t + 1] - potentials[t], abs=score_tolerance), (
+            f"dense reward of step {t}"
+        )
     assert all(r == 0.0 for r in sparse.rewards[:-1])
     if dense.done:
         assert sparse.rewards[-1] == pytest.approx(scores[-1], abs=score_tolerance)
         assert sum(dense.rewards) == pytest.approx(sum(sparse.rewards), abs=1e-9)
         for episode in (dense, sparse):
-            reward_contract.assert_final_text_and_score(task, tokenizer, episode.prompt, episode.actions, episode.info, score_tolerance)
+            reward_contract.assert_final_text_and_score(
+                task, tokenizer, episode.prompt, episode.actions, episode.info, score_tolerance
+            )
 
 
 @pytest.mark.parametrize("score_every", ["word", 3])
@@ -89,7 +93,9 @@ def test_reward_contract_with_held_scores(bert, score_every):
             for mode in ("dense", "sparse")}
     tokenizer = envs["dense"].unwrapped.tokenizer
     useful = word_tokens(envs["dense"])
-    action = st.one_of(reward_contract.actions_strategy(tokenizer, envs["dense"].action_space.n), st.sampled_from(useful))
+    action = st.one_of(
+        reward_contract.actions_strategy(tokenizer, envs["dense"].action_space.n), st.sampled_from(useful)
+    )
 
     @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(actions=st.lists(action, min_size=1, max_size=9), seed=st.integers(0, 2**16))
@@ -102,17 +108,24 @@ def test_reward_contract_with_held_scores(bert, score_every):
 def test_k_of_one_passes_the_shared_contract_check(bert):
     """k=1 scores every step, as "token" does: the shared check, which compares every reward with the change of the
     text's own score, holds unchanged (with "word" or k > 1 the held steps differ from it by design: see above)."""
-    envs = {mode: gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **rm_kwargs(bert, score_every=1)) for mode in ("dense", "sparse")}
+    envs = {
+        mode: gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **rm_kwargs(bert, score_every=1))
+        for mode in ("dense", "sparse")
+    }
     the, film, was, good = word_tokens(envs["dense"])[:4]
     eos = envs["dense"].unwrapped.tokenizer.eos_token_id
     for seed, actions in enumerate([[film, eos], [the, good, was, film, eos], [good, was, film]]):
-        reward_contract.assert_dense_sums_to_sparse(envs["dense"], envs["sparse"], seed, actions, tolerance=1e-9, score_tolerance=1e-5)
+        reward_contract.assert_dense_sums_to_sparse(
+            envs["dense"], envs["sparse"], seed, actions, tolerance=1e-9, score_tolerance=1e-5
+        )
 
 
 def count_forwards(monkeypatch, reward_model) -> list[int]:
     calls: list[int] = []
     original = reward_model.model.forward
-    monkeypatch.setattr(reward_model.model, "forward", lambda *a, **k: calls.append(k["input_ids"].shape[0]) or original(*a, **k))
+    monkeypatch.setattr(
+        reward_model.model, "forward", lambda *a, **k: calls.append(k["input_ids"].shape[0]) or original(*a, **k)
+    )
     return calls
 
 
@@ -182,9 +195,13 @@ def test_single_and_batched_agree_row_by_row(bert, score_every, mode):
     singles = [gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **kwargs) for _ in range(num_envs)]
     tokenizer = singles[0].unwrapped.tokenizer
     rng = np.random.default_rng(1)
-    actions = reward_contract.random_actions(rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.12)
+    actions = reward_contract.random_actions(
+        rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.12
+    )
     words = np.array(word_tokens(singles[0]))
-    actions = np.where(rng.random(actions.shape) < 0.5, rng.choice(words, size=actions.shape), actions)  # words, to complete some
+    actions = np.where(
+        rng.random(actions.shape) < 0.5, rng.choice(words, size=actions.shape), actions
+    )  # words, to complete some
     seeds = [20, 21, 22, 23]
     _, info = batched.reset(seed=seeds)
     for row, env in enumerate(singles):
@@ -229,14 +246,20 @@ def test_bad_score_every_is_named(bert, value):
 
 
 def test_k_one_is_token(bert):
-    assert RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu", score_every=np.int64(1)).score_every == 1
+    assert (
+        RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu", score_every=np.int64(1)).score_every == 1
+    )
 
 
 @pytest.mark.skipif(not (BUNDLED_MODELS["tiny-sentiment"] / "config.json").is_file(), reason="tiny-sentiment not built")
 def test_decoder_read_incrementally_takes_score_every():
     """A decoder classifier read incrementally holds too: the held tokens are fed at the next scoring step; single and
     batched agree and the contract holds."""
-    kwargs = {"task": "sentiment-rm", "task_kwargs": {"device": "cpu", "score_every": "word", "prompts": PROMPTS}, "max_new_tokens": 8}
+    kwargs = {
+        "task": "sentiment-rm",
+        "task_kwargs": {"device": "cpu", "score_every": "word", "prompts": PROMPTS},
+        "max_new_tokens": 8,
+    }
     dense, sparse = (gym.make("textgym/TextGenEnv-v0", reward_mode=mode, **kwargs) for mode in ("dense", "sparse"))
     assert dense.unwrapped.task.incremental
     tokens = word_tokens(dense)

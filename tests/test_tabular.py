@@ -8,6 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from textgym import cli
+from textgym.models import BUNDLED_MODELS
 from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
 from textgym_agents.run import RunConfig
 from textgym_agents.tabular import (
@@ -20,8 +22,6 @@ from textgym_agents.tabular import (
     state_keys,
 )
 from textgym_agents.train import train
-from textgym import cli
-from textgym.models import BUNDLED_MODELS
 
 #: 2 symbols, lengths 2-3: 12 strings, every one in both the train and the eval split
 SMALL_COPY = {"task_kwargs": {"num_symbols": 2, "min_length": 2, "max_length": 3}}
@@ -87,7 +87,9 @@ def test_save_load_round_trip(tmp_path):
     path = agent.save(tmp_path / "checkpoints")
     assert sorted(p.name for p in path.iterdir()) == ["q_table.safetensors", "state.json"]  # no pickle
     weights = load_file(str(path / "q_table.safetensors"))
-    assert weights["q_values"].shape == (agent.num_states, agent.vocab_size) and weights["q_values"].dtype == torch.float64
+    assert (
+        weights["q_values"].shape == (agent.num_states, agent.vocab_size) and weights["q_values"].dtype == torch.float64
+    )
     first_key = tuple(weights["state_tokens"][0, : weights["state_lengths"][0]].tolist())
     assert np.array_equal(agent.q_values(first_key), weights["q_values"][0].numpy())
 
@@ -148,7 +150,9 @@ def test_checkpoint_of_other_state_key_is_refused(tmp_path):
         make_agent(tmp_path).load(LoadedCheckpoint(path))
 
 
-@pytest.mark.skipif(not (BUNDLED_MODELS["tiny"] / "config.json").is_file(), reason="the bundled model 'tiny' is not built")
+@pytest.mark.skipif(
+    not (BUNDLED_MODELS["tiny"] / "config.json").is_file(), reason="the bundled model 'tiny' is not built"
+)
 def test_prefix_table_refuses_a_large_vocabulary(tmp_path):
     config = run_config(tmp_path, "q-learning", env_id="textgym/Sentiment-v0", env_kwargs={})
     with pytest.raises(StateSpaceTooLargeError, match=r"task 'sentiment'.*max_vocab=64.*state_key=ngram.*sb3-ppo"):

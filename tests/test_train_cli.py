@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
+from textgym import cli
 from textgym_agents.checkpoint import CheckpointError, LoadedCheckpoint, latest_checkpoint
 from textgym_agents.run import RunConfig, RunConfigError
 from textgym_agents.train import train
-from textgym import cli
 
 FAST = {
     "random": {},
@@ -55,8 +55,14 @@ def test_maskable_ppo_on_lm_vocabulary(tmp_path):
 
 
 def test_top_k_action_space(tmp_path):
-    config = run_config(tmp_path, "sb3-ppo", env_kwargs={"model": "tiny"}, steps=64, eval_every=64,
-                        hyperparameters={"n_steps": 8, "batch_size": 32, "n_epochs": 1, "action_space": "top-k", "top_k": 4})
+    config = run_config(
+        tmp_path,
+        "sb3-ppo",
+        env_kwargs={"model": "tiny"},
+        steps=64,
+        eval_every=64,
+        hyperparameters={"n_steps": 8, "batch_size": 32, "n_epochs": 1, "action_space": "top-k", "top_k": 4},
+    )
     assert train(config, progress=False)["env_steps"] >= 64
 
 
@@ -120,7 +126,10 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
         (["--agent", "random", "--env-kwargs", "{oops"], "--env-kwargs is not valid JSON"),
         (["--agent", "random", "--device", "tpu"], "unknown device 'tpu'"),
         (["--agent", "random", "--env-kwargs", '{"bogus": 1}'], "unknown env_kwargs 'bogus'; allowed: task, model"),
-        (["--agent", "random", "--env-kwargs", '{"num_envs": 2}'], "env_kwargs 'num_envs' cannot be given (use --num-envs)"),
+        (
+            ["--agent", "random", "--env-kwargs", '{"num_envs": 2}'],
+            "env_kwargs 'num_envs' cannot be given (use --num-envs)",
+        ),
         (["--agent", "random", "--env-kwargs", '{"split": "eval"}'], "env_kwargs 'split' cannot be given"),
         (["--agent", "random", "--set", "anything"], "--set 'anything': expected NAME=VALUE"),
     ],

@@ -5,11 +5,11 @@ and the layout of same-step autoreset's ``final_obs`` and ``final_info``, checke
 import gymnasium as gym
 import numpy as np
 import pytest
+import reward_contract
 import torch
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-import reward_contract
 from textgym import TextGenVectorEnv
 
 SEEDS = [3, 14, 15, 92]
@@ -45,8 +45,12 @@ def test_seed_list_gives_each_row_the_prompts_of_a_single_env_with_its_seed(arra
 
 
 def test_seed_list_rows_match_sync_vector_env_of_single_envs():
-    sync = SyncVectorEnv([lambda: gym.make("textgym/Sentiment-v0") for _ in SEEDS], autoreset_mode=AutoresetMode.SAME_STEP)
-    vec = gym.make_vec("textgym/Sentiment-v0", num_envs=len(SEEDS), vectorization_mode="vector_entry_point", device="cpu")
+    sync = SyncVectorEnv(
+        [lambda: gym.make("textgym/Sentiment-v0") for _ in SEEDS], autoreset_mode=AutoresetMode.SAME_STEP
+    )
+    vec = gym.make_vec(
+        "textgym/Sentiment-v0", num_envs=len(SEEDS), vectorization_mode="vector_entry_point", device="cpu"
+    )
     for env in (sync, vec):
         env.reset(seed=SEEDS)
     for _ in range(3):
@@ -86,8 +90,11 @@ def test_reset_mask_reseeds_only_the_masked_rows():
     assert info["prompt_index"][1] == single_env_prompts("textgym/Copy-v0", 20, 1)[0]
     vec.step(all_eos(vec))
     _, info = vec.reset(options={"reset_mask": np.ones(3, dtype=bool)})  # rows 0 and 2 go on with seeds 1 and 3
-    assert info["prompt_index"].tolist() == [single_env_prompts("textgym/Copy-v0", 1, 2)[1], single_env_prompts("textgym/Copy-v0", 20, 2)[1],
-                                             single_env_prompts("textgym/Copy-v0", 3, 2)[1]]
+    assert info["prompt_index"].tolist() == [
+        single_env_prompts("textgym/Copy-v0", 1, 2)[1],
+        single_env_prompts("textgym/Copy-v0", 20, 2)[1],
+        single_env_prompts("textgym/Copy-v0", 3, 2)[1],
+    ]
 
 
 def assert_same_layout(ours, theirs, keys):
@@ -106,7 +113,9 @@ def test_final_obs_and_final_info_follow_sync_vector_env(env_id):
     n, horizon = 4, 5
     sync = SyncVectorEnv([lambda: gym.make(env_id, max_new_tokens=horizon) for _ in range(n)],
                          autoreset_mode=AutoresetMode.SAME_STEP)
-    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device="cpu", max_new_tokens=horizon)
+    vec = gym.make_vec(
+        env_id, num_envs=n, vectorization_mode="vector_entry_point", device="cpu", max_new_tokens=horizon
+    )
     seeds = list(range(100, 100 + n))
     sync_obs, _ = sync.reset(seed=seeds)
     vec_obs, _ = vec.reset(seed=seeds)
@@ -150,4 +159,7 @@ def test_final_obs_with_torch_output_holds_tensors():
     assert info["final_obs"][1] is None
     for row in (0, 2):
         final = info["final_obs"][row]
-        assert isinstance(final["input_ids"], torch.Tensor) and tuple(final["input_ids"].shape) == vec.single_observation_space["input_ids"].shape
+        assert (
+            isinstance(final["input_ids"], torch.Tensor)
+            and tuple(final["input_ids"].shape) == vec.single_observation_space["input_ids"].shape
+        )

@@ -26,7 +26,13 @@ def single_rollouts(env_id, kwargs, prompt_indices, actions, reward_mode):
         rewards, terms, truncs, scores, texts = [], [], [], [], []
         for i, env in enumerate(envs):
             _, r, term, trunc, info = env.step(int(actions[t, i]))
-            rewards.append(r), terms.append(term), truncs.append(trunc), scores.append(info["score"]), texts.append(info["text"])
+            (
+                rewards.append(r),
+                terms.append(term),
+                truncs.append(trunc),
+                scores.append(info["score"]),
+                texts.append(info["text"]),
+            )
             if term or trunc:
                 env.reset(options={"prompt_index": int(prompt_indices[i])})
         out.append((np.array(rewards), np.array(terms), np.array(truncs), np.array(scores), texts))
@@ -38,8 +44,15 @@ def single_rollouts(env_id, kwargs, prompt_indices, actions, reward_mode):
 @pytest.mark.parametrize("env_id, kwargs", CASES)
 def test_rows_match_single_envs(env_id, kwargs, reward_mode, arrays):
     n, steps = 6, 30
-    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", reward_mode=reward_mode, device="cpu",
-                       arrays=arrays, **kwargs)
+    vec = gym.make_vec(
+        env_id,
+        num_envs=n,
+        vectorization_mode="vector_entry_point",
+        reward_mode=reward_mode,
+        device="cpu",
+        arrays=arrays,
+        **kwargs,
+    )
     assert isinstance(vec, TextGenVectorEnv)
     rng = np.random.default_rng(0)
     vocab = vec.single_action_space.n
@@ -80,7 +93,9 @@ def test_autoreset_same_step_and_final_obs():
         n = int(info["final_obs"][row]["attention_mask"].sum())
         assert info["final_obs"][row]["input_ids"][n - 1] == 0  # the final observation ends with EOS
         fresh = vec.setup.prompt_ids[info["prompt_index"][row]]  # the returned one is a fresh prompt
-        assert obs["attention_mask"][row].sum() == len(fresh) and list(obs["input_ids"][row, : len(fresh)]) == list(fresh)
+        assert obs["attention_mask"][row].sum() == len(fresh) and list(obs["input_ids"][row, : len(fresh)]) == list(
+            fresh
+        )
     assert info["num_generated"][0] == 0 and info["num_generated"][1] == 1
 
 
@@ -111,8 +126,14 @@ def test_seed_reproduces():
     [
         (np.array([1, 2, 3]), r"actions must have shape \(4,\), one token id per env, got \(3,\)"),
         (np.array([[1, 2, 3, 4]]), r"actions must have shape \(4,\)"),
-        (np.array([1.0, 2.0, 3.0, 4.0]), r"actions must be integer token ids, got dtype float64; allowed: integers in \[0, 8\)"),
-        (np.array([1, 2, 8, -1]), r"actions out of range at env\(s\) \[2, 3\]: \[8, -1\]; allowed: integers in \[0, 8\)"),
+        (
+            np.array([1.0, 2.0, 3.0, 4.0]),
+            r"actions must be integer token ids, got dtype float64; allowed: integers in \[0, 8\)",
+        ),
+        (
+            np.array([1, 2, 8, -1]),
+            r"actions out of range at env\(s\) \[2, 3\]: \[8, -1\]; allowed: integers in \[0, 8\)",
+        ),
         (torch.tensor([0.5, 1, 2, 3]), r"actions must be integer token ids, got dtype torch.float32"),
     ],
 )
@@ -170,11 +191,24 @@ def _assert_same(a, b):
 
 @pytest.mark.parametrize("output", ["numpy", "torch"])
 @pytest.mark.parametrize("autoreset_mode", ["SameStep", "Disabled"])
-@pytest.mark.parametrize("env_id", ["textgym/Copy-v0", "textgym/Arithmetic-v0", "textgym/Sentiment-v0", "textgym/Length-v0"])
+@pytest.mark.parametrize(
+    "env_id", ["textgym/Copy-v0", "textgym/Arithmetic-v0", "textgym/Sentiment-v0", "textgym/Length-v0"]
+)
 def test_torch_arrays_match_numpy_arrays(env_id, autoreset_mode, output):
     """The accelerator code path (torch tensors), run on the CPU, returns exactly what the numpy path does."""
-    envs = [gym.make_vec(env_id, num_envs=5, vectorization_mode="vector_entry_point", device="cpu", arrays=arrays,
-                         output=output, autoreset_mode=autoreset_mode, max_new_tokens=6) for arrays in ("numpy", "torch")]
+    envs = [
+        gym.make_vec(
+            env_id,
+            num_envs=5,
+            vectorization_mode="vector_entry_point",
+            device="cpu",
+            arrays=arrays,
+            output=output,
+            autoreset_mode=autoreset_mode,
+            max_new_tokens=6,
+        )
+        for arrays in ("numpy", "torch")
+    ]
     assert envs[0].arrays.is_numpy and not envs[1].arrays.is_numpy
     rng = np.random.default_rng(3)
     actions = rng.integers(0, min(envs[0].single_action_space.n, 40), size=(25, 5))

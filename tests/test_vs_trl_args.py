@@ -19,7 +19,9 @@ def vs_trl(monkeypatch):
 @pytest.mark.parametrize("kl", [0.0, 0.05])
 def test_equal_passes_steps_schedule_and_kl(vs_trl, passes, kl):
     lm = vs_trl.lm_ppo_config(passes, 4, kl, 1e-4)
-    trl = vs_trl.trl_config_kwargs(passes, 4, kl, 1e-4, episodes=800, num_envs=16, num_generations=4, seed=3, output_dir="x")
+    trl = vs_trl.trl_config_kwargs(
+        passes, 4, kl, 1e-4, episodes=800, num_envs=16, num_generations=4, seed=3, output_dir="x"
+    )
     # passes and optimizer steps per batch of 16 completions: passes x 4 minibatches of 4 for both
     assert lm.num_epochs == trl["num_iterations"] == passes
     assert lm.num_minibatches == trl["steps_per_generation"] == 4 and trl["gradient_accumulation_steps"] == 1
@@ -28,11 +30,19 @@ def test_equal_passes_steps_schedule_and_kl(vs_trl, passes, kl):
     # constant learning rate, no warm-up (lm-ppo has no scheduler), same Adam settings and clipping
     assert trl["lr_scheduler_type"] == "constant" and trl["warmup_steps"] == 0 and trl["weight_decay"] == 0
     assert lm.learning_rate == trl["learning_rate"] == 1e-4
-    assert lm.adam_eps == trl["adam_epsilon"] and lm.max_grad_norm == trl["max_grad_norm"] and lm.clip_range == trl["epsilon"]
+    assert (
+        lm.adam_eps == trl["adam_epsilon"]
+        and lm.max_grad_norm == trl["max_grad_norm"]
+        and lm.clip_range == trl["epsilon"]
+    )
     # KL: a fixed k3 penalty of the same coefficient (GRPO's beta is always k3), no adaptive controller
     assert lm.kl_coef == trl["beta"] == kl and not lm.adaptive_kl and lm.kl_estimator == "k3"
     # sampling: temperature 1 from the full distribution
-    assert lm.temperature == trl["temperature"] == 1.0 and lm.top_k == trl["top_k"] == 0 and lm.top_p == trl["top_p"] == 1.0
+    assert (
+        lm.temperature == trl["temperature"] == 1.0
+        and lm.top_k == trl["top_k"] == 0
+        and lm.top_p == trl["top_p"] == 1.0
+    )
     assert trl["max_completion_length"] == vs_trl.MAX_NEW_TOKENS
 
 

@@ -47,7 +47,9 @@ class ArrayBackend:
             raise ValueError(f"unknown arrays {kind!r}; allowed: {list(ARRAY_KINDS)}")
         self.device = torch.device(device)
         if kind == "numpy" and self.device.type != "cpu":
-            raise ValueError(f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; use arrays='auto' or 'torch'")
+            raise ValueError(
+                f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; use arrays='auto' or 'torch'"
+            )
         self.kind = kind
         self.is_numpy = self.device.type == "cpu" and kind != "torch"
         #: the array module: ``numpy`` or ``torch`` (not pickled: re-derived from ``is_numpy``)

@@ -43,7 +43,9 @@ class BatchScorer:
     #: it must score the ending rows' final texts; a scorer that ignores it scores every step, which is also correct
     lazy: bool = False
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
+    def __init__(
+        self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]
+    ) -> None:
         self.task, self.tokenizer, self.num_envs, self.prompts = task, tokenizer, num_envs, list(prompts)
         self.arrays = arrays
         self.scores = self.arrays.zeros(num_envs, "float64")
@@ -90,7 +92,9 @@ class TextBatchScorer(BatchScorer):
 
     keeps_text = True
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]) -> None:
+    def __init__(
+        self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: Sequence[Prompt]
+    ) -> None:
         super().__init__(task, tokenizer, num_envs, arrays, prompts)
         self._scores = np.zeros(num_envs, dtype=np.float64)
         self._finished = np.zeros(num_envs, dtype=bool)

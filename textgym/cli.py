@@ -62,7 +62,11 @@ def quiet_model_loading() -> Iterator[None]:
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
     from transformers.utils import logging as hf_logging
 
-    bars, hub_disabled, verbosity = hf_logging.is_progress_bar_enabled(), are_progress_bars_disabled(), hf_logging.get_verbosity()
+    bars, hub_disabled, verbosity = (
+        hf_logging.is_progress_bar_enabled(),
+        are_progress_bars_disabled(),
+        hf_logging.get_verbosity(),
+    )
     hf_logging.disable_progress_bar()  # also turns the hub's bars off: turned back on below
     if not hub_disabled:
         enable_progress_bars()
@@ -163,7 +167,9 @@ def check_model_argument(model: str) -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise CommandError(f"--model {model}: is a file; give a model folder (written by save_pretrained, e.g. a run's OUT/policy)")
+            raise CommandError(
+                f"--model {model}: is a file; give a model folder (written by save_pretrained, e.g. a run's OUT/policy)"
+            )
         if not (path / "config.json").is_file():
             raise CommandError(f"--model {model}: folder has no config.json, so it is not a Hugging Face model "
                                f"(a trained lm-ppo run keeps its policy in OUT/policy)")
@@ -237,7 +243,10 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
             special = (tokenizer.eos_token_id, tokenizer.pad_token_id)
             candidates = [i for i in range(base.action_space.n) if i not in special][: args.top]
         print(f"text so far: {info['text']!r}", file=out)
-        print("candidates: " + "  ".join(f"[{i}] {tokenizer.token_string(c)!r}" for i, c in enumerate(candidates)), file=out)
+        print(
+            "candidates: " + "  ".join(f"[{i}] {tokenizer.token_string(c)!r}" for i, c in enumerate(candidates)),
+            file=out,
+        )
         print("> ", end="", file=out, flush=True)
         line = stdin.readline()
         if not line:
@@ -258,9 +267,15 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
                 continue
         observation, reward, terminated, truncated, info = env.step(action)
         total += reward
-        print(f"token {tokenizer.token_string(action)!r}: instant reward {reward:+.4f}, return so far {total:+.4f}", file=out)
+        print(
+            f"token {tokenizer.token_string(action)!r}: instant reward {reward:+.4f}, return so far {total:+.4f}",
+            file=out,
+        )
         if terminated or truncated:
-            print(f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, score {info['score']:+.4f}", file=out)
+            print(
+                f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, score {info['score']:+.4f}",
+                file=out,
+            )
             return 0
 
 
@@ -293,8 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--seed", type=seed_argument, default=0)
     play.add_argument("--reward-mode", choices=["dense", "sparse"], default="dense")
     play.add_argument("--top", type=int, default=8, help="how many candidates to show")
-    play.add_argument("--model", default=None,
-                      help="the model to play with: a local folder (e.g. a trained lm-ppo run's OUT/policy), 'tiny' or a hub name")
+    play.add_argument(
+        "--model",
+        default=None,
+        help="the model to play with: a local folder (e.g. a trained lm-ppo run's OUT/policy), 'tiny' or a hub name",
+    )
     play.set_defaults(func=cmd_play)
     train = sub.add_parser("train", help="train an agent on an environment (writes metrics, summary, checkpoints)")
     from textgym_agents.train import add_train_arguments, cmd_train
@@ -330,7 +348,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if _debug():
             raise
-        kept = {"train": "; the last checkpoint is kept (use --resume)", "bench": "; finished runs are kept (rerunning skips them)"}
+        kept = {
+            "train": "; the last checkpoint is kept (use --resume)",
+            "bench": "; finished runs are kept (rerunning skips them)",
+        }
         print(f"textgym {args.command}: interrupted{kept.get(args.command, '')}", file=sys.stderr)
         return 130
     except _user_errors() as error:

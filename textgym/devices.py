@@ -19,7 +19,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     elif isinstance(device, str):
         name = device.strip().lower()
     else:
-        raise TypeError(f"device must be a string or torch.device, got {type(device).__name__}; allowed: {ALLOWED_DEVICES}")
+        raise TypeError(
+            f"device must be a string or torch.device, got {type(device).__name__}; allowed: {ALLOWED_DEVICES}"
+        )
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -31,7 +33,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type != "cuda":
         raise ValueError(f"unsupported device {device!r}; allowed: {ALLOWED_DEVICES}")
     if not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available on this machine; use 'cpu' or 'auto'")
+        raise ValueError(
+            f"device {device!r} was requested but CUDA is not available on this machine; use 'cpu' or 'auto'"
+        )
     if resolved.index is not None and resolved.index >= torch.cuda.device_count():
         raise ValueError(
             f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)"

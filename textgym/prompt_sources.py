@@ -150,10 +150,15 @@ def dataset_prompts(
     columns = _columns(dataset)
     if columns is not None:
         if prompt_field not in columns:
-            raise _task_error(task_name, f"{source} has no {prompt_field!r} column for the prompt text; columns found: {columns}; "
-                                         f"name the prompt column with prompt_field=...")
+            raise _task_error(
+                task_name,
+                f"{source} has no {prompt_field!r} column for the prompt text; columns found: {columns}; "
+                f"name the prompt column with prompt_field=...",
+            )
         if target_field is not None and target_field not in columns:
-            raise _task_error(task_name, f"{source} has no {target_field!r} column (target_field); columns found: {columns}")
+            raise _task_error(
+                task_name, f"{source} has no {target_field!r} column (target_field); columns found: {columns}"
+            )
     rows: list[Prompt] = []
     for index, row in enumerate(_iterate(dataset, task_name, source)):
         where = f"row {index} of {source}"
@@ -201,7 +206,10 @@ def dataset_dict_prompts(
         if split in split_map:
             name = split_map[split]
             if not isinstance(name, str) or name not in dataset_dict:
-                raise _task_error(task_name, f"split_map[{split!r}]={name!r} is not a split of the DatasetDict; its splits: {available}")
+                raise _task_error(
+                    task_name,
+                    f"split_map[{split!r}]={name!r} is not a split of the DatasetDict; its splits: {available}",
+                )
             chosen[split] = name
             continue
         found = next((name for name in DEFAULT_SPLIT_NAMES[split] if name in dataset_dict), None)
@@ -219,7 +227,9 @@ def dataset_dict_prompts(
     read: dict[str, tuple[list[Prompt], PromptOrigin]] = {}
     for split, name in chosen.items():
         if name not in read:
-            read[name] = dataset_prompts(dataset_dict[name], task_name, prompt_field, target_field, f"dataset split {name!r}")
+            read[name] = dataset_prompts(
+                dataset_dict[name], task_name, prompt_field, target_field, f"dataset split {name!r}"
+            )
         prompts[split], origins[split] = list(read[name][0]), read[name][1]
     return PromptSet(prompts, origins)
 
@@ -261,10 +271,14 @@ def _row_prompt(
     if isinstance(target, int) and not isinstance(target, bool):
         target = str(target)
     if target is not None and not isinstance(target, str):
-        raise _task_error(task_name, f"{where}: the {target_key!r} field must be a string, got {target!r} ({type(target).__name__})")
+        raise _task_error(
+            task_name, f"{where}: the {target_key!r} field must be a string, got {target!r} ({type(target).__name__})"
+        )
     split = row.get(split_key) if split_key is not None else None
     if split is not None and split != "" and split not in SPLITS:
-        raise _task_error(task_name, f"{where}: unknown split {split!r}; allowed: {list(SPLITS)} (or no split field: both)")
+        raise _task_error(
+            task_name, f"{where}: unknown split {split!r}; allowed: {list(SPLITS)} (or no split field: both)"
+        )
     skip = {prompt_key, target_key, split_key}
     data = {key: value for key, value in row.items() if key not in skip}
     return Prompt(text, target=target, data=data), (split or None)
@@ -278,7 +292,9 @@ def _read_text(path: Path, task_name: str, shown: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _task_error(task_name, f"prompt {shown} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise _task_error(
+            task_name, f"prompt {shown} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     except OSError as error:
         raise _task_error(task_name, f"cannot read prompt {shown}: {error.strerror or error}") from None
 
@@ -292,7 +308,10 @@ def _jsonl_rows(text: str, task_name: str, shown: str) -> Iterator[tuple[int, Ma
         except ValueError as error:
             raise _task_error(task_name, f"line {number} of {shown} is not valid JSON ({error})") from None
         if not isinstance(row, dict):
-            raise _task_error(task_name, f"line {number} of {shown} is a JSON {type(row).__name__}, not an object with a 'prompt' field")
+            raise _task_error(
+                task_name,
+                f"line {number} of {shown} is a JSON {type(row).__name__}, not an object with a 'prompt' field",
+            )
         yield number, row
 
 
@@ -306,7 +325,9 @@ def _csv_rows(text: str, task_name: str, shown: str) -> Iterator[tuple[int, Mapp
         raise _task_error(task_name, f"line 1 of {shown} is not CSV ({error})") from None
     header = [name.strip() for name in header]
     if PROMPT_FIELD not in header:
-        raise _task_error(task_name, f"the header (line 1) of {shown} has no {PROMPT_FIELD!r} column; columns found: {header}")
+        raise _task_error(
+            task_name, f"the header (line 1) of {shown} has no {PROMPT_FIELD!r} column; columns found: {header}"
+        )
     special = {PROMPT_FIELD, TARGET_FIELD, SPLIT_FIELD}
     while True:
         try:
@@ -318,7 +339,10 @@ def _csv_rows(text: str, task_name: str, shown: str) -> Iterator[tuple[int, Mapp
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
-            raise _task_error(task_name, f"line {reader.line_num} of {shown} has {len(cells)} cells, more than the {len(header)} columns of the header")
+            raise _task_error(
+                task_name,
+                f"line {reader.line_num} of {shown} has {len(cells)} cells, more than the {len(header)} columns of the header",
+            )
         row: dict[str, Any] = {}
         for name, cell in zip(header, cells):
             if cell == "":
@@ -357,7 +381,11 @@ def read_prompt_file(path: str | os.PathLike, task_name: str = "task", split: st
         raise _task_error(
             task_name,
             f"prompts={str(path)!r}: unknown prompt file extension {path.suffix or '(none)'!r}; allowed: {allowed}"
-            + ("" if path.suffix else "; a string given as prompts is read as a file path: for one prompt pass a list, [text]"),
+            + (
+                ""
+                if path.suffix
+                else "; a string given as prompts is read as a file path: for one prompt pass a list, [text]"
+            ),
         )
     text = _read_text(path, task_name, shown)
     if suffix == ".jsonl":
@@ -371,7 +399,10 @@ def read_prompt_file(path: str | os.PathLike, task_name: str = "task", split: st
     for number, row in rows:
         prompt, row_split = _row_prompt(row, task_name, f"{unit} {number} of {shown}")
         if split is not None and row_split is not None and row_split != split:
-            raise _task_error(task_name, f"{unit} {number} of {shown} has split {row_split!r}, but the file is given as the {split!r} split")
+            raise _task_error(
+                task_name,
+                f"{unit} {number} of {shown} has split {row_split!r}, but the file is given as the {split!r} split",
+            )
         for target_split in (SPLITS if row_split is None else (row_split,)):
             prompts[target_split].append(prompt)
             numbers[target_split].append(number)
@@ -399,7 +430,10 @@ def _list_prompts(items: Iterable[object], task_name: str, source: str) -> tuple
             item = Prompt(item)
         if not isinstance(item, Prompt) or not isinstance(item.text, str):
             shown = item.text if isinstance(item, Prompt) else item
-            raise _task_error(task_name, f"item {index} of {source}: each prompt must be a string or Prompt, got {shown!r} ({type(shown).__name__})")
+            raise _task_error(
+                task_name,
+                f"item {index} of {source}: each prompt must be a string or Prompt, got {shown!r} ({type(shown).__name__})",
+            )
         converted.append(item)
     return converted, PromptOrigin(source, "item", range(len(converted)))
 
@@ -441,7 +475,10 @@ def prompt_set(value: object, task_name: str = "task") -> PromptSet:
         if unknown:
             raise _task_error(task_name, f"unknown split(s) {unknown}; allowed: {list(SPLITS)}")
         if "train" not in value:
-            raise _task_error(task_name, f"the dict of splits has no 'train' split (keys: {list(value)}); allowed: {list(SPLITS)}, 'train' required")
+            raise _task_error(
+                task_name,
+                f"the dict of splits has no 'train' split (keys: {list(value)}); allowed: {list(SPLITS)}, 'train' required",
+            )
         prompts: dict[str, list[Prompt]] = {}
         origins: dict[str, PromptOrigin] = {}
         for split in SPLITS:

@@ -19,7 +19,11 @@ def env_ids() -> list[str]:
 def register_envs() -> None:
     """Register (idempotently) ``textgym/TextGenEnv-v0`` and one id per shipped task."""
     if GENERIC_ID not in gym.registry:
-        gym.register(id=GENERIC_ID, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs={"task": "sentiment"})
+        gym.register(
+            id=GENERIC_ID, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs={"task": "sentiment"}
+        )
     for task_name, (_, env_id) in TASKS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs={"task": task_name})
+            gym.register(
+                id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs={"task": task_name}
+            )

@@ -177,7 +177,12 @@ def render_frame(
 
     # footer: step, score, last reward, and the colour scale
     last = f"  reward {rewards[-1]:+.4f}" if len(rewards) else ""
-    draw.text((MARGIN, footer_top + LINE_HEIGHT), f"step {num_generated}/{max_new_tokens}  score {score:+.4f}{last}  ({status})", fill=INK, font=font)
+    draw.text(
+        (MARGIN, footer_top + LINE_HEIGHT),
+        f"step {num_generated}/{max_new_tokens}  score {score:+.4f}{last}  ({status})",
+        fill=INK,
+        font=font,
+    )
     bar_width = 160
     low, high = f"-{scale:.3g}", f"+{scale:.3g}"
     bar_left = int(width - MARGIN - _text_width(font, high) - 6 - bar_width)

@@ -63,7 +63,9 @@ def require_target(prompt: Prompt, task_name: str, meaning: str = "the reference
     """
     target = prompt.target
     if not isinstance(target, str) or not target:
-        raise TaskError(f"task {task_name!r}: prompt {prompt.text!r} needs a target ({meaning}; a 'target' field), got {target!r}")
+        raise TaskError(
+            f"task {task_name!r}: prompt {prompt.text!r} needs a target ({meaning}; a 'target' field), got {target!r}"
+        )
     return target
 
 
@@ -211,11 +213,15 @@ class Task:
             prompts = dataset_dict_prompts(dataset, name, prompt_field, target_field, split_map)
         elif kind == "dataset":
             if split_map is not None:
-                raise TaskError(f"task {name!r}: split_map applies to a DatasetDict, but a Dataset was given (its rows serve both splits)")
+                raise TaskError(
+                    f"task {name!r}: split_map applies to a DatasetDict, but a Dataset was given (its rows serve both splits)"
+                )
             rows, origin = dataset_prompts(dataset, name, prompt_field, target_field)
             prompts = PromptSet({split: list(rows) for split in SPLITS}, {split: origin for split in SPLITS})
         else:
-            raise TaskError(f"task {name!r}: from_dataset needs a datasets.Dataset or datasets.DatasetDict, got {type(dataset).__name__}")
+            raise TaskError(
+                f"task {name!r}: from_dataset needs a datasets.Dataset or datasets.DatasetDict, got {type(dataset).__name__}"
+            )
         return cls(prompts=prompts, **task_kwargs)
 
     # -- prompts -----------------------------------------------------------------------
@@ -237,7 +243,9 @@ class Task:
             try:
                 self.check_prompt(prompt)
             except TaskError as error:
-                fields = ["prompt"] + (["target"] if prompt.target is not None else []) + [str(key) for key in prompt.data]
+                fields = (
+                    ["prompt"] + (["target"] if prompt.target is not None else []) + [str(key) for key in prompt.data]
+                )
                 raise TaskError(f"{error} (in {origin.where(index)}; fields found: {', '.join(fields)})") from None
         self._checked.add(split)
 
@@ -318,7 +326,9 @@ class Task:
         """
         if type(value) is not float:  # the common case skips the (slow) abstract-class check
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TaskError(f"task {self.name!r}: score must return a real number, got {value!r} ({type(value).__name__})")
+                raise TaskError(
+                    f"task {self.name!r}: score must return a real number, got {value!r} ({type(value).__name__})"
+                )
             value = float(value)
         if not math.isfinite(value):
             raise TaskError(f"task {self.name!r}: score returned {value}, which is not finite")

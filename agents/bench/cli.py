@@ -6,8 +6,8 @@ import argparse
 import shlex
 from pathlib import Path
 
-from textgym_agents.bench.config import load_suite, suite_names
 from textgym.extras import require
+from textgym_agents.bench.config import load_suite, suite_names
 
 #: the modules ``textgym bench`` needs beyond textgym's core (the suite file, the statistics, the plots),
 #: checked before anything runs: a suite of hours should not fail at its report
@@ -24,8 +24,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--no-heatmap", action="store_true", help="skip the per-token reward heat-map")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: report the finished runs in --out (a suite run in parts), saying how many are missing")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: report the finished runs in --out (a suite run in parts), saying how many are missing",
+    )
 
 
 def bench_command(args: argparse.Namespace) -> str:
@@ -66,8 +69,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # the Reproduce line: the command that made the runs, as suite.json recorded it (this one if none was)
     recorded = read_marker(out).get("command")
     notes = report_notes(suite, out, reproduce_recorded=bool(recorded))
-    paths = write_report(runs, out, suite.name, recorded or command, heatmap=not args.no_heatmap, thresholds=suite.thresholds,
-                         missing=missing, notes=notes)
+    paths = write_report(
+        runs,
+        out,
+        suite.name,
+        recorded or command,
+        heatmap=not args.no_heatmap,
+        thresholds=suite.thresholds,
+        missing=missing,
+        notes=notes,
+    )
     print(paths["summary"].read_text(encoding="utf-8"))
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgym_agents.registry import AGENTS
-from textgym_agents.run import RunConfig
 from textgym.extras import require
 from textgym.rewards import REWARD_MODES
+from textgym_agents.registry import AGENTS
+from textgym_agents.run import RunConfig
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 SUITE_KEYS = {"name", "description", "steps", "eval_every", "num_envs", "seeds", "reward_modes", "agents", "tasks"}
@@ -65,7 +65,9 @@ def suite_names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
 
 
-def load_suite(suite: str | None, config_file: str | None, out: str, seeds: int | None = None, device: str = "auto") -> Suite:
+def load_suite(
+    suite: str | None, config_file: str | None, out: str, seeds: int | None = None, device: str = "auto"
+) -> Suite:
     """Read ``--suite NAME`` or ``--config FILE`` into a list of run configs under ``out``."""
     if (suite is None) == (config_file is None):
         raise SuiteConfigError("give exactly one of --suite NAME or --config FILE.yaml")
@@ -115,7 +117,9 @@ def _threshold(path: Path, j: int, task: dict) -> float:
     low, high = make_task(kwargs["task"], kwargs.get("task_kwargs")).score_range
     where = f"{path}: tasks[{j}] ({env_id})"
     if "threshold" not in task:
-        raise SuiteConfigError(f"{where} has no 'threshold'; give the sample-efficiency threshold, a score in [{low:g}, {high:g}]")
+        raise SuiteConfigError(
+            f"{where} has no 'threshold'; give the sample-efficiency threshold, a score in [{low:g}, {high:g}]"
+        )
     value = task["threshold"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise SuiteConfigError(f"{where}: threshold {value!r} is outside the task's score range [{low:g}, {high:g}]")
@@ -170,8 +174,10 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
             agent_modes = _reward_modes(f"{path}: agents[{i}]", agent.get("reward_modes", modes))
             credit = merged["hyperparameters"].get("credit", "env")
             if credit != "env" and len(agent_modes) > 1:
-                raise SuiteConfigError(f"{path}: agents[{i}] ({agent['name']}, credit={credit!r}) learns the same from both reward "
-                                       f"modes (its rewards are the final score redistributed): give it one, e.g. reward_modes: [sparse]")
+                raise SuiteConfigError(
+                    f"{path}: agents[{i}] ({agent['name']}, credit={credit!r}) learns the same from both reward "
+                    f"modes (its rewards are the final score redistributed): give it one, e.g. reward_modes: [sparse]"
+                )
             for mode in agent_modes:
                 for seed in range(seed_count):
                     label = mode if credit == "env" else credit
@@ -185,6 +191,8 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
     names = [Path(run.out).name for run in runs]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise SuiteConfigError(f"{path}: several agent entries make the same runs (e.g. {repeated[0]}); give each entry of one "
-                               f"agent its own reward_modes or credit")
+        raise SuiteConfigError(
+            f"{path}: several agent entries make the same runs (e.g. {repeated[0]}); give each entry of one "
+            f"agent its own reward_modes or credit"
+        )
     return runs, thresholds

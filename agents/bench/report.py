@@ -11,12 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
+from textgym.naturalness import NATURALNESS_COLUMNS
 from textgym_agents.bench import stats
 from textgym_agents.bench.config import reward_label
 from textgym_agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
-from textgym.naturalness import NATURALNESS_COLUMNS
 
-RESULT_COLUMNS = ["agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", *NATURALNESS_COLUMNS, "wall_seconds"]
+RESULT_COLUMNS = [
+    "agent",
+    "env_id",
+    "reward_mode",
+    "seed",
+    "env_steps",
+    "eval_return",
+    *NATURALNESS_COLUMNS,
+    "wall_seconds",
+]
 
 
 def collect(runs: list[RunConfig]) -> list[dict]:
@@ -34,7 +43,9 @@ def write_results_csv(rows: list[dict], path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         writer.writeheader()
-        writer.writerows([{k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows])
+        writer.writerows(
+            [{k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+        )
 
 
 def _curves(rows: list[dict]) -> dict[tuple, dict[int, list[tuple[int, float]]]]:
@@ -99,7 +110,9 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
     """
     curves = _curves(rows)
     ends = _final_rows(rows)
-    finals: dict[tuple, list[float]] = {key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends}
+    finals: dict[tuple, list[float]] = {
+        key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends
+    }
     envs = sorted({k[0] for k in curves})
     agents = sorted({k[1] for k in curves})
     modes = sorted({k[2] for k in curves})
@@ -110,15 +123,18 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
         lines += [f"**Partial: {missing} runs of the suite have not finished yet and are not in these tables** "
                   "(rerunning the command above runs only those).", ""]
     lines += [
-             "Final eval return: the mean task score over the eval split (= the sparse return, in both reward modes), "
-             "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see `agents/bench/stats.py`). "
-             "Beside it, the naturalness of the final greedy generations, median over seeds (GRUE-style): `ppl` the "
-             "perplexity under the environment's reference LM (– for tasks with their own symbol vocabulary), `d-1`/`d-2` "
-             "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity exceeds "
-             f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking).", "",
-             "## Final return per task", "",
-             "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking | mean wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+        "Final eval return: the mean task score over the eval split (= the sparse return, in both reward modes), "
+        "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see `agents/bench/stats.py`). "
+        "Beside it, the naturalness of the final greedy generations, median over seeds (GRUE-style): `ppl` the "
+        "perplexity under the environment's reference LM (– for tasks with their own symbol vocabulary), `d-1`/`d-2` "
+        "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity exceeds "
+        f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking).",
+        "",
+        "## Final return per task",
+        "",
+        "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     final_walls = defaultdict(dict)  # key -> seed -> wall seconds at the last evaluation
     for r in rows:
         final_walls[(r["env_id"], r["agent"], r["reward_mode"])][r["seed"]] = r["wall_seconds"]
@@ -135,13 +151,20 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 hacked = sum(likely_hacking(first, last) for first, last in pairs)
                 per_seed = " ".join(f"{v:.3f}" for v in finals[key])
                 ppl = "–" if math.isnan(nat["ref_perplexity"]) else f"{nat['ref_perplexity']:.3g}"
-                lines.append(f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
-                             f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | {'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | {wall:.1f} |")
+                lines.append(
+                    f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
+                    f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | {'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | {wall:.1f} |"
+                )
     unbounded = [env for env in envs if not all(math.isfinite(v) for v in _declared_range(env))]
     heading = "## Overall (scores normalised to [0, 1] by each task's score range"
     heading += f"; unbounded, so counted as they are: {', '.join(unbounded)})" if unbounded else ")"
-    lines += ["", heading, "",
-              "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        heading,
+        "",
+        "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking |",
+        "|---|---|---|---|---|",
+    ]
     normalised = {}
     for key, values in finals.items():
         low, high = _score_range(key[0])
@@ -152,26 +175,44 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
             if by_task:
                 flagged = sum(likely_hacking(f, l) for env in by_task for f, l in ends[(env, agent, mode)].values())
                 total = sum(len(ends[(env, agent, mode)]) for env in by_task)
-                lines.append(f"| {agent} | {mode} | {len(by_task)} | {_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |")
+                lines.append(
+                    f"| {agent} | {mode} | {len(by_task)} | {_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |"
+                )
     if {"dense", "sparse"} <= set(modes):
-        lines += ["", "## Does the instant (dense) reward help? P(dense > sparse)", "",
-                  "The probability that a dense run beats a sparse run of the same agent on the same task (0.5 = no difference), "
-                  "with Newcombe's 95% score interval.", "",
-                  "| agent | task | P(dense > sparse) [95% CI] |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Does the instant (dense) reward help? P(dense > sparse)",
+            "",
+            "The probability that a dense run beats a sparse run of the same agent on the same task (0.5 = no difference), "
+            "with Newcombe's 95% score interval.",
+            "",
+            "| agent | task | P(dense > sparse) [95% CI] |",
+            "|---|---|---|",
+        ]
         for agent in agents:
             dense_all, sparse_all = {}, {}
             for env in envs:
                 d, s = finals.get((env, agent, "dense")), finals.get((env, agent, "sparse"))
                 if d and s:
                     dense_all[env], sparse_all[env] = d, s
-                    lines.append(f"| {agent} | {env} | {_fmt(*stats.probability_of_improvement_ci({env: d}, {env: s}))} |")
+                    lines.append(
+                        f"| {agent} | {env} | {_fmt(*stats.probability_of_improvement_ci({env: d}, {env: s}))} |"
+                    )
             if len(dense_all) > 1:
-                lines.append(f"| {agent} | all tasks | {_fmt(*stats.probability_of_improvement_ci(dense_all, sparse_all))} |")
+                lines.append(
+                    f"| {agent} | all tasks | {_fmt(*stats.probability_of_improvement_ci(dense_all, sparse_all))} |"
+                )
     if thresholds:
-        lines += ["", "## Sample efficiency", "",
-                  "Env steps until the eval return first reaches the task's threshold, fixed in the suite file before the runs "
-                  "(∞: not reached within the budget). IQM over seeds [95% CI].", "",
-                  "| task | threshold | agent | reward | reached | IQM env steps [95% CI] |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Sample efficiency",
+            "",
+            "Env steps until the eval return first reaches the task's threshold, fixed in the suite file before the runs "
+            "(∞: not reached within the budget). IQM over seeds [95% CI].",
+            "",
+            "| task | threshold | agent | reward | reached | IQM env steps [95% CI] |",
+            "|---|---|---|---|---|---|",
+        ]
         for env in envs:
             if env not in thresholds:
                 continue
@@ -180,7 +221,9 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                          for seq in curves[key].values()]
                 reached = sum(math.isfinite(s) for s in steps)
                 ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
-                lines.append(f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |")
+                lines.append(
+                    f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |"
+                )
     if "sparse" in modes and set(modes) - {"dense", "sparse"}:
         lines += _sparse_peak_section(curves)
     return "\n".join(lines) + "\n"
@@ -207,10 +250,14 @@ def _sparse_peak_section(curves: dict[tuple, dict[int, list[tuple[int, float]]]]
     for (env, agent, mode) in sorted(k for k in curves if k[2] == "sparse"):
         at, peak = sparse_peak(curves[(env, agent, "sparse")])
         for key in sorted(k for k in curves if k[0] == env and k[1] == agent):
-            steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], peak) for seq in curves[key].values()]
+            steps = [
+                stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], peak) for seq in curves[key].values()
+            ]
             reached = sum(math.isfinite(x) for x in steps)
             ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
-            lines.append(f"| {env} | {agent} | {peak:.3f} ({at}) | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |")
+            lines.append(
+                f"| {env} | {agent} | {peak:.3f} ({at}) | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |"
+            )
     return lines
 
 
@@ -309,7 +356,9 @@ def figure_score_vs_perplexity(rows: list[dict], colours: dict[str, str] | None 
     if not envs:
         envs = sorted({k[0] for k in ends})
     grid = _grid(len(envs), 3)
-    fig, axes = plt.subplots(*grid, figsize=(max(4.8 * grid[1], 6.4), 3.8 * grid[0] + 0.9), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        *grid, figsize=(max(4.8 * grid[1], 6.4), 3.8 * grid[0] + 0.9), squeeze=False, layout="constrained"
+    )
     for ax, env in zip(axes.flat, envs):
         initial = [f["ref_perplexity"] for k in ends if k[0] == env for f, _ in ends[k].values()]
         for key in sorted(k for k in ends if k[0] == env):
@@ -335,9 +384,18 @@ def figure_score_vs_perplexity(rows: list[dict], colours: dict[str, str] | None 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(envs):]:
         ax.axis("off")
-    _legend(fig, colours, styles, "marker", [
-        Line2D([], [], color="black", ls=":", lw=1, label="agent's median at step 0"),
-        Line2D([], [], color=HACKING_COLOUR, ls="none", marker="x", markeredgewidth=1.5, label="likely reward hacking")])
+    _legend(
+        fig,
+        colours,
+        styles,
+        "marker",
+        [
+            Line2D([], [], color="black", ls=":", lw=1, label="agent's median at step 0"),
+            Line2D(
+                [], [], color=HACKING_COLOUR, ls="none", marker="x", markeredgewidth=1.5, label="likely reward hacking"
+            ),
+        ],
+    )
     fig.suptitle("final score against naturalness, one point per run", fontsize=10)
     return fig
 
@@ -473,9 +531,9 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
     import gymnasium as gym
     import torch
 
+    from textgym_agents.base import config_from_dict
     from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
     from textgym_agents.registry import agent_class
-    from textgym_agents.base import config_from_dict
 
     chosen = {}
     for run in runs:
@@ -486,8 +544,16 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
         cls = agent_class(run.agent)
         agent = cls(run, config_from_dict(cls.Config, run.hyperparameters, run.agent))
         agent.load(LoadedCheckpoint(latest_checkpoint(Path(run.out) / "checkpoints")))
-        env = gym.make_vec(env_id, num_envs=prompts_per_task, vectorization_mode="vector_entry_point", split="eval",
-                           reward_mode="dense", device=str(getattr(agent, "device", "cpu")), autoreset_mode="Disabled", **run.env_kwargs)
+        env = gym.make_vec(
+            env_id,
+            num_envs=prompts_per_task,
+            vectorization_mode="vector_entry_point",
+            split="eval",
+            reward_mode="dense",
+            device=str(getattr(agent, "device", "cpu")),
+            autoreset_mode="Disabled",
+            **run.env_kwargs,
+        )
         obs, _ = env.reset(seed=0, options={"prompt_index": np.arange(prompts_per_task)})
         tokens = [[] for _ in range(prompts_per_task)]
         rewards = [[] for _ in range(prompts_per_task)]
@@ -508,8 +574,16 @@ def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list
     return samples
 
 
-def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str, heatmap: bool = True,
-                 thresholds: dict[str, float] | None = None, missing: int = 0, notes: list[str] | None = None) -> dict[str, Path]:
+def write_report(
+    runs: list[RunConfig],
+    out: Path,
+    suite_name: str,
+    command: str,
+    heatmap: bool = True,
+    thresholds: dict[str, float] | None = None,
+    missing: int = 0,
+    notes: list[str] | None = None,
+) -> dict[str, Path]:
     """Write results.csv, summary.md (Reproduce line: ``command``; then ``notes``) and the plots of ``runs`` into ``out``."""
     rows = collect(runs)
     paths = {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "learning_curves.png",
@@ -523,7 +597,9 @@ def write_report(runs: list[RunConfig], out: Path, suite_name: str, command: str
     if heatmap:
         paths["heatmap"] = out / "token_rewards.png"
         plot_token_rewards(sample_generations(runs), paths["heatmap"], colours)
-    text += "\n## Plots\n\n" + "\n".join(f"![{name}]({p.name})" for name, p in paths.items() if p.suffix == ".png") + "\n"
+    text += (
+        "\n## Plots\n\n" + "\n".join(f"![{name}]({p.name})" for name, p in paths.items() if p.suffix == ".png") + "\n"
+    )
     paths["summary"].write_text(text, encoding="utf-8")
     (out / "report.json").write_text(json.dumps({k: str(v) for k, v in paths.items()}, indent=1))
     return paths

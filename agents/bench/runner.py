@@ -32,8 +32,8 @@ def check_runs(suite: Suite) -> None:
     """Every run's agent hyper-parameters and env arguments are valid (before anything starts)."""
     import gymnasium as gym
 
-    from textgym_agents.lm.credit import check_credit
     from textgym.envs.setup import build_setup
+    from textgym_agents.lm.credit import check_credit
 
     setups = {}
     for run in suite.runs:
@@ -49,7 +49,9 @@ def check_runs(suite: Suite) -> None:
                                           kwargs.pop("max_new_tokens", None), kwargs.pop("max_prompt_tokens", None),
                                           kwargs.pop("split", "train"), kwargs.pop("task_kwargs", None))
             except (ValueError, TypeError) as error:
-                raise SuiteConfigError(f"suite {suite.name!r}, {run.env_id} env_kwargs {run.env_kwargs}: {error}") from None
+                raise SuiteConfigError(
+                    f"suite {suite.name!r}, {run.env_id} env_kwargs {run.env_kwargs}: {error}"
+                ) from None
             if kwargs:
                 raise SuiteConfigError(f"suite {suite.name!r}, {run.env_id}: unknown env_kwargs {sorted(kwargs)}")
         credit = run.hyperparameters.get("credit", "env")
@@ -125,7 +127,9 @@ THREADS_NOTE = "runs reproduce bit for bit only at the same thread count; other 
 THREADS_SETTING = "torch threads per run"
 
 
-def setting_differences(runs: list[RunConfig], threads: int | None = None, recorded_threads: int | None = None) -> list[dict[str, Any]]:
+def setting_differences(
+    runs: list[RunConfig], threads: int | None = None, recorded_threads: int | None = None
+) -> list[dict[str, Any]]:
     """The settings that affect results in which the finished ``runs`` were made otherwise than they are asked now.
 
     Each finished run's ``run.json`` (what it was made with) is compared with its config now
@@ -149,9 +153,13 @@ def setting_differences(runs: list[RunConfig], threads: int | None = None, recor
         made.pop("out", None), asked.pop("out", None)
         for key, (then, now) in drop_new_defaults(_differences(made, asked), run.agent).items():
             changes[(key, repr(then), repr(now))] = changes.get((key, repr(then), repr(now)), 0) + 1
-    entries = [{"setting": key, "made": then, "asked": now, "runs": count} for (key, then, now), count in changes.items()]
+    entries = [
+        {"setting": key, "made": then, "asked": now, "runs": count} for (key, then, now), count in changes.items()
+    ]
     if threads is not None and recorded_threads is not None and threads != recorded_threads:
-        entries.append({"setting": THREADS_SETTING, "made": repr(recorded_threads), "asked": repr(threads), "runs": None})
+        entries.append(
+            {"setting": THREADS_SETTING, "made": repr(recorded_threads), "asked": repr(threads), "runs": None}
+        )
     return entries
 
 
@@ -160,7 +168,13 @@ def describe_differences(entries: list[dict[str, Any]]) -> str:
     parts = []
     for entry in entries:
         runs = entry["runs"]
-        where = f" ({runs} run{'s' if runs > 1 else ''})" if runs else f" ({THREADS_NOTE})" if entry["setting"] == THREADS_SETTING else ""
+        where = (
+            f" ({runs} run{'s' if runs > 1 else ''})"
+            if runs
+            else f" ({THREADS_NOTE})"
+            if entry["setting"] == THREADS_SETTING
+            else ""
+        )
         parts.append(f"{entry['setting']}: made with {entry['made']}, asked {entry['asked']}{where}")
     return "; ".join(parts)
 
@@ -214,14 +228,18 @@ class Reuse:
             listed = describe_differences(self.differences)
             if self.pending and not report_only:
                 new = f"{len(self.pending)} new run{'s use' if len(self.pending) > 1 else ' uses'}"
-                lines.append(f"WARNING: the reused runs were made with other settings than this command gives, in ways that "
-                             f"change results: {listed}. The {new} this command's settings, so the report mixes both "
-                             f"(summary.md says which). To make every run alike, use another --out.")
+                lines.append(
+                    f"WARNING: the reused runs were made with other settings than this command gives, in ways that "
+                    f"change results: {listed}. The {new} this command's settings, so the report mixes both "
+                    f"(summary.md says which). To make every run alike, use another --out."
+                )
             else:
-                lines.append(f"NOTE: the runs were made with other settings than this command gives, in ways that change "
-                             f"results: {listed}. Nothing was rerun: the report shows the runs as they were made"
-                             + (", and its Reproduce line keeps the command that made them" if self.command else "")
-                             + ". To make runs with this command's settings, use another --out.")
+                lines.append(
+                    f"NOTE: the runs were made with other settings than this command gives, in ways that change "
+                    f"results: {listed}. Nothing was rerun: the report shows the runs as they were made"
+                    + (", and its Reproduce line keeps the command that made them" if self.command else "")
+                    + ". To make runs with this command's settings, use another --out."
+                )
         return "\n".join(lines)
 
 
@@ -268,9 +286,11 @@ def report_notes(suite: Suite, out: Path, reproduce_recorded: bool) -> list[str]
         runs = [r for r in entry["runs"] if r in finished]
         if runs:
             were = f"{len(runs)} runs were" if len(runs) > 1 else "1 run was"
-            notes.append(f"**Mixed settings: {were} made by `{entry.get('command') or '(not recorded)'}`**, "
-                         f"not by the command above, with settings that change results: {describe_mixed(entry['differences'])}. "
-                         f"Runs: {', '.join(runs[:5])}{f' and {len(runs) - 5} more' if len(runs) > 5 else ''}.")
+            notes.append(
+                f"**Mixed settings: {were} made by `{entry.get('command') or '(not recorded)'}`**, "
+                f"not by the command above, with settings that change results: {describe_mixed(entry['differences'])}. "
+                f"Runs: {', '.join(runs[:5])}{f' and {len(runs) - 5} more' if len(runs) > 5 else ''}."
+            )
     if not reproduce_recorded:
         differences = setting_differences(suite.runs)
         if differences:
@@ -293,7 +313,9 @@ def _run_one(run_data: dict, threads: int) -> dict:
     return train(run, resume=resume, progress=False)
 
 
-def run_suite(suite: Suite, out: Path, workers: int = 1, progress: bool = True, command: str | None = None) -> list[dict]:
+def run_suite(
+    suite: Suite, out: Path, workers: int = 1, progress: bool = True, command: str | None = None
+) -> list[dict]:
     """Run every unfinished run of ``suite`` (``workers`` processes); return the summaries of all runs.
 
     Finished runs in ``out`` are kept: their count and folder are printed, with a warning when
@@ -312,7 +334,9 @@ def run_suite(suite: Suite, out: Path, workers: int = 1, progress: bool = True, 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(suite.runs), initial=len(suite.runs) - len(pending), unit="run", desc=f"suite {suite.name}")
+        bar = tqdm(
+            total=len(suite.runs), initial=len(suite.runs) - len(pending), unit="run", desc=f"suite {suite.name}"
+        )
     try:
         if workers <= 1:
             for run in pending:

@@ -29,14 +29,16 @@ import contextlib
 import copy
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from textgym.devices import resolve_device
 from textgym_agents.base import Agent
 from textgym_agents.checkpoint import LoadedCheckpoint
 from textgym_agents.distributed import DistributedContext, check_replicas_identical, current_context
@@ -49,7 +51,6 @@ from textgym_agents.lm.parallel import DataParallel, global_masked_whiten
 from textgym_agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
 from textgym_agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
 from textgym_agents.run import RunConfig
-from textgym.devices import resolve_device
 
 
 @dataclass
@@ -85,9 +86,11 @@ class LMAgent(Agent):
             self.device = torch.device("cuda", torch.cuda.current_device())
         rank_seed = run.seed + self.dist.rank * state.RANK_SEED_STRIDE
         if run.num_envs % self.dist.world_size:
-            raise ValueError(f"{self.name}: --num-envs {run.num_envs} is not a multiple of the world size {self.dist.world_size}: "
-                             f"each of the {self.dist.world_size} data-parallel ranks steps num_envs / world_size rows; use "
-                             f"--num-envs {self.dist.world_size * max(1, run.num_envs // self.dist.world_size)} or another number of processes")
+            raise ValueError(
+                f"{self.name}: --num-envs {run.num_envs} is not a multiple of the world size {self.dist.world_size}: "
+                f"each of the {self.dist.world_size} data-parallel ranks steps num_envs / world_size rows; use "
+                f"--num-envs {self.dist.world_size * max(1, run.num_envs // self.dist.world_size)} or another number of processes"
+            )
         rows = run.num_envs // self.dist.world_size
         self.check_batch(rows)
 
@@ -119,7 +122,9 @@ class LMAgent(Agent):
         self.policy_model = model.to(self.device).float().eval()  # eval(): no dropout
         model_vocab = self.policy_model.get_output_embeddings().weight.shape[0]
         if model_vocab < self.vocab_size:
-            raise ValueError(f"the policy's vocabulary ({model_vocab}) is smaller than the environment's ({self.vocab_size})")
+            raise ValueError(
+                f"the policy's vocabulary ({model_vocab}) is smaller than the environment's ({self.vocab_size})"
+            )
         bos = getattr(self.policy_model.config, "bos_token_id", None)
         self.bos_token_id = (bos if isinstance(bos, int) and 0 <= bos < self.vocab_size else tokenizer.eos_token_id) \
             if config.prepend_bos else None
@@ -128,7 +133,9 @@ class LMAgent(Agent):
             self.policy_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.base_model = self.env.setup.model or "symbol policy (seeded)"  # what the weights start from
         if config.lora:
-            self.policy_model = lora_wrap(self.policy_model, config.lora_rank, config.lora_alpha, config.lora_target_modules)
+            self.policy_model = lora_wrap(
+                self.policy_model, config.lora_rank, config.lora_alpha, config.lora_target_modules
+            )
             self.policy_model.eval()
         if config.bf16_weights:
             self.policy_model.to(torch.bfloat16)
@@ -146,7 +153,9 @@ class LMAgent(Agent):
         # plain modules, the update's forwards go through the wrappers (forward_module)
         self.parallel = DataParallel(self.dist, self.device, fsdp=config.fsdp)
         self.gathered: dict[str, Any] | None = None  # FSDP2: rank 0's whole weights, optimizer state, evaluation copy
-        self.lora_names = [name for name, p in self.policy_model.named_parameters() if p.requires_grad] if config.lora else []
+        self.lora_names = (
+            [name for name, p in self.policy_model.named_parameters() if p.requires_grad] if config.lora else []
+        )
         if config.fsdp:
             if not self.supports_fsdp:
                 raise ValueError(f"{self.name} does not support fsdp=true; use DDP (fsdp=false)")
@@ -182,9 +191,11 @@ class LMAgent(Agent):
             )
         group_size = getattr(c, "group_size", None)
         if group_size is not None and num_envs % group_size:
-            raise ValueError(f"{self.name}: num_envs={num_envs} is not a multiple of group_size={group_size}; each prompt is "
-                             f"sampled group_size times in one round: use a num_envs in "
-                             f"{[group_size * k for k in range(1, 5)]}... or a group_size that divides {num_envs}")
+            raise ValueError(
+                f"{self.name}: num_envs={num_envs} is not a multiple of group_size={group_size}; each prompt is "
+                f"sampled group_size times in one round: use a num_envs in "
+                f"{[group_size * k for k in range(1, 5)]}... or a group_size that divides {num_envs}"
+            )
 
     def make_kl_controller(self) -> Any:
         return FixedKLController(self.config.kl_coef)
@@ -291,10 +302,18 @@ class LMAgent(Agent):
         parts = []
         with self.autocast():
             for _ in range(self.config.rollout_rounds):
-                part = collect_rollout(self.env, self.policy_model, self.config, self.sample_generator,
-                                       self.bos_token_id, self.vocab_size,
-                                       value_head=self.value_head if self.critic is None else None,
-                                       prompt_index=self.round_prompts(), all_ended=self.all_ended, **self.sampling_mask())
+                part = collect_rollout(
+                    self.env,
+                    self.policy_model,
+                    self.config,
+                    self.sample_generator,
+                    self.bos_token_id,
+                    self.vocab_size,
+                    value_head=self.value_head if self.critic is None else None,
+                    prompt_index=self.round_prompts(),
+                    all_ended=self.all_ended,
+                    **self.sampling_mask(),
+                )
                 parts.append(self.assign_credit(part))
         rollout = Rollout.concatenate(parts)
         self._env_steps += int(self.dist.all_reduce_sum(rollout.live_steps.clone()).item())
@@ -304,22 +323,40 @@ class LMAgent(Agent):
 
     def critic_values(self, rollout: Rollout) -> torch.Tensor:
         """The separate critic's values of the rollout's states."""
-        _, hidden = forward_responses(self.parallel.forward_module(self.critic), rollout.prompt_ids, rollout.prompt_mask,
-                                      rollout.response_ids, rollout.response_mask, want_hidden=True, want_logits=False)
+        _, hidden = forward_responses(
+            self.parallel.forward_module(self.critic),
+            rollout.prompt_ids,
+            rollout.prompt_mask,
+            rollout.response_ids,
+            rollout.response_mask,
+            want_hidden=True,
+            want_logits=False,
+        )
         return self.values_from(hidden)
 
     def values_from(self, hidden: torch.Tensor) -> torch.Tensor:
         """The value head on last hidden states (through its data-parallel wrapper; fp32 out)."""
-        return self.parallel.forward_module(self.value_head)(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
+        return (
+            self.parallel.forward_module(self.value_head)(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
+        )
 
-    def evaluate_tokens(self, rollout: Rollout, with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def evaluate_tokens(
+        self, rollout: Rollout, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Current ``log pi``, entropy and values (``None`` without a value head) of the rollout's tokens."""
         shared_values = self.value_head is not None and self.critic is None
         logits, hidden = forward_responses(self.parallel.forward_module(self.policy_model), rollout.prompt_ids,
                                            rollout.prompt_mask, rollout.response_ids, rollout.response_mask,
                                            want_hidden=shared_values)
-        logprobs, entropy = token_logprobs(logits, rollout.response_ids, self.config.temperature, self.vocab_size, with_entropy,
-                                           entropy_grad=self.entropy_grad(), blocked=rollout.blocked)
+        logprobs, entropy = token_logprobs(
+            logits,
+            rollout.response_ids,
+            self.config.temperature,
+            self.vocab_size,
+            with_entropy,
+            entropy_grad=self.entropy_grad(),
+            blocked=rollout.blocked,
+        )
         if self.value_head is None:
             values = None
         else:
@@ -407,7 +444,9 @@ class LMAgent(Agent):
                         micro_loss.backward()
                     with torch.no_grad():
                         if not minibatch_stats and not pass_stats:  # no step yet: the policy is the rollout's
-                            drift = (terms.logprobs - part.sample_logprobs).abs()  # (under bf16 the old log-probs are not the rollout's)
+                            drift = (
+                                terms.logprobs - part.sample_logprobs
+                            ).abs()  # (under bf16 the old log-probs are not the rollout's)
                             rollout_mismatch = torch.maximum(rollout_mismatch, (drift * m).max())
                         totals += torch.stack([(x * m).sum() for x in terms.stats]) / tokens_in_minibatch
                 torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)

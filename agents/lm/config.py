@@ -30,28 +30,44 @@ class LMConfig:
     # optimisation
     learning_rate: float = field(default=5e-5, metadata=help_text("Adam step size"))
     adam_eps: float = field(default=1e-5, metadata=help_text("Adam epsilon"))
-    num_minibatches: int = field(default=4, metadata=help_text("minibatches (of whole episodes) per pass over the batch"))
-    gradient_accumulation_steps: int = field(default=1, metadata=help_text("micro-batches per minibatch (gradients summed before a step)"))
+    num_minibatches: int = field(
+        default=4, metadata=help_text("minibatches (of whole episodes) per pass over the batch")
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata=help_text("micro-batches per minibatch (gradients summed before a step)")
+    )
     max_grad_norm: float = field(default=1.0, metadata=help_text("gradient clipping (global norm)"))
     # rollout
     rollout_rounds: int = field(default=1, metadata=help_text("rounds of num_envs episodes per update"))
-    temperature: float = field(default=1.0, metadata=help_text("sampling temperature (log-probs are of the tempered policy)"))
+    temperature: float = field(
+        default=1.0, metadata=help_text("sampling temperature (log-probs are of the tempered policy)")
+    )
     top_k: int = field(default=0, metadata=help_text("sample from the k likeliest tokens only (0: off)"))
     top_p: float = field(default=1.0, metadata=help_text("nucleus sampling mass in (0, 1] (1: off)"))
-    prepend_bos: bool = field(default=True, metadata=help_text("feed a BOS token (the model's, else EOS) before each prompt"))
+    prepend_bos: bool = field(
+        default=True, metadata=help_text("feed a BOS token (the model's, else EOS) before each prompt")
+    )
     # KL to the reference model
     kl_coef: float = field(default=0.05, metadata=help_text("KL coefficient beta"))
-    kl_estimator: str = field(default="k1", metadata=help_text("per-token KL estimate: k1 (log-ratio) or k3 ((r-1) - log r)"))
+    kl_estimator: str = field(
+        default="k1", metadata=help_text("per-token KL estimate: k1 (log-ratio) or k3 ((r-1) - log r)")
+    )
     # credit assignment
     credit: str = field(default="env", metadata=help_text(
         "the per-token reward: env (the env's, dense or sparse), uniform (final score spread evenly over the tokens), "
         "attention (final score spread by the reward model's attention; reward-model tasks)"))
     # models and memory
-    bf16: bool = field(default=True, metadata=help_text("bf16 autocast on CUDA (the CPU always runs fp32 unless bf16_weights)"))
+    bf16: bool = field(
+        default=True, metadata=help_text("bf16 autocast on CUDA (the CPU always runs fp32 unless bf16_weights)")
+    )
     bf16_weights: bool = field(default=False, metadata=help_text(
         "keep the policy's weights (and so Adam's states) in bf16, not only autocast: half the memory; on any device"))
-    gradient_checkpointing: bool = field(default=False, metadata=help_text(
-        "recompute each layer's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute)"))
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata=help_text(
+            "recompute each layer's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute)"
+        ),
+    )
     lora: bool = field(default=False, metadata=help_text(
         "train LoRA adapters (peft; pip install \"textgym[peft]\") instead of every weight; the reference is the base "
         "model with its adapters disabled, and checkpoints hold only the trainable weights"))
@@ -63,9 +79,15 @@ class LMConfig:
         "what DIR/policy holds under LoRA: merged (a plain Hugging Face model) or adapter (a peft adapter folder)"))
     fsdp: bool = field(default=False, metadata=help_text(
         "shard the policy over the data-parallel ranks with FSDP2 (torch.distributed.fsdp.fully_shard) instead of DDP"))
-    symbol_model_width: int = field(default=64, metadata=help_text("symbol-vocabulary tasks: n_embd of the random GPT-2 policy"))
-    symbol_model_layers: int = field(default=2, metadata=help_text("symbol-vocabulary tasks: n_layer of the random GPT-2 policy"))
-    symbol_model_heads: int = field(default=2, metadata=help_text("symbol-vocabulary tasks: n_head of the random GPT-2 policy"))
+    symbol_model_width: int = field(
+        default=64, metadata=help_text("symbol-vocabulary tasks: n_embd of the random GPT-2 policy")
+    )
+    symbol_model_layers: int = field(
+        default=2, metadata=help_text("symbol-vocabulary tasks: n_layer of the random GPT-2 policy")
+    )
+    symbol_model_heads: int = field(
+        default=2, metadata=help_text("symbol-vocabulary tasks: n_head of the random GPT-2 policy")
+    )
 
     # -- checks (subclasses call super().__post_init__() and add their own) ------------------------
 

@@ -174,7 +174,9 @@ def attention_credit(
             continue
         classifier_input = task.classifier_input(base.setup.prompts[prompt_indices[row]], text)
         if not classifier_input.endswith(text):
-            raise ValueError(f"attention_credit: task {task.name!r}'s classifier input does not end with the continuation")
+            raise ValueError(
+                f"attention_credit: task {task.name!r}'s classifier input does not end with the continuation"
+            )
         inputs.append(classifier_input)
         input_rows.append(row)
         starts.append(len(classifier_input) - len(text))
@@ -260,8 +262,10 @@ def scoring_attention(reward_model: RewardModel, texts: Sequence[str]) -> list[t
         batch = {key: value.to(device) for key, value in batch.items()}
         output = model(**batch, output_attentions=True)
         if not output.attentions:
-            raise RuntimeError(f"reward model {reward_model.name!r} returned no attentions (its attention implementation "
-                               f"is {model.config._attn_implementation!r}, not 'eager')")
+            raise RuntimeError(
+                f"reward model {reward_model.name!r} returned no attentions (its attention implementation "
+                f"is {model.config._attn_implementation!r}, not 'eager')"
+            )
         rows = torch.arange(len(chunk), device=device)
         query = scoring_positions(model, batch["input_ids"])
         # [rows, heads, T, T] -> the scoring position's row, averaged over heads: [rows, T]

@@ -27,7 +27,9 @@ def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advant
 
 
 @torch.no_grad()
-def ratio_statistics(ratio: torch.Tensor, log_ratio: torch.Tensor, clip_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+def ratio_statistics(
+    ratio: torch.Tensor, log_ratio: torch.Tensor, clip_range: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per token: the k3 estimate of KL(old || new), and 1 where the ratio is outside the clip (statistics only)."""
     return (ratio - 1) - log_ratio, ((ratio - 1).abs() > clip_range).float()
 

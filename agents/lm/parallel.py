@@ -22,7 +22,8 @@ the same update as one process with ``world_size * B``.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -49,8 +50,10 @@ def global_masked_whiten(values: torch.Tensor, mask: torch.Tensor, context: Dist
 def check_fsdp_backend(context: DistributedContext) -> None:
     """Raise a clear error where FSDP2 cannot run: one process, an unsupported backend, an old torch."""
     if not context.enabled:
-        raise ValueError("fsdp=true shards the model over data-parallel ranks: launch with "
-                         "torchrun --nproc_per_node N -m textgym_agents.distributed ... (one process has nothing to shard over)")
+        raise ValueError(
+            "fsdp=true shards the model over data-parallel ranks: launch with "
+            "torchrun --nproc_per_node N -m textgym_agents.distributed ... (one process has nothing to shard over)"
+        )
     import torch.distributed as dist
 
     backend = str(dist.get_backend())
@@ -134,7 +137,11 @@ class DataParallel:
         of the policy, since the driver evaluates, checkpoints and exports on rank 0 alone."""
         if not self.fsdp:
             return
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+            get_optimizer_state_dict,
+        )
 
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
         weights = {}
@@ -159,7 +166,9 @@ class DataParallel:
         weights = checkpoint.weights(key)
         set_model_state_dict(module, weights, options=StateDictOptions(full_state_dict=True, strict=True))
 
-    def load_optimizer(self, optimizer: torch.optim.Optimizer, state: dict, agent_container: torch.nn.Module | None) -> None:
+    def load_optimizer(
+        self, optimizer: torch.optim.Optimizer, state: dict, agent_container: torch.nn.Module | None
+    ) -> None:
         """Restore the optimizer state a checkpoint holds (under FSDP2 the whole state, sharded again)."""
         if not self.fsdp:
             optimizer.load_state_dict(state)

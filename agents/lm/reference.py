@@ -26,7 +26,9 @@ def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def reference_logprobs(reference: torch.nn.Module, rollout: Rollout, temperature: float, vocab_size: int) -> torch.Tensor:
+def reference_logprobs(
+    reference: torch.nn.Module, rollout: Rollout, temperature: float, vocab_size: int
+) -> torch.Tensor:
     """``log pi_ref`` of the rollout's tokens (one full forward; the caller sets the precision)."""
     logits, _ = forward_responses(reference, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
                                   rollout.response_mask)

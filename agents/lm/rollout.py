@@ -15,8 +15,9 @@ forward (the update's current policy, the reference, a critic).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -81,7 +82,7 @@ class Rollout:
     def live_steps(self) -> torch.Tensor:
         return self.response_mask.sum()
 
-    def episodes(self, rows: torch.Tensor | slice) -> "Rollout":
+    def episodes(self, rows: torch.Tensor | slice) -> Rollout:
         """The episodes ``rows``, without the columns that are padding in every one of them.
 
         Prompts are left-padded and responses right-padded, so the prompt columns before the
@@ -99,7 +100,7 @@ class Rollout:
         )
 
     @staticmethod
-    def concatenate(parts: list["Rollout"]) -> "Rollout":
+    def concatenate(parts: list[Rollout]) -> Rollout:
         if len(parts) == 1:
             return parts[0]
         return Rollout(*[None if getattr(parts[0], f.name) is None else torch.cat([getattr(p, f.name) for p in parts])
@@ -143,7 +144,9 @@ def collect_rollout(
         options["prompt_index"] = prompt_index
     obs, _ = env.reset(options=options)
     width = env.setup.max_prompt_tokens + (bos_token_id is not None)
-    prompt_ids, prompt_mask = left_pad(obs["input_ids"], obs["attention_mask"], width, env.tokenizer.pad_token_id, bos_token_id)
+    prompt_ids, prompt_mask = left_pad(
+        obs["input_ids"], obs["attention_mask"], width, env.tokenizer.pad_token_id, bos_token_id
+    )
 
     response_ids = torch.full((n, horizon), env.tokenizer.pad_token_id, dtype=torch.long, device=device)
     response_mask = torch.zeros((n, horizon), dtype=torch.bool, device=device)
@@ -161,7 +164,9 @@ def collect_rollout(
         if logits_processor is not None:
             logits = logits_processor(logits, t)
         if mask_model is not None:
-            outside = nucleus_mask(decoders[1].output.logits[:, -1, :vocab_size].float() / config.temperature, mask_top_p)
+            outside = nucleus_mask(
+                decoders[1].output.logits[:, -1, :vocab_size].float() / config.temperature, mask_top_p
+            )
             blocked[:, t] = outside
             logits = logits.masked_fill(outside, float("-inf"))
         tokens, logprobs = sample_tokens(logits, config.temperature, config.top_k, config.top_p, generator)
@@ -191,22 +196,40 @@ class Decoder:
         self.model, self.use_kv_cache, self.want_hidden = model, use_kv_cache, want_hidden
         self.cache_arg = cache_keyword(model)
         self.ids, self.mask = prompt_ids, prompt_mask
-        self.output = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids_from(prompt_mask),
-                            use_cache=use_kv_cache, logits_to_keep=1, output_hidden_states=want_hidden)
+        self.output = model(
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            position_ids=position_ids_from(prompt_mask),
+            use_cache=use_kv_cache,
+            logits_to_keep=1,
+            output_hidden_states=want_hidden,
+        )
         self.cache = output_cache(self.output) if use_kv_cache else None
         self.next_position = prompt_mask.sum(1, keepdim=True)  # position of the next token, per row
 
     def feed(self, tokens: torch.Tensor) -> None:
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
         if self.use_kv_cache:
-            self.output = self.model(input_ids=tokens.unsqueeze(1), attention_mask=self.mask, position_ids=self.next_position,
-                                     use_cache=True, logits_to_keep=1, output_hidden_states=self.want_hidden,
-                                     **{self.cache_arg: self.cache})
+            self.output = self.model(
+                input_ids=tokens.unsqueeze(1),
+                attention_mask=self.mask,
+                position_ids=self.next_position,
+                use_cache=True,
+                logits_to_keep=1,
+                output_hidden_states=self.want_hidden,
+                **{self.cache_arg: self.cache},
+            )
             self.cache = output_cache(self.output)
         else:
             self.ids = torch.cat([self.ids, tokens.unsqueeze(1)], dim=1)
-            self.output = self.model(input_ids=self.ids, attention_mask=self.mask, position_ids=position_ids_from(self.mask),
-                                     use_cache=False, logits_to_keep=1, output_hidden_states=self.want_hidden)
+            self.output = self.model(
+                input_ids=self.ids,
+                attention_mask=self.mask,
+                position_ids=position_ids_from(self.mask),
+                use_cache=False,
+                logits_to_keep=1,
+                output_hidden_states=self.want_hidden,
+            )
         self.next_position = self.next_position + 1
 
 

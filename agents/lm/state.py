@@ -39,8 +39,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from textgym_agents.checkpoint import (CheckpointError, LoadedCheckpoint, atomic_save_file, atomic_write_text,
-                               replace_folder_atomically, rng_state, save_checkpoint, set_rng_state, torch_rng_tensors)
+from textgym_agents.checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    atomic_save_file,
+    atomic_write_text,
+    replace_folder_atomically,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    torch_rng_tensors,
+)
 from textgym_agents.lm.models import hf_tokenizer_of, no_progress_bars
 
 if TYPE_CHECKING:
@@ -102,8 +111,10 @@ def load_trainable(checkpoint: LoadedCheckpoint, key: str, module: Any) -> None:
     trainable = {name: p for name, p in module.named_parameters() if p.requires_grad}
     if set(weights) != set(trainable):
         missing, unexpected = sorted(set(trainable) - set(weights)), sorted(set(weights) - set(trainable))
-        raise CheckpointError(f"checkpoint {checkpoint.path}: {key} weights do not match this model's trainable ones "
-                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was it written with other lora settings?")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path}: {key} weights do not match this model's trainable ones "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was it written with other lora settings?"
+        )
     for name, parameter in trainable.items():
         if weights[name].shape != parameter.shape:
             raise CheckpointError(f"checkpoint {checkpoint.path}: {key}.{name} has shape {tuple(weights[name].shape)}, "
@@ -116,10 +127,14 @@ def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
     """Restore what :func:`save` wrote; a checkpoint of another agent or world size is a clear error."""
     state = checkpoint.state
     if state.get("agent") != agent.name:
-        raise CheckpointError(f"checkpoint {checkpoint.path} was written by agent {state.get('agent')!r}, not {agent.name!r}")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} was written by agent {state.get('agent')!r}, not {agent.name!r}"
+        )
     if bool(state.get("lora", False)) != agent.config.lora:
-        raise CheckpointError(f"checkpoint {checkpoint.path} was written with lora={state.get('lora', False)}; this run has "
-                              f"lora={agent.config.lora}")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} was written with lora={state.get('lora', False)}; this run has "
+            f"lora={agent.config.lora}"
+        )
     for key, module in agent.checkpoint_modules().items():
         if key == "policy" and agent.config.lora:
             load_trainable(checkpoint, key, module)
@@ -128,11 +143,15 @@ def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
     try:
         agent.parallel.load_optimizer(agent.optimizer, checkpoint.tensors("optimizer"), agent.trained_container)
     except (ValueError, KeyError, RuntimeError) as error:
-        raise CheckpointError(f"checkpoint {checkpoint.path}: optimizer state does not match this model ({error})") from None
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path}: optimizer state does not match this model ({error})"
+        ) from None
     written_by = int(state.get("world_size", 1))
     if written_by != agent.dist.world_size:
-        raise CheckpointError(f"checkpoint {checkpoint.path} was written by {written_by} data-parallel process(es); this run "
-                              f"has world size {agent.dist.world_size}: resume with the same number of processes")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} was written by {written_by} data-parallel process(es); this run "
+            f"has world size {agent.dist.world_size}: resume with the same number of processes"
+        )
     generators = checkpoint.tensors("generators")
     updates = int(state["updates"])
     rank = agent.dist.rank
@@ -144,8 +163,10 @@ def load(agent: LMAgent, checkpoint: LoadedCheckpoint) -> None:
         except (RuntimeError, ValueError, TypeError, KeyError) as error:
             raise CheckpointError(f"checkpoint {checkpoint.path}: random-number state is damaged ({error})") from None
     elif updates > 0:  # before the first update every rank's streams are still their seeded start
-        raise CheckpointError(f"checkpoint {checkpoint.path} holds {len(generators)} rank(s)' random state; "
-                              f"this run has world size {agent.dist.world_size}: resume with the same number of processes")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} holds {len(generators)} rank(s)' random state; "
+            f"this run has world size {agent.dist.world_size}: resume with the same number of processes"
+        )
     set_rng_state(state["rng"], None)
     checkpoint.set_torch_rng_state()
     agent.kl_controller.value = float(state["kl_coef"])

@@ -51,7 +51,9 @@ class TopKActionsVecEnv(VecEnvWrapper):
         for info in infos:
             if "terminal_observation" in info:
                 terminal = info["terminal_observation"]
-                info["terminal_observation"] = {k: v[0] for k, v in self.observe({k: v[None] for k, v in terminal.items()}).items()}
+                info["terminal_observation"] = {
+                    k: v[0] for k, v in self.observe({k: v[None] for k, v in terminal.items()}).items()
+                }
         obs = self.observe(obs)
         self.candidates = obs["candidates"]
         return obs, rewards, dones, infos

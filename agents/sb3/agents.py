@@ -37,15 +37,21 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
+from textgym.devices import resolve_device
 from textgym_agents.base import Agent
-from textgym_agents.checkpoint import (CheckpointError, LoadedCheckpoint, rng_state, save_checkpoint, set_rng_state,
-                               torch_rng_tensors)
+from textgym_agents.checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    torch_rng_tensors,
+)
 from textgym_agents.env_state import env_state, restore_env_state
 from textgym_agents.run import RunConfig
 from textgym_agents.sb3.action_spaces import TopKActionsVecEnv, TopPMaskVecEnv
 from textgym_agents.sb3.features import POOLINGS, token_policy_kwargs
 from textgym_agents.sb3.vec_env import TextGenSB3VecEnv
-from textgym.devices import resolve_device
 
 ACTION_SPACES = ("full", "top-k")
 
@@ -71,8 +77,12 @@ class SB3Config:
     pooling: str = field(default="flatten", metadata=_help(f"features extractor pooling: {', '.join(POOLINGS)}"))
     embed_dim: int = field(default=64, metadata=_help("token embedding size"))
     features_dim: int = field(default=128, metadata=_help("features extractor output size"))
-    init_embeddings_from_lm: bool = field(default=False, metadata=_help("start token embeddings from the env LM's (needs embed_dim = its width)"))
-    action_space: str = field(default="full", metadata=_help("full (the vocabulary) or top-k (the reference LM's k likeliest tokens)"))
+    init_embeddings_from_lm: bool = field(
+        default=False, metadata=_help("start token embeddings from the env LM's (needs embed_dim = its width)")
+    )
+    action_space: str = field(
+        default="full", metadata=_help("full (the vocabulary) or top-k (the reference LM's k likeliest tokens)")
+    )
     top_k: int = field(default=16, metadata=_help("k for action_space=top-k"))
     top_p: float = field(default=0.9, metadata=_help("nucleus for MaskablePPO's action masks"))
 
@@ -146,7 +156,9 @@ class SB3Agent(Agent):
             weight = load_frozen(self.vector_env.setup.model, "cpu").model.get_input_embeddings().weight
             embeddings = weight[: self.vector_env.vocab_size].detach().clone()
             if embeddings.shape[1] != c.embed_dim:
-                raise ValueError(f"init_embeddings_from_lm: the LM's embeddings are {embeddings.shape[1]} wide; set embed_dim={embeddings.shape[1]}")
+                raise ValueError(
+                    f"init_embeddings_from_lm: the LM's embeddings are {embeddings.shape[1]} wide; set embed_dim={embeddings.shape[1]}"
+                )
         return token_policy_kwargs(c.embed_dim, c.features_dim, c.pooling, embeddings)
 
     def algorithm_kwargs(self) -> dict[str, Any]:
@@ -203,7 +215,9 @@ class SB3Agent(Agent):
         modules: dict[str, Any] = {"policy": model.policy}
         if model._last_obs is not None:  # mid-episode: SB3's last observation and the env's unfinished episodes
             env_tensors, state["env"] = env_state(self.vector_env)
-            last = {f"last_obs.{key}": torch.from_numpy(np.asarray(value).copy()) for key, value in model._last_obs.items()}
+            last = {
+                f"last_obs.{key}": torch.from_numpy(np.asarray(value).copy()) for key, value in model._last_obs.items()
+            }
             last["last_episode_starts"] = torch.from_numpy(np.asarray(model._last_episode_starts, dtype=bool).copy())
             modules["env"] = {**env_tensors, **last}
         buffer = getattr(model, "replay_buffer", None)
@@ -237,7 +251,9 @@ class SB3Agent(Agent):
             self.env.episode_returns = np.asarray(monitor["episode_returns"], dtype=np.float32)
             self.env.episode_lengths = np.asarray(monitor["episode_lengths"], dtype=np.int32)
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{where}: counters or random-number state are missing or damaged ({error})") from None
+            raise CheckpointError(
+                f"{where}: counters or random-number state are missing or damaged ({error})"
+            ) from None
         model.ep_info_buffer = deque(({"r": np.float32(r), "l": int(l), "t": 0.0} for r, l in state["ep_info"]),
                                      maxlen=model._stats_window_size)
         model.ep_success_buffer = deque(maxlen=model._stats_window_size)

@@ -54,9 +54,13 @@ class TokenFeaturesExtractor(BaseFeaturesExtractor):
             self.token_embedding.weight.data.copy_(initial_embeddings)
         self.position_embedding = nn.Embedding(self.length, embed_dim)
         if pooling == "attention":
-            self.encoder = nn.TransformerEncoderLayer(embed_dim, nhead=4, dim_feedforward=2 * embed_dim, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoderLayer(
+                embed_dim, nhead=4, dim_feedforward=2 * embed_dim, dropout=0.0, batch_first=True
+            )
         pooled = {"attention": 2 * embed_dim, "mean": 2 * embed_dim, "flatten": self.length * embed_dim}[pooling]
-        self.num_candidates = int(observation_space["candidates"].shape[0]) if "candidates" in observation_space.spaces else 0
+        self.num_candidates = (
+            int(observation_space["candidates"].shape[0]) if "candidates" in observation_space.spaces else 0
+        )
         pooled += self.num_candidates * embed_dim
         self.head = nn.Sequential(nn.Linear(pooled, features_dim), nn.ReLU())
 
@@ -89,7 +93,10 @@ def token_policy_kwargs(
     kwargs = {
         "features_extractor_class": TokenFeaturesExtractor,
         "features_extractor_kwargs": {
-            "embed_dim": embed_dim, "features_dim": features_dim, "pooling": pooling, "initial_embeddings": initial_embeddings,
+            "embed_dim": embed_dim,
+            "features_dim": features_dim,
+            "pooling": pooling,
+            "initial_embeddings": initial_embeddings,
         },
     }
     if net_arch is not None:

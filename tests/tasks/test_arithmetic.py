@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
 from textgym.tasks.arithmetic import ArithmeticTask, generate_prompt_set
 

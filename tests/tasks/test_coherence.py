@@ -4,12 +4,12 @@ import math
 from collections import Counter
 
 import pytest
+import reward_contract
 import torch
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TextGenEnv
 from textgym.tasks.coherence import (
     STORY_PLACES,
@@ -50,7 +50,13 @@ def task():
 
 def test_words_and_normalise():
     assert words("The cat's mat, isn't it? 'Yes' -- 42!") == ["the", "cat's", "mat", "isn't", "it", "yes", "42"]
-    assert [normalise(w) for w in ["rooms", "glass", "bus", "cat's", "dishes"]] == ["room", "glass", "bus", "cat", "dishe"]
+    assert [normalise(w) for w in ["rooms", "glass", "bus", "cat's", "dishes"]] == [
+        "room",
+        "glass",
+        "bus",
+        "cat",
+        "dishe",
+    ]
 
 
 def test_topic_words_hold_the_prompts_content_words_and_the_topic():
@@ -104,7 +110,9 @@ def test_grammaticality_is_the_judges_mean_log_likelihood(task):
     expected = sum(max(0.0, 1 - value / math.log(4096)) for value in nll) / len(ids)
     parts = task.parts(SOUP, continuation)
     assert parts["grammaticality"] == pytest.approx(expected, abs=1e-6)
-    assert parts["score"] == pytest.approx(0.5 * parts["coherence"] + 0.5 * parts["grammaticality"] - parts["repetition"])
+    assert parts["score"] == pytest.approx(
+        0.5 * parts["coherence"] + 0.5 * parts["grammaticality"] - parts["repetition"]
+    )
 
 
 def test_worked_example_of_the_docstring(task):
@@ -149,7 +157,9 @@ def test_saying_one_sentence_five_times_scores_low(task):
         " Later the old cat woke up, ate fish and went to sleep."
     )
     assert len(words(varied)) == len(words(repeated)) == 30
-    scores = {name: task.parts(CAT, text) for name, text in (("once", CAT_ONCE), ("five times", repeated), ("varied", varied))}
+    scores = {
+        name: task.parts(CAT, text) for name, text in (("once", CAT_ONCE), ("five times", repeated), ("varied", varied))
+    }
     assert scores["five times"]["repetition"] == pytest.approx(22 / 28)
     assert scores["varied"]["repetition"] == 0.0
     assert scores["five times"]["score"] < 0.0
@@ -164,7 +174,9 @@ def test_on_topic_beats_off_topic(task):
     assert on_topic["score"] > off_topic["score"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(text=st.text(alphabet="ab c.'\n", max_size=30))
 def test_score_stays_in_range(task, text):
     assert -1.0 <= task.score(SOUP, text) <= 1.0
@@ -196,7 +208,9 @@ def test_incremental_scorer_follows_retokenisation(task):
         assert value == pytest.approx(task.score(SOUP, prefix), abs=1e-6)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(chunks=st.lists(st.text(alphabet="abt ,.'\n", min_size=1, max_size=4), min_size=1, max_size=8))
 def test_incremental_scorer_equals_full_score_on_random_chunks(task, chunks):
     for prefix, value in incremental_scores(task, SOUP, chunks):
@@ -216,7 +230,9 @@ def test_prompt_key_values_are_computed_once(task):
 
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(actions=st.lists(st.integers(0, 4095), min_size=1, max_size=12), seed=st.integers(0, 2**16))
 def test_dense_rewards_sum_to_sparse_return(task, actions, seed):
     envs = [TextGenEnv(task=task, reward_mode=mode) for mode in ("dense", "sparse")]
@@ -248,7 +264,9 @@ def _count_judge_forwards(monkeypatch, judge) -> list[int]:
     calls: list[int] = []
     body = judge.model.base_model
     original = body.forward
-    monkeypatch.setattr(body, "forward", lambda *a, **k: calls.append((a[0] if a else k["input_ids"]).shape[0]) or original(*a, **k))
+    monkeypatch.setattr(
+        body, "forward", lambda *a, **k: calls.append((a[0] if a else k["input_ids"]).shape[0]) or original(*a, **k)
+    )
     return calls
 
 
@@ -257,7 +275,9 @@ def test_batched_env_makes_one_judge_forward_per_step(task, monkeypatch):
     import numpy as np
 
     num_envs = 6
-    env = gym.make_vec("textgym/Coherence-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", max_new_tokens=8)
+    env = gym.make_vec(
+        "textgym/Coherence-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", max_new_tokens=8
+    )
     tokenizer = env.unwrapped.tokenizer
     words = [tokenizer.encode(w)[0] for w in (" The", " soup", " was", " hot", " and", " the", " bread")]
     for prompt in task.prompts("train"):  # every prompt's key/values cached (once per prompt, as for single envs)
@@ -286,7 +306,9 @@ def test_batched_env_agrees_with_single_envs_row_by_row(task):
     singles = [gym.make("textgym/Coherence-v0", max_new_tokens=horizon) for _ in range(num_envs)]
     tokenizer = singles[0].unwrapped.tokenizer
     rng = np.random.default_rng(3)
-    actions = reward_contract.random_actions(rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.1)
+    actions = reward_contract.random_actions(
+        rng, tokenizer, batched.single_action_space.n, (steps, num_envs), eos_rate=0.1
+    )
     pieces = [i for w in (" wa", "ter", " c", "old", " The", " bread", ".") for i in tokenizer.encode(w)]
     actions = np.where(rng.random(actions.shape) < 0.4, rng.choice(pieces, size=actions.shape), actions)
     ended = reward_contract.play_side_by_side(batched, singles, actions, [5, 6, 7, 8]).ended

@@ -5,11 +5,11 @@ import json
 from collections import Counter
 
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.dialogue import INTENTS, DialogueTask, generate_prompt_set
@@ -26,13 +26,29 @@ class OnePrompt(DialogueTask):
         return [THANKS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def env(mode):
     return TextGenEnv(task=DialogueTask(), reward_mode=mode)
 
 
 #: words whose tokens reach the interesting scores of this task
-REPLY_WORDS = [" welcome", " glad", " sorry", " please", " thank", " you", " hi", "s", " stupid", " whatever", " shut", " up", "\n", "!", " "]
+REPLY_WORDS = [
+    " welcome",
+    " glad",
+    " sorry",
+    " please",
+    " thank",
+    " you",
+    " hi",
+    "s",
+    " stupid",
+    " whatever",
+    " shut",
+    " up",
+    "\n",
+    "!",
+    " ",
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,7 +91,10 @@ def test_is_finished_at_newline():
     assert task.is_finished(THANKS, " Glad to help!\nUser:")
 
 
-@given(chunks=st.lists(st.text(alphabet="welcomgladsryphitu' \u2019.,!\n", max_size=4), max_size=12), intent=st.sampled_from(INTENTS))
+@given(
+    chunks=st.lists(st.text(alphabet="welcomgladsryphitu' \u2019.,!\n", max_size=4), max_size=12),
+    intent=st.sampled_from(INTENTS),
+)
 def test_incremental_scorer_equals_full_score(chunks, intent):
     task = DialogueTask()
     prompt = prompt_of(intent)
@@ -88,7 +107,12 @@ def test_incremental_scorer_equals_full_score(chunks, intent):
 
 def test_incremental_scorer_on_phrases_split_across_updates():
     task = DialogueTask()
-    replies = [("thanks", " you're welcome"), ("thanks", " happy to help"), ("farewell", " have a nice day"), ("thanks", " shut up")]
+    replies = [
+        ("thanks", " you're welcome"),
+        ("thanks", " happy to help"),
+        ("farewell", " have a nice day"),
+        ("thanks", " shut up"),
+    ]
     for intent, reply in replies:
         prompt = prompt_of(intent)
         for cut in range(len(reply) + 1):

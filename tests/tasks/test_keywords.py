@@ -4,11 +4,11 @@ import functools
 import json
 
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, KeywordsTask, generate_prompt_set, word_forms
@@ -21,7 +21,7 @@ class OnePrompt(KeywordsTask):
         return [PROMPT]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def env(mode):
     return TextGenEnv(task=KeywordsTask(), reward_mode=mode)
 
@@ -33,7 +33,9 @@ KEYWORD_WORDS = [" The", " dog", "s", " park", " runs", "ing", " ran", ".", "!",
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_dense_rewards_sum_to_sparse_return(data, seed):
-    actions = data.draw(reward_contract.action_lists(env("dense"), KEYWORD_WORDS, max_size=40, with_eos=False), label="actions")
+    actions = data.draw(
+        reward_contract.action_lists(env("dense"), KEYWORD_WORDS, max_size=40, with_eos=False), label="actions"
+    )
     reward_contract.assert_dense_sums_to_sparse(env("dense"), env("sparse"), seed, actions)
 
 

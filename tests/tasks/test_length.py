@@ -5,11 +5,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
 from textgym.tasks.length import LengthTask, count_words, generate_prompt_set
 
@@ -37,7 +37,16 @@ def test_dense_rewards_sum_to_sparse_return(actions, seed):
 
 @pytest.mark.parametrize(
     "text, words",
-    [("", 0), ("The sea", 2), ("  The   sea  ", 2), ("The sea - calm", 3), ("don't stop", 2), ("well-known 42", 2), ("!!", 0), ("a,b", 1)],
+    [
+        ("", 0),
+        ("The sea", 2),
+        ("  The   sea  ", 2),
+        ("The sea - calm", 3),
+        ("don't stop", 2),
+        ("well-known 42", 2),
+        ("!!", 0),
+        ("a,b", 1),
+    ],
 )
 def test_count_words(text, words):
     assert count_words(text) == words

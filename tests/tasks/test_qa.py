@@ -4,16 +4,18 @@ import functools
 import json
 
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.qa import QATask, all_questions, answer_tokens, generate_prompt_set
 
-HAMLET = Prompt("Q: Who wrote Hamlet? A:", target="William Shakespeare", data={"answers": ["William Shakespeare", "Shakespeare"]})
+HAMLET = Prompt(
+    "Q: Who wrote Hamlet? A:", target="William Shakespeare", data={"answers": ["William Shakespeare", "Shakespeare"]}
+)
 FRANCE = Prompt("Q: What is the capital of France? A:", target="Paris", data={"answers": ["Paris"]})
 
 
@@ -25,7 +27,7 @@ def one_prompt_task(prompt):
     return OnePrompt()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def env(mode):
     return TextGenEnv(task=QATask(), reward_mode=mode)
 
@@ -87,7 +89,10 @@ def test_incremental_scorer_equals_full_score(chunks):
 
 @pytest.mark.parametrize(
     "prompt, chunks, expected_scores",
-    [(FRANCE, [" The", " Paris", "\n"], [0.0, 1.0, 1.0]), (HAMLET, [" William", " Shakespeare", "\n"], [1 / 3, 1.0, 1.0])],
+    [
+        (FRANCE, [" The", " Paris", "\n"], [0.0, 1.0, 1.0]),
+        (HAMLET, [" William", " Shakespeare", "\n"], [1 / 3, 1.0, 1.0]),
+    ],
 )
 def test_worked_example_of_the_docstring(prompt, chunks, expected_scores):
     for mode in ("dense", "sparse"):

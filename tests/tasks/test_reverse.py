@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
 from textgym.tasks.reverse import ReverseTask, generate_prompt_set
 
@@ -66,7 +66,10 @@ def test_targets_are_reversed_and_splits_disjoint():
     assert ReverseTask(seed=1).prompts("train") != train
 
 
-@pytest.mark.parametrize("kwargs", [{"num_symbols": 1}, {"num_symbols": 27}, {"min_length": 0}, {"min_length": 5, "max_length": 4}, {"seed": "0"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"num_symbols": 1}, {"num_symbols": 27}, {"min_length": 0}, {"min_length": 5, "max_length": 4}, {"seed": "0"}],
+)
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(TaskError, match="task 'reverse'"):
         ReverseTask(**kwargs)
@@ -81,7 +84,10 @@ def test_tensor_batch_scorer_matches_task_score():
     for _ in range(5):
         vec.step(rng.integers(2, vec.single_action_space.n, size=4))
         prompts = [vec.setup.prompts[i] for i in vec.prompt_indices.tolist()]
-        texts = [vec.tokenizer.decode(row[len(vec.setup.prompt_ids[i]) : pos]) for row, i, pos in zip(vec.input_ids.tolist(), vec.prompt_indices.tolist(), vec.positions.tolist())]
+        texts = [
+            vec.tokenizer.decode(row[len(vec.setup.prompt_ids[i]) : pos])
+            for row, i, pos in zip(vec.input_ids.tolist(), vec.prompt_indices.tolist(), vec.positions.tolist())
+        ]
         expected = [task.score(p, t) for p, t in zip(prompts, texts)]
         np.testing.assert_allclose(vec.scores.numpy(), expected, atol=1e-12)
 

@@ -5,11 +5,11 @@ import json
 import random
 
 import pytest
+import reward_contract
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reward_contract
 from textgym import Prompt, TaskError, TextGenEnv
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.translate import (
@@ -33,7 +33,7 @@ class OnePrompt(TranslateTask):
         return [PROMPT]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def env(mode):
     return TextGenEnv(task=TranslateTask(), reward_mode=mode)
 
@@ -57,7 +57,10 @@ def test_dense_rewards_sum_to_sparse_return(data, seed):
         ("the old dogs did not eat my bread near the river.", "lo kibemali fanani lo fina apo mi tula ko ne gefuta."),
         ("a dog ate an apple.", "u kibema u lido ko gefuta."),
         ("these dogs sleep.", "sa kibemali mevobu."),
-        ("my happy girls did not help a kind teacher in the kitchen.", "mi guburali pinoni lo boba ena u gapa pidigi ko ne saruta."),
+        (
+            "my happy girls did not help a kind teacher in the kitchen.",
+            "mi guburali pinoni lo boba ena u gapa pidigi ko ne saruta.",
+        ),
     ],
 )
 def test_glossa_rules(english, glossa):
@@ -75,7 +78,15 @@ def test_glossa_word_order_and_morphology():
 
 
 @pytest.mark.parametrize(
-    "sentence", ["the dog eat bread.", "a girl reads.", "the big dog eats bread", "dog eats bread.", "a dogs sleep.", "the dog eats bread bread."]
+    "sentence",
+    [
+        "the dog eat bread.",
+        "a girl reads.",
+        "the big dog eats bread",
+        "dog eats bread.",
+        "a dogs sleep.",
+        "the dog eats bread bread.",
+    ],
 )
 def test_sentences_outside_the_fragment_raise(sentence):
     with pytest.raises(TaskError, match="cannot translate"):

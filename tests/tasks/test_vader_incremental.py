@@ -25,7 +25,15 @@ PUNCTUATION = ["!", "?", ".", ",", "!!", "??", "?!", "...", "'", '"']
 
 @st.composite
 def pieces(draw):
-    word = draw(st.one_of(st.sampled_from(LEXICON), st.sampled_from(RULE_WORDS), st.sampled_from(FILLER), st.sampled_from(EMOJIS), st.sampled_from(PUNCTUATION)))
+    word = draw(
+        st.one_of(
+            st.sampled_from(LEXICON),
+            st.sampled_from(RULE_WORDS),
+            st.sampled_from(FILLER),
+            st.sampled_from(EMOJIS),
+            st.sampled_from(PUNCTUATION),
+        )
+    )
     case = draw(st.sampled_from(["keep", "keep", "keep", "upper", "title"]))
     word = word.upper() if case == "upper" else word.title() if case == "title" else word
     return draw(st.sampled_from(SEPARATORS)) + word + draw(st.sampled_from(["", "", "", ",", "!", "?", "."]))
@@ -61,7 +69,11 @@ def test_every_prefix_scores_exactly_like_vader(chunks):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    values=st.lists(st.sampled_from([0, 0.0, -0.0, 1, 2, 3, 4, 6, 0.5, 0.25, 0.75, 1.5, 2.25, -1, -2, -0.5, -3]), min_size=1, max_size=14),
+    values=st.lists(
+        st.sampled_from([0, 0.0, -0.0, 1, 2, 3, 4, 6, 0.5, 0.25, 0.75, 1.5, 2.25, -1, -2, -0.5, -3]),
+        min_size=1,
+        max_size=14,
+    ),
     data=st.data(),
 )
 def test_but_check_quirk_is_reproduced(values, data):

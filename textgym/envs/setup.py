@@ -81,7 +81,9 @@ class TextGenSetup:
                 raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: ['prompt_index']")
             index = options["prompt_index"]
             if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(self.prompts):
-                raise ValueError(f"prompt_index={index!r} is outside [0, {len(self.prompts)}) for the {self.split!r} split")
+                raise ValueError(
+                    f"prompt_index={index!r} is outside [0, {len(self.prompts)}) for the {self.split!r} split"
+                )
             return int(index)
         return int(rng.integers(len(self.prompts)))
 
@@ -114,7 +116,9 @@ def build_setup(
     reward_mode = check_reward_mode(reward_mode)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {list(SPLITS)}")
-    max_new_tokens = check_positive_int("max_new_tokens", task_obj.max_new_tokens if max_new_tokens is None else max_new_tokens)
+    max_new_tokens = check_positive_int(
+        "max_new_tokens", task_obj.max_new_tokens if max_new_tokens is None else max_new_tokens
+    )
 
     tokenizer = task_obj.tokenizer() if model is None else None
     model_name = None if tokenizer is not None else (task_obj.model if model is None else model)
@@ -130,7 +134,9 @@ def build_setup(
         try:
             return np.asarray(tokenizer.encode(text), dtype=np.int64)
         except Exception as error:  # a symbol vocabulary cannot encode foreign characters
-            raise TaskError(f"task {task_obj.name!r}: prompt {prompt.text!r} cannot be encoded by {tokenizer.name!r}: {error}") from None
+            raise TaskError(
+                f"task {task_obj.name!r}: prompt {prompt.text!r} cannot be encoded by {tokenizer.name!r}: {error}"
+            ) from None
 
     prompts = task_obj.prompts(split)
     prompt_ids = [encode(prompt) for prompt in prompts]
@@ -153,16 +159,30 @@ def build_setup(
                 f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context length "
                 f"{context} of model {model_name!r}; shorten the horizon or the prompts"
             )
-    task_obj.check_horizon(max_new_tokens, tokenizer)  # a reward model's context, say: refused here, never truncated later
+    task_obj.check_horizon(
+        max_new_tokens, tokenizer
+    )  # a reward model's context, say: refused here, never truncated later
     return TextGenSetup(
-        task_obj, model_name, tokenizer, reward_mode, split, max_new_tokens, max_prompt_tokens, prompts, prompt_ids, chat_template,
-        observation, info_text,
+        task_obj,
+        model_name,
+        tokenizer,
+        reward_mode,
+        split,
+        max_new_tokens,
+        max_prompt_tokens,
+        prompts,
+        prompt_ids,
+        chat_template,
+        observation,
+        info_text,
     )
 
 
 def chat_prompt_text(hf_tokenizer: Any, text: str) -> str:
     """``text`` as one user turn of ``hf_tokenizer``'s chat template, ready for the assistant's reply."""
-    return hf_tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+    return hf_tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+    )
 
 
 def chat_wrapper(task: Task, model_name: str | None) -> Callable[[str], str]:
@@ -190,7 +210,9 @@ def chat_wrapper(task: Task, model_name: str | None) -> Callable[[str], str]:
         except Exception as error:  # a template may reject a conversation (jinja raise_exception)
             raise ValueError(f"the chat template of model {model_name!r} fails on prompt {text!r}: {error}") from None
         if not isinstance(wrapped, str):
-            raise ValueError(f"the chat template of model {model_name!r} gave {type(wrapped).__name__}, not text, for prompt {text!r}")
+            raise ValueError(
+                f"the chat template of model {model_name!r} gave {type(wrapped).__name__}, not text, for prompt {text!r}"
+            )
         return wrapped
 
     return wrap

@@ -24,10 +24,14 @@ def check_action(action: object, vocab_size: int) -> int:
         if action.shape not in ((), (1,)):
             raise ValueError(f"action must be a single token id, got an array of shape {action.shape}")
         if not np.issubdtype(action.dtype, np.integer):
-            raise ValueError(f"action must be an integer token id, got dtype {action.dtype}; allowed: integers in [0, {vocab_size})")
+            raise ValueError(
+                f"action must be an integer token id, got dtype {action.dtype}; allowed: integers in [0, {vocab_size})"
+            )
         action = action.reshape(()).item()
     if isinstance(action, (bool, np.bool_)) or not isinstance(action, numbers.Integral):
-        raise ValueError(f"action must be an integer token id, got {action!r} ({type(action).__name__}); allowed: integers in [0, {vocab_size})")
+        raise ValueError(
+            f"action must be an integer token id, got {action!r} ({type(action).__name__}); allowed: integers in [0, {vocab_size})"
+        )
     if not 0 <= action < vocab_size:
         raise ValueError(f"action {action} is out of range; allowed: integers in [0, {vocab_size})")
     return int(action)
@@ -260,7 +264,9 @@ class TextGenEnv(gym.Env):
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array' to gym.make")
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array' to gym.make"
+            )
             return None
         if self.render_mode == "rgb_array":
             return self.render_rgb()
@@ -294,7 +300,9 @@ class TextGenEnv(gym.Env):
         tokens = [token_string(token) for token in self._input_ids[self._prompt_length : self._position].tolist()]
         rewards = self._rewards[: self._num_generated]
         status = "done" if self._done else "running"
-        return render_frame(self._prompt.text, tokens, rewards, self._score, self._num_generated, self.max_new_tokens, status, title)
+        return render_frame(
+            self._prompt.text, tokens, rewards, self._score, self._num_generated, self.max_new_tokens, status, title
+        )
 
     def _observation(self) -> dict[str, np.ndarray] | np.ndarray:
         if self.setup.observation == "input_ids":
@@ -302,7 +310,12 @@ class TextGenEnv(gym.Env):
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def _info(self) -> dict[str, Any]:
-        info = {"score": self._score, "prompt_index": self._prompt_index, "num_generated": self._num_generated, "length": self._position}
+        info = {
+            "score": self._score,
+            "prompt_index": self._prompt_index,
+            "num_generated": self._num_generated,
+            "length": self._position,
+        }
         if self.setup.info_text:
             info["text"], info["prompt"] = self._text, self._prompt.text
         return info

@@ -9,19 +9,21 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from textgym.arrays import ArrayBackend
 from textgym.devices import resolve_device
-from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int, check_render_mode
 from textgym.envs.prompt_draws import PrefetchedIntegers
+from textgym.envs.setup import RENDER_MODES, build_setup, check_positive_int, check_render_mode
 from textgym.envs.textgen import EpisodeFinishedError
 from textgym.task import Task
 
 OUTPUTS = ("numpy", "torch")
-_MASK_KEYS = {key: f"_{key}" for key in ("text", "score", "prompt", "prompt_index", "num_generated", "length", "end_reason")}
+_MASK_KEYS = {
+    key: f"_{key}" for key in ("text", "score", "prompt", "prompt_index", "num_generated", "length", "end_reason")
+}
 _MAXIMUM = np.maximum.reduce  # ``array.max()`` without the method's Python wrapper
 #: ``info["end_reason"]`` by code: not ended, horizon, stop condition, EOS
 _END_REASONS = np.array([None, "max_new_tokens", "stop", "eos"], dtype=object)
@@ -32,7 +34,9 @@ def _autoreset_mode(mode) -> AutoresetMode:
     for candidate in allowed:
         if mode == candidate or mode == candidate.value or mode == candidate.name.lower():
             return candidate
-    raise ValueError(f"unsupported autoreset_mode {mode!r}; allowed: {[m.value for m in allowed]} (or the AutoresetMode members)")
+    raise ValueError(
+        f"unsupported autoreset_mode {mode!r}; allowed: {[m.value for m in allowed]} (or the AutoresetMode members)"
+    )
 
 
 class TextGenVectorEnv(gym.vector.VectorEnv):
@@ -189,7 +193,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_lengths = backend.from_host(lengths)
         # what a row starts from, one gather each: ids and mask ``[P, 2, L]``; prompt index, 0 tokens, position ``[3, P]``
         self._prompt_start_tokens = backend.from_host(np.stack([table, mask_table], axis=1))
-        self._prompt_start_meta = backend.from_host(np.stack([np.arange(prompt_count), np.zeros(prompt_count, dtype=np.int64), lengths]))
+        self._prompt_start_meta = backend.from_host(
+            np.stack([np.arange(prompt_count), np.zeros(prompt_count, dtype=np.int64), lengths])
+        )
         self._rows = backend.arange(n)
         self._row_starts = self._rows * (2 * length)  # where each row's ids begin in the flat ``_tokens``
         self._length = length
@@ -203,7 +209,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._bind_views()
         self._ended = backend.zeros(n, "bool")
         self.scorer = self.task.batch_scorer(self.tokenizer, n, backend, self.setup.prompts)
-        self.scorer.lazy = self.task.scores_lazily(self.reward_mode)  # sparse mode: an expensive score only at episode ends
+        self.scorer.lazy = self.task.scores_lazily(
+            self.reward_mode
+        )  # sparse mode: an expensive score only at episode ends
         self._prompt_texts = [prompt.text for prompt in self.setup.prompts]
         #: the prompt texts as an object array, then ``None``: ``final_info["prompt"]`` is one lookup (index ``prompt_count`` where no row ended)
         self._prompt_text_table = np.array([*self._prompt_texts, None], dtype=object)
@@ -224,7 +232,15 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._counts = self._meta[1:]  # tokens generated and positions: both advance by one per written token
         self._tokens_flat = self._tokens.reshape(-1)  # a step writes two entries per row through one flat index
 
-    _VIEWS = ("_input_ids", "_attention_mask", "_prompt_indices", "_num_generated", "_positions", "_counts", "_tokens_flat")
+    _VIEWS = (
+        "_input_ids",
+        "_attention_mask",
+        "_prompt_indices",
+        "_num_generated",
+        "_positions",
+        "_counts",
+        "_tokens_flat",
+    )
 
     @property
     def np_random(self) -> np.random.Generator:
@@ -320,7 +336,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             mask = options.pop("reset_mask")
             mask = mask if isinstance(mask, torch.Tensor) else np.asarray(mask)
             if tuple(mask.shape) != (self.num_envs,) or mask.dtype not in (torch.bool, np.bool_):
-                raise ValueError(f"reset_mask must be {self.num_envs} booleans, got shape {tuple(mask.shape)} and dtype {mask.dtype}")
+                raise ValueError(
+                    f"reset_mask must be {self.num_envs} booleans, got shape {tuple(mask.shape)} and dtype {mask.dtype}"
+                )
             mask = self.arrays.from_host(mask, "bool")
             if not self._started and not bool(mask.all()):
                 raise ValueError("the first reset() must reset every row; omit reset_mask")
@@ -374,7 +392,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if any_done:  # the final text is the full decode: score what the decoders still hold
             scores = self.scorer.finish_rows(done_rows)
         terminated = done
-        truncated = np.zeros(self.num_envs, dtype=bool) if self.arrays.is_numpy else self.arrays.zeros(self.num_envs, "bool")
+        truncated = (
+            np.zeros(self.num_envs, dtype=bool) if self.arrays.is_numpy else self.arrays.zeros(self.num_envs, "bool")
+        )
         if self.reward_mode == "dense" and live is None and self.scorer.starts_at_zero:
             rewards = scores - previous  # a row started since the last step has the potential 0 there already
         elif self.reward_mode == "dense":
@@ -437,7 +457,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         rows = range(self.num_envs) if rows is None else [int(row) for row in rows]
         title = f"task {self.task.name}, {self.reward_mode} reward"
         if not self._started:
-            return tuple(render_frame(None, [], [], 0.0, 0, self.max_new_tokens, "", f"[{row}] {title}") for row in rows)
+            return tuple(
+                render_frame(None, [], [], 0.0, 0, self.max_new_tokens, "", f"[{row}] {title}") for row in rows
+            )
         to_host = self.arrays.to_host
         ids, positions, counts = to_host(self._input_ids), to_host(self._positions), to_host(self._num_generated)
         indices, scores, ended = to_host(self._prompt_indices), to_host(self.scorer.scores), to_host(self._ended)
@@ -449,37 +471,53 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             rewards = self._episode_rewards[row, :count] if self._episode_rewards is not None else np.zeros(count)
             status = "done" if ended[row] else "running"
             prompt = self._prompt_texts[int(indices[row])]
-            frames.append(render_frame(prompt, tokens, rewards, float(scores[row]), count, self.max_new_tokens, status, f"[{row}] {title}"))
+            frames.append(
+                render_frame(
+                    prompt, tokens, rewards, float(scores[row]), count, self.max_new_tokens, status, f"[{row}] {title}"
+                )
+            )
         return tuple(frames)
 
     def check_actions(self, actions):
         """``actions`` as an int64 array of shape ``(num_envs,)`` of the env's backend, or a clear error."""
         if type(actions) is np.ndarray and actions.dtype == np.int64 and actions.shape == self._action_shape:
-            if _MAXIMUM(actions.view(np.uint64)) >= self.vocab_size:  # the common case in two checks; negatives wrap to huge
+            if (
+                _MAXIMUM(actions.view(np.uint64)) >= self.vocab_size
+            ):  # the common case in two checks; negatives wrap to huge
                 self._raise_out_of_range(actions)
             return actions if self.arrays.is_numpy else self.arrays.from_host(actions)
         if isinstance(actions, torch.Tensor):
             if actions.dtype.is_floating_point or actions.dtype == torch.bool or actions.is_complex():
-                raise ValueError(f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})")
+                raise ValueError(
+                    f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})"
+                )
             if tuple(actions.shape) != (self.num_envs,):
-                raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(actions.shape)}")
+                raise ValueError(
+                    f"actions must have shape ({self.num_envs},), one token id per env, got {tuple(actions.shape)}"
+                )
             tokens = self.arrays.from_host(actions, "int64")
             if bool(((tokens < 0) | (tokens >= self.vocab_size)).any()):
                 self._raise_out_of_range(self.arrays.to_host(tokens))
             return tokens
         array = np.asarray(actions)
         if array.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
-            raise ValueError(f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})")
+            raise ValueError(
+                f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})"
+            )
         if array.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {array.shape}")
         array = array.astype(np.int64, copy=False)
-        if array.view(np.uint64).max() >= self.vocab_size:  # negatives wrap to huge; checked on the host: no device round trip
+        if (
+            array.view(np.uint64).max() >= self.vocab_size
+        ):  # negatives wrap to huge; checked on the host: no device round trip
             self._raise_out_of_range(array)
         return self.arrays.from_host(array)
 
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         rows = np.flatnonzero((values < 0) | (values >= self.vocab_size))[:5].tolist()
-        raise ValueError(f"actions out of range at env(s) {rows}: {values[rows].tolist()}; allowed: integers in [0, {self.vocab_size})")
+        raise ValueError(
+            f"actions out of range at env(s) {rows}: {values[rows].tolist()}; allowed: integers in [0, {self.vocab_size})"
+        )
 
     def texts(self, rows=None) -> list[str]:
         """The current continuations (decoded from the generated tokens of each row).
@@ -512,9 +550,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         elif isinstance(seed, np.ndarray):
             seed = seed.tolist() if seed.ndim == 1 else seed
         if not isinstance(seed, (list, tuple)):
-            raise ValueError(f"seed must be None, an int or a list of {self.num_envs} ints (one per env), got {type(seed).__name__}")
+            raise ValueError(
+                f"seed must be None, an int or a list of {self.num_envs} ints (one per env), got {type(seed).__name__}"
+            )
         if len(seed) != self.num_envs:
-            raise ValueError(f"seed is a list of {len(seed)} seeds, but num_envs={self.num_envs}: pass {self.num_envs} seeds, one per env")
+            raise ValueError(
+                f"seed is a list of {len(seed)} seeds, but num_envs={self.num_envs}: pass {self.num_envs} seeds, one per env"
+            )
         for value in seed:
             if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
                 raise ValueError(f"seed list entries must be non-negative ints or None, got {value!r}")
@@ -539,8 +581,15 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         count = len(rows)
         indices = np.broadcast_to(np.asarray(index), (count,)) if np.ndim(index) == 0 else np.asarray(index)
         prompts = len(self.setup.prompts)
-        if indices.shape != (count,) or not np.issubdtype(indices.dtype, np.integer) or (indices < 0).any() or (indices >= prompts).any():
-            raise ValueError(f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split")
+        if (
+            indices.shape != (count,)
+            or not np.issubdtype(indices.dtype, np.integer)
+            or (indices < 0).any()
+            or (indices >= prompts).any()
+        ):
+            raise ValueError(
+                f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split"
+            )
         return self.arrays.from_host(indices, "int64")
 
     def _draw_prompts(self, rows):
@@ -646,7 +695,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     def _info(self) -> dict[str, Any]:
         if self.output == "numpy" and self.arrays.is_numpy:  # copies of the state (the common case, spelled out)
             meta = self._meta.copy()
-            return {"score": self.scorer.scores.copy(), "num_generated": meta[1], "prompt_index": meta[0], "length": meta[2]}
+            return {
+                "score": self.scorer.scores.copy(),
+                "num_generated": meta[1],
+                "prompt_index": meta[0],
+                "length": meta[2],
+            }
         return {
             "score": self._convert(self.scorer.scores),
             "num_generated": self._convert(self._num_generated),

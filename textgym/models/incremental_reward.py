@@ -30,7 +30,6 @@ Which models: see :func:`decoder_classifier_problem`.
 from __future__ import annotations
 
 import copy
-
 import inspect
 import weakref
 from collections.abc import Sequence
@@ -131,7 +130,9 @@ class RowCacheLayer(CacheLayerMixin):
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.is_initialized = True
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         store, index = self.store, self.index
         keys = store.keys[index] = store.grown(store.keys[index], key_states, 2)
         values = store.values[index] = store.grown(store.values[index], value_states, 2)
@@ -348,9 +349,11 @@ def _layout_problem(model: torch.nn.Module) -> str | None:
     head = getattr(model, "score", None)
     if not isinstance(head, torch.nn.Linear) or head.out_features != int(config.num_labels):
         kind = type(model).__name__
-        return (f"{kind} has no linear head named 'score' over its last token (the head of decoder classifiers such as "
-                f"GPT2ForSequenceClassification and LlamaForSequenceClassification); encoder classifiers (BERT-like) read "
-                f"the whole text at once")
+        return (
+            f"{kind} has no linear head named 'score' over its last token (the head of decoder classifiers such as "
+            f"GPT2ForSequenceClassification and LlamaForSequenceClassification); encoder classifiers (BERT-like) read "
+            f"the whole text at once"
+        )
     if getattr(model, "base_model", model) is model or not isinstance(getattr(config, "num_hidden_layers", None), int):
         return "its transformer (base_model) or its layer count cannot be found"
     return None
@@ -377,9 +380,11 @@ def _probe_problem(model: torch.nn.Module, tokenizer) -> str | None:
                 theirs = model(**prefix).logits[0].double()
                 scale = 1.0 + float(theirs.abs().max())
                 if float((mine - theirs).abs().max()) > PROBE_TOLERANCE * scale:
-                    return (f"its score of a text read token by token with a key/value cache differs from its score of the text read "
-                            f"whole (by {float((mine - theirs).abs().max()):.3g}): its attention is not causal, or its head does not "
-                            f"read the last token")
+                    return (
+                        f"its score of a text read token by token with a key/value cache differs from its score of the text read "
+                        f"whole (by {float((mine - theirs).abs().max()):.3g}): its attention is not causal, or its head does not "
+                        f"read the last token"
+                    )
     except Exception as error:  # a model whose forward takes no explicit positions, 4-D mask or cache layer
         return f"reading it token by token with a key/value cache failed ({type(error).__name__}: {error})"
     return None
@@ -404,7 +409,9 @@ class IncrementalScores:
 
         self.reward_model = reward_model
         model = reward_model.model
-        self.classifier = IncrementalClassifier(model, num_rows, model.config.pad_token_id, model_context_length(model.config))
+        self.classifier = IncrementalClassifier(
+            model, num_rows, model.config.pad_token_id, model_context_length(model.config)
+        )
         self.tokenizer = RowTokenizer.for_tokenizer(reward_model.tokenizer, num_rows)
 
     @property
@@ -479,11 +486,15 @@ class TailTokenizer(RowTokenizer):
         super().__init__(tokenizer, num_rows)
         setup = _tail_setup(tokenizer)
         if setup is None:
-            raise ValueError(f"{type(tokenizer).__name__} is not a byte-level BPE tokenizer of the GPT-2 kind; use RowTokenizer")
+            raise ValueError(
+                f"{type(tokenizer).__name__} is not a byte-level BPE tokenizer of the GPT-2 kind; use RowTokenizer"
+            )
         self.backend, self.prefix, self.suffix = setup
         self._anchor = [0] * num_rows  # each row's safe point
         self._anchor_check = [""] * num_rows  # its text up to the safe point and the two characters there
-        self._anchor_ids: list[list[int]] = [[] for _ in range(num_rows)]  # the ids (no special tokens) before the safe point
+        self._anchor_ids: list[list[int]] = [
+            [] for _ in range(num_rows)
+        ]  # the ids (no special tokens) before the safe point
 
     @staticmethod
     def applies_to(tokenizer) -> bool:
@@ -554,7 +565,12 @@ def _work_out_tail_setup(tokenizer) -> tuple[object, list[int], list[int]] | Non
         return None
     for token in spec.get("added_tokens") or []:
         content = token.get("content", "")
-        if token.get("lstrip") or token.get("rstrip") or token.get("single_word") or any(ch.isspace() for ch in content):
+        if (
+            token.get("lstrip")
+            or token.get("rstrip")
+            or token.get("single_word")
+            or any(ch.isspace() for ch in content)
+        ):
             return None
     backend = copy.deepcopy(backend)
     backend.no_padding()

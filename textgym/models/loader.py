@@ -65,13 +65,17 @@ def model_context_length(config: object) -> int:
 
 
 def _is_offline() -> bool:
-    return any(os.environ.get(var, "").lower() in ("1", "true", "yes") for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(var, "").lower() in ("1", "true", "yes") for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _source(name: str) -> tuple[str, bool]:
     """Return ``(what to pass to from_pretrained, is_local)`` for a model name."""
     if not isinstance(name, str) or not name.strip():
-        raise ModelNotFoundError(f"model must be a non-empty string, got {name!r}; use 'tiny' (bundled), a Hugging Face name or a local path")
+        raise ModelNotFoundError(
+            f"model must be a non-empty string, got {name!r}; use 'tiny' (bundled), a Hugging Face name or a local path"
+        )
     if name in BUNDLED_MODELS:
         path = BUNDLED_MODELS[name]
         if not (path / "config.json").is_file():
@@ -83,7 +87,9 @@ def _source(name: str) -> tuple[str, bool]:
     looks_like_path = name.startswith((".", "/", "~")) or os.sep in name and path.exists()
     if path.is_dir():
         if not (path / "config.json").is_file() and adapter_base(path) is None:
-            raise ModelNotFoundError(f"local model folder {name!r} has no config.json; save a model there with save_pretrained()")
+            raise ModelNotFoundError(
+                f"local model folder {name!r} has no config.json; save a model there with save_pretrained()"
+            )
         return str(path), True
     if looks_like_path:
         raise ModelNotFoundError(f"local model path {name!r} is not a model folder (it does not exist or is a file)")
@@ -106,7 +112,9 @@ def adapter_base(folder: str | Path) -> str | None:
     except (OSError, ValueError):
         base = None
     if not isinstance(base, str) or not base:
-        raise ModelNotFoundError(f"adapter folder {str(folder)!r}: adapter_config.json names no base_model_name_or_path")
+        raise ModelNotFoundError(
+            f"adapter folder {str(folder)!r}: adapter_config.json names no base_model_name_or_path"
+        )
     return base
 
 

@@ -63,7 +63,9 @@ def _load(name: str, device: torch.device, trust_remote_code: bool):
     tokenizer = _from_pretrained(AutoTokenizer, name, trust_remote_code=trust_remote_code)
     if getattr(tokenizer, "pad_token_id", None) is None:  # e.g. GPT-2's tokenizer: pad with EOS, as TRL does
         if tokenizer.eos_token is None:
-            raise RewardModelError(f"reward model {name!r}: its tokenizer has neither a pad nor an EOS token to pad batches with")
+            raise RewardModelError(
+                f"reward model {name!r}: its tokenizer has neither a pad nor an EOS token to pad batches with"
+            )
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None:  # decoder classifiers find each row's last token through it
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -122,7 +124,9 @@ class RewardModel:
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start : start + self.batch_size])
             if truncate:
-                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                batch = self.tokenizer(
+                    chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                )
             else:
                 batch = self.tokenizer(chunk, padding=True, return_tensors="pt")
                 lengths = batch["attention_mask"].sum(dim=1)
@@ -149,7 +153,9 @@ class RewardModel:
         bad = np.flatnonzero(~np.isfinite(scores))
         if len(bad):
             index = int(bad[0])
-            raise RewardModelError(f"reward model {self.name!r} output {scores[index]} (not finite) for the text {texts[index]!r}")
+            raise RewardModelError(
+                f"reward model {self.name!r} output {scores[index]} (not finite) for the text {texts[index]!r}"
+            )
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """How many reward-model tokens each text takes (special tokens included), untruncated."""
@@ -250,5 +256,7 @@ def load_reward_model(
     if max_length is None:
         max_length = context
     elif isinstance(max_length, bool) or not isinstance(max_length, int) or not 0 < max_length <= context:
-        raise RewardModelError(f"max_length must be a positive integer at most the context of {name!r} ({context}), got {max_length!r}")
+        raise RewardModelError(
+            f"max_length must be a positive integer at most the context of {name!r} ({context}), got {max_length!r}"
+        )
     return RewardModel(name, model, tokenizer, label_index, transform, int(batch_size), int(max_length))

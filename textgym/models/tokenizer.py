@@ -73,7 +73,12 @@ class IncrementalDecoder:
 
     def __getstate__(self) -> dict[str, Any]:
         """The backend and the ids fed so far (the stream is rebuilt from them), plus the mirrored window."""
-        return {"backend": self._backend, "fed": list(self._fed), "context": list(self._context), "held": list(self._held)}
+        return {
+            "backend": self._backend,
+            "fed": list(self._fed),
+            "context": list(self._context),
+            "held": list(self._held),
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Rebuild the stream by replaying the fed ids through a fresh one (O(ids fed))."""
@@ -127,7 +132,10 @@ class TextTokenizer:
         if self.single_character_tokens and len(ids):
             return self._decode_characters(ids, starts, ends)
         decode = self.backend.decode
-        return [decode(row[start:end], skip_special_tokens=True) for row, start, end in zip(ids.tolist(), starts.tolist(), ends.tolist())]
+        return [
+            decode(row[start:end], skip_special_tokens=True)
+            for row, start, end in zip(ids.tolist(), starts.tolist(), ends.tolist())
+        ]
 
     def _decode_characters(self, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
         if self._code_points is None:

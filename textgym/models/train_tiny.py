@@ -30,8 +30,8 @@ import math
 import os
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # Deterministic tokenizer training does not need Rust-side threads, and passive
 # OpenMP waiting keeps torch's two threads efficient when the CPUs are shared.

@@ -50,8 +50,8 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # Passive OpenMP waiting keeps torch's threads efficient when the CPUs are
 # shared; no result depends on it.  Must precede the torch import.

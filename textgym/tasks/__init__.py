@@ -52,7 +52,9 @@ def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) ->
     """A :class:`Task` from a registered name (with its keyword arguments) or a ``Task`` object."""
     if isinstance(task, Task):
         if task_kwargs:
-            raise TaskError(f"task_kwargs {dict(task_kwargs)} cannot be applied to the Task object {task.name!r}; configure the object itself")
+            raise TaskError(
+                f"task_kwargs {dict(task_kwargs)} cannot be applied to the Task object {task.name!r}; configure the object itself"
+            )
         return task
     if not isinstance(task, str) or (task not in TASKS and task not in CONFIGURABLE_TASKS):
         names = ", ".join([*TASKS, *CONFIGURABLE_TASKS])
@@ -64,7 +66,11 @@ def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) ->
     if unknown:
         raise TaskError(f"unknown task_kwargs {unknown} for task {task!r}; allowed: {allowed or 'none'}")
     parameters = inspect.signature(task_class.__init__).parameters
-    missing = [name for name, p in parameters.items() if name != "self" and p.default is inspect.Parameter.empty and name not in kwargs]
+    missing = [
+        name
+        for name, p in parameters.items()
+        if name != "self" and p.default is inspect.Parameter.empty and name not in kwargs
+    ]
     if missing:
         raise TaskError(f"task {task!r} needs task_kwargs {missing}; allowed: {allowed}")
     return task_class(**kwargs)

@@ -139,7 +139,9 @@ class ArithmeticTask(Task):
     model = None
     num_train, num_eval = 200, 50
 
-    def __init__(self, digits: int = 2, operations: str = "+", seed: int = 0, prompts: PromptsLike | None = None) -> None:
+    def __init__(
+        self, digits: int = 2, operations: str = "+", seed: int = 0, prompts: PromptsLike | None = None
+    ) -> None:
         """The task on its generated problem sets, or on your prompts.
 
         Args:
@@ -155,7 +157,12 @@ class ArithmeticTask(Task):
                 raise TaskError(f"task {self.name!r}: {what} must be an int, got {value!r}")
         if not 1 <= digits <= MAX_DIGITS:
             raise TaskError(f"task {self.name!r}: digits={digits} is outside the allowed range [1, {MAX_DIGITS}]")
-        if not isinstance(operations, str) or not operations or set(operations) - set(OPERATIONS) or len(set(operations)) != len(operations):
+        if (
+            not isinstance(operations, str)
+            or not operations
+            or set(operations) - set(OPERATIONS)
+            or len(set(operations)) != len(operations)
+        ):
             raise TaskError(f"task {self.name!r}: operations={operations!r} is not allowed; use '+', '-' or '+-'")
         super().__init__(max_new_tokens=digits + 2, prompts=prompts)
         self.digits, self.operations, self.seed = digits, operations, seed

@@ -109,25 +109,56 @@ TOPIC_KEYWORDS: dict[str, frozenset[str]] = {
 REVIEW_OPENINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # topic: (templates with {subject}, subjects)
     "restaurant": (
-        ("The {subject} at this little restaurant was", "We ordered the {subject} for dinner, and",
-         "I had heard a lot about the {subject} here, so", "Our waiter recommended the {subject}, which"),
+        (
+            "The {subject} at this little restaurant was",
+            "We ordered the {subject} for dinner, and",
+            "I had heard a lot about the {subject} here, so",
+            "Our waiter recommended the {subject}, which",
+        ),
         ("pasta", "soup", "curry", "pizza", "burger", "salad", "steak", "fish", "noodles", "dessert", "bread", "lamb"),
     ),
     "film": (
-        ("The {subject} we watched last night", "I went to see the new {subject} with my sister, and",
-         "The ending of this {subject}", "The lead actor in this {subject}"),
+        (
+            "The {subject} we watched last night",
+            "I went to see the new {subject} with my sister, and",
+            "The ending of this {subject}",
+            "The lead actor in this {subject}",
+        ),
         ("film", "movie", "documentary", "thriller", "comedy", "sequel", "animated film", "horror movie"),
     ),
     "hotel": (
-        ("The {subject} at this hotel was", "When we checked in, the {subject}", "We stayed three nights, and the {subject}"),
+        (
+            "The {subject} at this hotel was",
+            "When we checked in, the {subject}",
+            "We stayed three nights, and the {subject}",
+        ),
         ("room", "bed", "breakfast", "pool", "lobby", "view", "bathroom", "front desk", "wifi", "location"),
     ),
     "product": (
-        ("I bought this {subject} last week and", "The {subject} arrived yesterday, and", "After a month of using this {subject},"),
-        ("blender", "toaster", "kettle", "laptop", "phone", "camera", "backpack", "vacuum cleaner", "coffee maker", "pair of headphones"),
+        (
+            "I bought this {subject} last week and",
+            "The {subject} arrived yesterday, and",
+            "After a month of using this {subject},",
+        ),
+        (
+            "blender",
+            "toaster",
+            "kettle",
+            "laptop",
+            "phone",
+            "camera",
+            "backpack",
+            "vacuum cleaner",
+            "coffee maker",
+            "pair of headphones",
+        ),
     ),
     "book": (
-        ("The first chapter of this {subject}", "I finished reading the {subject} on the train, and", "The author of this {subject}"),
+        (
+            "The first chapter of this {subject}",
+            "I finished reading the {subject} on the train, and",
+            "The author of this {subject}",
+        ),
         ("novel", "book", "memoir", "cookbook", "mystery", "biography", "poetry collection", "fantasy series"),
     ),
 }
@@ -247,7 +278,9 @@ class LanguageJudge:
         self.max_positions = lm.context_length
         self._cache_keyword = _cache_keyword(self.model)
         self._prompt_states: OrderedDict[str, tuple[list[int], KeyValues]] = OrderedDict()
-        self._bare_tokenizer = _BareTokenizer(self.tokenizer)  # one object: RowTokenizer works its setup out once per tokenizer
+        self._bare_tokenizer = _BareTokenizer(
+            self.tokenizer
+        )  # one object: RowTokenizer works its setup out once per tokenizer
 
     def context_ids(self, prompt_text: str) -> list[int]:
         """``<|endoftext|>`` and the prompt's tokens, the oldest dropped beyond half the model's context."""
@@ -270,7 +303,9 @@ class LanguageJudge:
         return RowTokenizer.for_tokenizer(self._bare_tokenizer, num_rows)
 
     @torch.no_grad()
-    def forward(self, ids: list[int], key_values: KeyValues | None, use_cache: bool = True) -> tuple[torch.Tensor, KeyValues]:
+    def forward(
+        self, ids: list[int], key_values: KeyValues | None, use_cache: bool = True
+    ) -> tuple[torch.Tensor, KeyValues]:
         """Log-probabilities (float64, one row per input token) and the grown key/value cache (``[]`` without ``use_cache``)."""
         inputs = torch.tensor([ids], dtype=torch.int64, device=self.device)
         kwargs = {self._cache_keyword: _cache_from(key_values)} if key_values else {}
@@ -313,7 +348,11 @@ class _BareTokenizer:
     def __call__(self, texts):
         if isinstance(texts, str):
             return {"input_ids": self.backend_tokenizer.encode(texts, add_special_tokens=False).ids}
-        return {"input_ids": [encoding.ids for encoding in self.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)]}
+        return {
+            "input_ids": [
+                encoding.ids for encoding in self.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            ]
+        }
 
 
 @functools.lru_cache(maxsize=4)
@@ -436,7 +475,9 @@ class BatchedLikelihood:
             one = RowStore(1, engine.num_layers, engine.device, capacity=held)
             one.keys = [k[..., :held, :] for k, _ in key_values]
             one.values = [v[..., :held, :] for _, v in key_values]
-            one.logits = torch.zeros((1, held, engine.head.out_features), dtype=key_values[0][0].dtype, device=engine.device)
+            one.logits = torch.zeros(
+                (1, held, engine.head.out_features), dtype=key_values[0][0].dtype, device=engine.device
+            )
             engine.store.copy_rows_from(one, torch.as_tensor([row], device=engine.device), held)
             engine.store.lengths[row] = held
             engine.ids[row] = list(context[:-1])
@@ -471,7 +512,9 @@ class BatchedLikelihood:
         confidences: list[float] = []
         if wanted:
             device = engine.device
-            hidden = engine.store.logits[torch.as_tensor(where_rows, device=device), torch.as_tensor(where_columns, device=device)]
+            hidden = engine.store.logits[
+                torch.as_tensor(where_rows, device=device), torch.as_tensor(where_columns, device=device)
+            ]
             log_probs = torch.log_softmax(self.head(hidden).double(), dim=-1)
             picked = log_probs.gather(1, torch.as_tensor(wanted, device=device).unsqueeze(1)).squeeze(1).tolist()
             confidences = [token_confidence(log_prob, judge.vocab_size) for log_prob in picked]
@@ -617,7 +660,9 @@ class CoherenceBatchScorer(TextBatchScorer):
         parts = self._likelihood.update(rows, [self._texts[row] for row in rows])
         for row, (confidence_sum, count) in zip(rows, parts):
             statistics = self._statistics[row]
-            score = coherence_score(statistics.coherence(), grammaticality_of(confidence_sum, count), statistics.repetition())
+            score = coherence_score(
+                statistics.coherence(), grammaticality_of(confidence_sum, count), statistics.repetition()
+            )
             self._scores[row] = self.task.checked_score(score)
 
 
@@ -714,10 +759,16 @@ class CoherenceTask(Task):
     def check_prompt(self, prompt: Prompt) -> None:
         """Optional ``data["keywords"]`` must be a list of strings, ``data["topic"]`` a string."""
         keywords, topic = prompt.data.get("keywords"), prompt.data.get("topic")
-        if keywords is not None and (not isinstance(keywords, (list, tuple)) or not all(isinstance(w, str) for w in keywords)):
-            raise TaskError(f"task {self.name!r}: prompt {prompt.text!r}: data['keywords'] must be a list of words, got {keywords!r}")
+        if keywords is not None and (
+            not isinstance(keywords, (list, tuple)) or not all(isinstance(w, str) for w in keywords)
+        ):
+            raise TaskError(
+                f"task {self.name!r}: prompt {prompt.text!r}: data['keywords'] must be a list of words, got {keywords!r}"
+            )
         if topic is not None and not isinstance(topic, str):
-            raise TaskError(f"task {self.name!r}: prompt {prompt.text!r}: data['topic'] must be a string, got {topic!r}")
+            raise TaskError(
+                f"task {self.name!r}: prompt {prompt.text!r}: data['topic'] must be a string, got {topic!r}"
+            )
 
     @property
     def judge(self) -> LanguageJudge:
@@ -735,7 +786,9 @@ class CoherenceTask(Task):
         log_probs = self.judge.token_log_probs(prompt.text, continuation)
         parts = {
             "coherence": coherence_of(continuation_words, topic_words(prompt)),
-            "grammaticality": grammaticality_of(sum(token_confidence(lp, self.judge.vocab_size) for lp in log_probs), len(log_probs)),
+            "grammaticality": grammaticality_of(
+                sum(token_confidence(lp, self.judge.vocab_size) for lp in log_probs), len(log_probs)
+            ),
             "repetition": repetition_of(continuation_words),
         }
         parts["score"] = coherence_score(parts["coherence"], parts["grammaticality"], parts["repetition"])

@@ -25,7 +25,9 @@ def symbol_strings(symbols: str, min_length: int, max_length: int, count: int, s
     space = sum(len(symbols) ** n for n in range(min_length, max_length + 1))
     rng = random.Random(seed)
     if space <= count:
-        everything = ["".join(p) for n in range(min_length, max_length + 1) for p in itertools.product(symbols, repeat=n)]
+        everything = [
+            "".join(p) for n in range(min_length, max_length + 1) for p in itertools.product(symbols, repeat=n)
+        ]
         rng.shuffle(everything)
         return everything
     chosen: dict[str, None] = {}
@@ -69,7 +71,9 @@ class TokenPositionMatchBatchScorer(BatchScorer):
 
     starts_at_zero = True  # reset_rows sets the rows' scores to 0 in place
 
-    def __init__(self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: list[Prompt]) -> None:
+    def __init__(
+        self, task: Task, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: list[Prompt]
+    ) -> None:
         super().__init__(task, tokenizer, num_envs, arrays, prompts)
         target_ids = [tokenizer.encode(p.target or "") for p in prompts]
         width = max(len(t) for t in target_ids) + 1  # the last column is always -1
@@ -119,7 +123,9 @@ class TokenPositionMatchBatchScorer(BatchScorer):
     def step(self, tokens, active):
         writes = active & (tokens != self.tokenizer.pad_token_id)  # special tokens add no character
         # -1 past the target; through a flat index (cheaper than [rows, columns])
-        expected = self.arrays.take(self._targets_flat, self.row_starts + self.xp.minimum(self.lengths, self.last_column))
+        expected = self.arrays.take(
+            self._targets_flat, self.row_starts + self.xp.minimum(self.lengths, self.last_column)
+        )
         self.matches += writes & (expected == tokens)
         self.lengths += writes
         self.scores = self.arrays.divide(self.matches, self.xp.maximum(self.lengths, self.min_denominators))
@@ -181,7 +187,12 @@ class CopyTask(Task):
     num_train, num_eval = 200, 50
 
     def __init__(
-        self, num_symbols: int = 5, min_length: int = 3, max_length: int = 6, seed: int = 0, prompts: PromptsLike | None = None
+        self,
+        num_symbols: int = 5,
+        min_length: int = 3,
+        max_length: int = 6,
+        seed: int = 0,
+        prompts: PromptsLike | None = None,
     ) -> None:
         """The task on its generated prompt sets, or on your prompts.
 
@@ -193,13 +204,20 @@ class CopyTask(Task):
                 With the task's own vocabulary, prompts and targets may use only its symbols
                 (``a`` onwards, and ``=``).
         """
-        for what, value in (("num_symbols", num_symbols), ("min_length", min_length), ("max_length", max_length), ("seed", seed)):
+        for what, value in (
+            ("num_symbols", num_symbols),
+            ("min_length", min_length),
+            ("max_length", max_length),
+            ("seed", seed),
+        ):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TaskError(f"task {self.name!r}: {what} must be an int, got {value!r}")
         if not 2 <= num_symbols <= 26:
             raise TaskError(f"task {self.name!r}: num_symbols={num_symbols} is outside the allowed range [2, 26]")
         if not 1 <= min_length <= max_length:
-            raise TaskError(f"task {self.name!r}: need 1 <= min_length <= max_length, got {min_length} and {max_length}")
+            raise TaskError(
+                f"task {self.name!r}: need 1 <= min_length <= max_length, got {min_length} and {max_length}"
+            )
         super().__init__(max_new_tokens=max_length + 1, prompts=prompts)
         self.symbols = string.ascii_lowercase[:num_symbols]
         self.min_length, self.max_length, self.seed = min_length, max_length, seed
@@ -209,7 +227,9 @@ class CopyTask(Task):
         require_target(prompt, self.name, "the string to write")
 
     def source_strings(self, split: str) -> list[str]:
-        strings = symbol_strings(self.symbols, self.min_length, self.max_length, self.num_train + self.num_eval, self.seed)
+        strings = symbol_strings(
+            self.symbols, self.min_length, self.max_length, self.num_train + self.num_eval, self.seed
+        )
         if len(strings) < self.num_train + self.num_eval:
             return strings
         return strings[: self.num_train] if split == "train" else strings[self.num_train :]

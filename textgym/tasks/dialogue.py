@@ -17,22 +17,86 @@ FIT_WEIGHT, POLITENESS_WEIGHT, RUDENESS_PENALTY = 0.5, 0.5, 1.0
 #: intent -> cue phrases of a reply that fits it
 INTENT_CUES: dict[str, tuple[str, ...]] = {
     "greeting": (
-        "hello", "hi", "hey", "good morning", "good afternoon", "good evening", "welcome", "nice to meet you",
-        "how can i help", "how may i help", "what can i do for you",
+        "hello",
+        "hi",
+        "hey",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "welcome",
+        "nice to meet you",
+        "how can i help",
+        "how may i help",
+        "what can i do for you",
     ),
     "question": (
-        "yes", "no", "sure", "certainly", "of course", "it is", "it's", "it costs", "it takes", "you can", "we do",
-        "we are", "we open", "we close", "usually", "about", "around", "because", "the answer is",
+        "yes",
+        "no",
+        "sure",
+        "certainly",
+        "of course",
+        "it is",
+        "it's",
+        "it costs",
+        "it takes",
+        "you can",
+        "we do",
+        "we are",
+        "we open",
+        "we close",
+        "usually",
+        "about",
+        "around",
+        "because",
+        "the answer is",
     ),
     "complaint": (
-        "sorry", "apologize", "apologise", "apologies", "apology", "fix", "refund", "replace", "replacement",
-        "make it right", "look into", "understand your frustration",
+        "sorry",
+        "apologize",
+        "apologise",
+        "apologies",
+        "apology",
+        "fix",
+        "refund",
+        "replace",
+        "replacement",
+        "make it right",
+        "look into",
+        "understand your frustration",
     ),
-    "thanks": ("you're welcome", "welcome", "glad", "happy to help", "my pleasure", "anytime", "no problem", "no worries"),
-    "farewell": ("goodbye", "bye", "see you", "take care", "have a great day", "have a nice day", "good night", "until next time"),
+    "thanks": (
+        "you're welcome",
+        "welcome",
+        "glad",
+        "happy to help",
+        "my pleasure",
+        "anytime",
+        "no problem",
+        "no worries",
+    ),
+    "farewell": (
+        "goodbye",
+        "bye",
+        "see you",
+        "take care",
+        "have a great day",
+        "have a nice day",
+        "good night",
+        "until next time",
+    ),
     "request": (
-        "sure", "of course", "certainly", "right away", "i will", "i'll", "let me", "i can", "here is", "here's",
-        "done", "no problem",
+        "sure",
+        "of course",
+        "certainly",
+        "right away",
+        "i will",
+        "i'll",
+        "let me",
+        "i can",
+        "here is",
+        "here's",
+        "done",
+        "no problem",
     ),
 }
 #: cue phrases of a polite reply, whatever the intent
@@ -93,7 +157,9 @@ def dialogue_score(fits: bool, polite: bool, rude: bool) -> float:
 def prompt_intent(prompt: Prompt, task_name: str = "dialogue") -> str:
     intent = prompt.data.get("intent")
     if intent not in INTENT_CUES:
-        raise TaskError(f"task {task_name!r}: prompt {prompt.text!r} needs data={{'intent': one of {list(INTENTS)}}}, got {intent!r}")
+        raise TaskError(
+            f"task {task_name!r}: prompt {prompt.text!r} needs data={{'intent': one of {list(INTENTS)}}}, got {intent!r}"
+        )
     return intent
 
 
@@ -224,7 +290,9 @@ class DialogueTask(Task):
     def score(self, prompt: Prompt, continuation: str) -> float:
         words = reply_words(continuation.split(END_OF_REPLY, 1)[0])
         intent = prompt_intent(prompt, self.name)
-        return dialogue_score(INTENT_PHRASES[intent].found_in(words), POLITENESS_PHRASES.found_in(words), RUDE_PHRASES.found_in(words))
+        return dialogue_score(
+            INTENT_PHRASES[intent].found_in(words), POLITENESS_PHRASES.found_in(words), RUDE_PHRASES.found_in(words)
+        )
 
     def scorer(self, prompt: Prompt) -> Scorer:
         return ReplyScorer(self, prompt)
@@ -246,39 +314,78 @@ NAMES = ("Sam", "Alex", "Maria", "Tom", "Priya", "Jonas", "Lena", "Omar")
 #: intent -> user turn templates (slots: {item}, {day}, {place}, {name})
 TURN_TEMPLATES: dict[str, tuple[str, ...]] = {
     "greeting": (
-        "Hello!", "Hi there!", "Hey, good morning!", "Good afternoon!", "Good evening, anyone there?",
-        "Hi, my name is {name}.", "Hello, this is {name}.", "Hey! {name} here.", "Hi, I just got my {item}.",
-        "Hello, I have a question about my {item}.", "Good morning, I am {name}.", "Hi, is this the help desk?",
+        "Hello!",
+        "Hi there!",
+        "Hey, good morning!",
+        "Good afternoon!",
+        "Good evening, anyone there?",
+        "Hi, my name is {name}.",
+        "Hello, this is {name}.",
+        "Hey! {name} here.",
+        "Hi, I just got my {item}.",
+        "Hello, I have a question about my {item}.",
+        "Good morning, I am {name}.",
+        "Hi, is this the help desk?",
     ),
     "question": (
-        "What time do you open on {day}?", "Do you ship to {place}?", "How much does the {item} cost?",
-        "Is the {item} in stock?", "How long does delivery to {place} take?", "Can I pay for the {item} in cash?",
-        "Does the {item} come with a warranty?", "Are you open on {day}?", "Can I return the {item} after a month?",
-        "What colours does the {item} come in?", "Is shipping to {place} free?",
+        "What time do you open on {day}?",
+        "Do you ship to {place}?",
+        "How much does the {item} cost?",
+        "Is the {item} in stock?",
+        "How long does delivery to {place} take?",
+        "Can I pay for the {item} in cash?",
+        "Does the {item} come with a warranty?",
+        "Are you open on {day}?",
+        "Can I return the {item} after a month?",
+        "What colours does the {item} come in?",
+        "Is shipping to {place} free?",
     ),
     "complaint": (
-        "My {item} arrived broken.", "The {item} stopped working after a day!", "I have waited two weeks for my {item}.",
-        "You sent me the wrong {item}.", "The {item} I got on {day} is damaged.", "Nobody answered my emails about the {item}.",
-        "I was charged twice for the {item}!", "The {item} is much smaller than in the pictures.",
-        "My {item} never arrived in {place}.", "The delivery driver left my {item} in the rain.",
+        "My {item} arrived broken.",
+        "The {item} stopped working after a day!",
+        "I have waited two weeks for my {item}.",
+        "You sent me the wrong {item}.",
+        "The {item} I got on {day} is damaged.",
+        "Nobody answered my emails about the {item}.",
+        "I was charged twice for the {item}!",
+        "The {item} is much smaller than in the pictures.",
+        "My {item} never arrived in {place}.",
+        "The delivery driver left my {item} in the rain.",
     ),
     "thanks": (
-        "Thanks a lot for fixing my {item}!", "Thank you for the quick reply.", "Thanks, the {item} arrived on {day}.",
-        "Thank you so much for your help, {name} was great.", "Many thanks for the refund on the {item}.",
-        "Thanks for sending the {item} to {place} so fast!", "I really appreciate your help with the {item}.",
-        "Thank you, the new {item} works perfectly.", "Thanks for your patience!",
+        "Thanks a lot for fixing my {item}!",
+        "Thank you for the quick reply.",
+        "Thanks, the {item} arrived on {day}.",
+        "Thank you so much for your help, {name} was great.",
+        "Many thanks for the refund on the {item}.",
+        "Thanks for sending the {item} to {place} so fast!",
+        "I really appreciate your help with the {item}.",
+        "Thank you, the new {item} works perfectly.",
+        "Thanks for your patience!",
     ),
     "farewell": (
-        "Goodbye!", "Bye for now.", "That is all, bye!", "See you on {day}.", "I have to go now, goodbye.",
-        "OK, talk to you later. Bye!", "That solved it for my {item}, goodbye.", "Have a nice {day}, bye!",
-        "I will pick up the {item} on {day}, see you then.", "Bye, and say hi to {name}!",
+        "Goodbye!",
+        "Bye for now.",
+        "That is all, bye!",
+        "See you on {day}.",
+        "I have to go now, goodbye.",
+        "OK, talk to you later. Bye!",
+        "That solved it for my {item}, goodbye.",
+        "Have a nice {day}, bye!",
+        "I will pick up the {item} on {day}, see you then.",
+        "Bye, and say hi to {name}!",
     ),
     "request": (
-        "Could you send me the invoice for the {item}?", "Please change my delivery address to {place}.",
-        "Can you cancel my order for the {item}?", "Please send the {item} to {place}.",
-        "Could you call me back on {day}?", "I would like to change the colour of my {item}.",
-        "Can you add gift wrapping to the {item}?", "Please book a repair for my {item} on {day}.",
-        "Could you put {name} in copy of the emails?", "Please hold the {item} for me until {day}.",
+        "Could you send me the invoice for the {item}?",
+        "Please change my delivery address to {place}.",
+        "Can you cancel my order for the {item}?",
+        "Please send the {item} to {place}.",
+        "Could you call me back on {day}?",
+        "I would like to change the colour of my {item}.",
+        "Can you add gift wrapping to the {item}?",
+        "Please book a repair for my {item} on {day}.",
+        "Could you put {name} in copy of the emails?",
+        "Please hold the {item} for me until {day}.",
     ),
 }
 SLOTS = {"item": ITEMS, "day": DAYS, "place": PLACES, "name": NAMES}
@@ -294,7 +401,10 @@ def user_turns(intent: str, seed: int) -> list[str]:
     groups = []
     for template in TURN_TEMPLATES[intent]:
         slots = [name for name in SLOTS if "{" + name + "}" in template]
-        group = [template.format(**dict(zip(slots, values))) for values in itertools.product(*(SLOTS[name] for name in slots))]
+        group = [
+            template.format(**dict(zip(slots, values)))
+            for values in itertools.product(*(SLOTS[name] for name in slots))
+        ]
         rng.shuffle(group)
         groups.append(group)
     turns: dict[str, None] = {}
@@ -315,7 +425,9 @@ def generate_prompt_set(seed: int = 0, train_per_intent: int = 50, eval_per_inte
         turns = user_turns(intent, seed)[: train_per_intent + eval_per_intent]
         if len(turns) < train_per_intent + eval_per_intent:
             wanted = train_per_intent + eval_per_intent
-            raise TaskError(f"intent {intent!r} makes only {len(turns)} distinct user turns, fewer than the {wanted} asked for")
+            raise TaskError(
+                f"intent {intent!r} makes only {len(turns)} distinct user turns, fewer than the {wanted} asked for"
+            )
         random.Random(f"{seed}-{intent}-split").shuffle(turns)
         records = [{"text": PROMPT_TEMPLATE.format(turn=turn), "data": {"intent": intent}} for turn in turns]
         evaluation += records[:eval_per_intent]

@@ -89,7 +89,9 @@ def is_content_word(word: str) -> bool:
     return len(word) >= 3 and word not in STOPWORDS
 
 
-def keywords_score(covered: int, num_concepts: int, num_words: int, num_content: int, num_distinct_content: int, ended: bool) -> float:
+def keywords_score(
+    covered: int, num_concepts: int, num_words: int, num_content: int, num_distinct_content: int, ended: bool
+) -> float:
     """``0.8 * coverage + 0.2 * fluency`` from the counts of one sentence (see :class:`KeywordsTask`)."""
     coverage = covered / num_concepts
     if num_words == 0:
@@ -103,7 +105,11 @@ def keywords_score(covered: int, num_concepts: int, num_words: int, num_content:
 def prompt_concepts(prompt: Prompt, task_name: str = "keywords") -> list[str]:
     """The prompt's concept words (``prompt.data["concepts"]``), checked."""
     concepts = prompt.data.get("concepts")
-    if not isinstance(concepts, (list, tuple)) or not concepts or not all(isinstance(c, str) and c.isalpha() for c in concepts):
+    if (
+        not isinstance(concepts, (list, tuple))
+        or not concepts
+        or not all(isinstance(c, str) and c.isalpha() for c in concepts)
+    ):
         raise TaskError(
             f"task {task_name!r}: prompt {prompt.text!r} needs data={{'concepts': [word, ...]}} of letters only, got {concepts!r}"
         )
@@ -162,7 +168,12 @@ class KeywordsScorer(Scorer):
             self._complete_word()
             if ch in SENTENCE_END:
                 self.ended = True
-        covered, num_words, num_content, distinct = len(self.covered), self.num_words, self.num_content, len(self.content_counts)
+        covered, num_words, num_content, distinct = (
+            len(self.covered),
+            self.num_words,
+            self.num_content,
+            len(self.content_counts),
+        )
         if self.word:
             num_words += 1
             covered = len(self.covered.union(self.matcher.concepts(self.word)))

@@ -164,7 +164,9 @@ def generate_prompt_set(seed: int = 0) -> dict[str, list[dict]]:
     train, evaluation = [], []
     for n in range(MIN_WORDS, MAX_WORDS + 1):
         pairs = rng.sample([(template, topic) for template in TEMPLATES for topic in TOPICS], 25)
-        records = [{"text": template.format(n=n, topic=topic), "data": {"n": n, "topic": topic}} for template, topic in pairs]
+        records = [
+            {"text": template.format(n=n, topic=topic), "data": {"n": n, "topic": topic}} for template, topic in pairs
+        ]
         train += records[:20]
         evaluation += records[20:]
     rng.shuffle(train)

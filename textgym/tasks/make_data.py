@@ -16,7 +16,18 @@ from textgym.tasks.data import DATA_DIR
 #: prompt-set name -> module with ``generate_prompt_set(seed)``
 GENERATORS = {
     name: f"textgym.tasks.{name}"
-    for name in ("sentiment", "keywords", "coherence", "translate", "qa", "dialogue", "copy", "reverse", "arithmetic", "length")
+    for name in (
+        "sentiment",
+        "keywords",
+        "coherence",
+        "translate",
+        "qa",
+        "dialogue",
+        "copy",
+        "reverse",
+        "arithmetic",
+        "length",
+    )
 }
 
 
@@ -31,9 +42,13 @@ def write_prompt_set(name: str, seed: int = 0) -> dict:
         raise ValueError(f"prompt set {name!r}: empty split")
     overlap = {record_key(r) for r in train} & {record_key(r) for r in evaluation}
     if overlap:
-        raise ValueError(f"prompt set {name!r}: train and eval share {len(overlap)} prompts, e.g. {sorted(overlap)[:3]}")
+        raise ValueError(
+            f"prompt set {name!r}: train and eval share {len(overlap)} prompts, e.g. {sorted(overlap)[:3]}"
+        )
     path = DATA_DIR / f"{name}.json"
-    path.write_text(json.dumps({"train": train, "eval": evaluation}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"train": train, "eval": evaluation}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"{path}: {len(train)} train, {len(evaluation)} eval")
     return prompt_set
 

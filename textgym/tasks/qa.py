@@ -32,7 +32,12 @@ class Country:
 
 
 def _c(
-    name: str, capital: str | None, continent: str | None, currency: str | None, language: str | None, names: str | None = None
+    name: str,
+    capital: str | None,
+    continent: str | None,
+    currency: str | None,
+    language: str | None,
+    names: str | None = None,
 ) -> Country:
     """A :class:`Country` from ``|``-separated answer lists (the first answer is the reference)."""
 
@@ -40,7 +45,9 @@ def _c(
         return None if value is None else tuple(value.split("|"))
 
     bare = name[4:] if name.startswith("the ") else name
-    return Country(name, answers(names or bare), answers(capital), answers(continent), answers(currency), answers(language))
+    return Country(
+        name, answers(names or bare), answers(capital), answers(continent), answers(currency), answers(language)
+    )
 
 
 EU, AS, AF, NA, SA = "Europe", "Asia", "Africa", "North America", "South America"
@@ -64,13 +71,26 @@ COUNTRIES: tuple[Country, ...] = (
     _c("Denmark", "Copenhagen", EU, "krone|Danish krone", "Danish"),
     _c("Iceland", "Reykjavik", EU, "krona|Icelandic krona", "Icelandic"),
     _c("Poland", "Warsaw", EU, "zloty|Polish zloty", "Polish"),
-    _c("the Czech Republic", "Prague", EU, "koruna|Czech koruna|Czech crown|crown", "Czech", names="Czech Republic|Czechia"),
+    _c(
+        "the Czech Republic",
+        "Prague",
+        EU,
+        "koruna|Czech koruna|Czech crown|crown",
+        "Czech",
+        names="Czech Republic|Czechia",
+    ),
     _c("Hungary", "Budapest", EU, "forint|Hungarian forint", "Hungarian"),
     _c("Romania", "Bucharest", EU, "leu|Romanian leu", "Romanian"),
     _c("Ukraine", "Kyiv|Kiev", EU, "hryvnia|Ukrainian hryvnia", "Ukrainian"),
     _c("Switzerland", None, EU, "Swiss franc|franc", None),
-    _c("the United Kingdom", "London", EU, "pound sterling|pound|British pound|sterling", "English",
-       names="United Kingdom|UK|Britain"),
+    _c(
+        "the United Kingdom",
+        "London",
+        EU,
+        "pound sterling|pound|British pound|sterling",
+        "English",
+        names="United Kingdom|UK|Britain",
+    ),
     _c("Russia", "Moscow", None, "ruble|rouble|Russian ruble", "Russian"),
     _c("Turkey", "Ankara", None, "lira|Turkish lira", "Turkish"),
     _c("Japan", "Tokyo", AS, "yen|Japanese yen", "Japanese"),
@@ -105,8 +125,14 @@ COUNTRIES: tuple[Country, ...] = (
     _c("Angola", "Luanda", AF, "kwanza|Angolan kwanza", "Portuguese"),
     _c("South Africa", None, AF, "rand|South African rand", None),
     _c("Zimbabwe", "Harare", AF, None, None),
-    _c("the United States", "Washington, D.C.|Washington|Washington DC", NA, "United States dollar|US dollar|dollar", None,
-       names="United States|United States of America|USA|US|America"),
+    _c(
+        "the United States",
+        "Washington, D.C.|Washington|Washington DC",
+        NA,
+        "United States dollar|US dollar|dollar",
+        None,
+        names="United States|United States of America|USA|US|America",
+    ),
     _c("Canada", "Ottawa", NA, "Canadian dollar|dollar", None),
     _c("Mexico", "Mexico City", NA, "peso|Mexican peso", "Spanish"),
     _c("Cuba", "Havana", NA, "peso|Cuban peso", "Spanish"),

@@ -202,7 +202,9 @@ class RewardModelTask(Task):
         lazy_sparse: bool | None = None,
         score_every: str | int = "token",
     ) -> None:
-        super().__init__(name=name, prompts=prompts, description=description, max_new_tokens=max_new_tokens, model=model)
+        super().__init__(
+            name=name, prompts=prompts, description=description, max_new_tokens=max_new_tokens, model=model
+        )
         #: when the score is computed again: ``"token"``, ``"word"`` or every ``k`` generated tokens (see *How often*)
         self.score_every = check_score_every(score_every, self.name)
         if text not in TEXTS:
@@ -253,7 +255,9 @@ class RewardModelTask(Task):
 
         ``truncate=False``: a text longer than the classifier's ``max_length`` is an error, not cut.
         """
-        raw = self.reward_model.score([self.classifier_input(p, c) for p, c in zip(prompts, continuations)], truncate=truncate)
+        raw = self.reward_model.score(
+            [self.classifier_input(p, c) for p, c in zip(prompts, continuations)], truncate=truncate
+        )
         if self.baseline == "prompt":
             raw = raw - self.empty_scores(prompts)
         return raw
@@ -428,7 +432,9 @@ class RewardModelBatchScorer(TextBatchScorer):
             if appended:
                 previous = self._texts[row]
                 self._texts[row] = previous + appended
-                if every == "token" or score_due(every, previous, appended, int(self._generated[row]), int(self._scored_at[row])):
+                if every == "token" or score_due(
+                    every, previous, appended, int(self._generated[row]), int(self._scored_at[row])
+                ):
                     due.append(row)
         if not self.lazy:
             self._rescore(due)
@@ -447,7 +453,9 @@ class RewardModelBatchScorer(TextBatchScorer):
             # read whole: the ending rows in one forward of their own, in sparse mode (their only score) and in
             # dense mode alike, so that the final score is the same number in both
             if rows:
-                self._scores[rows] = self.task.score_batch([self._prompts[r] for r in rows], [self._texts[r] for r in rows], truncate=False)
+                self._scores[rows] = self.task.score_batch(
+                    [self._prompts[r] for r in rows], [self._texts[r] for r in rows], truncate=False
+                )
                 self._mark_scored(rows)
                 self._publish()
         elif changed:

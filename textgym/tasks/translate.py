@@ -483,7 +483,9 @@ def parse_english(sentence: str) -> Clause:
     entry, form = VERB_FORMS[words[position]]
     position += 1
     if negated and form != "base":
-        raise _outside(sentence, f"a negated verb is in its base form, not {entry.english!r} -> {words[position - 1]!r}")
+        raise _outside(
+            sentence, f"a negated verb is in its base form, not {entry.english!r} -> {words[position - 1]!r}"
+        )
     if not negated:
         past = form == "past"
         if (form == "base" and not subject.plural) or (form == "third_person" and subject.plural):
@@ -512,7 +514,9 @@ def _allowed(allowed: str, entry: NounEntry) -> bool:
     return entry.category in names or entry.english in names
 
 
-def random_noun_phrase(rng: random.Random, nouns: list[NounEntry], adjective_rate: float, plural_rate: float) -> NounPhrase:
+def random_noun_phrase(
+    rng: random.Random, nouns: list[NounEntry], adjective_rate: float, plural_rate: float
+) -> NounPhrase:
     """A noun phrase over one of ``nouns`` with a fitting determiner and, sometimes, a fitting adjective."""
     entry = rng.choice(nouns)
     adjectives = [a.english for a in ADJECTIVES if entry.category in a.categories.split()]

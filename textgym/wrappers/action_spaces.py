@@ -27,7 +27,9 @@ def _reference_for(env: gym.Env, model: str | None, device) -> ReferenceLM:
         )
     reference = ReferenceLM(name, device)
     if reference.vocab_size != env.unwrapped.tokenizer.vocab_size:
-        raise ValueError(f"reference model {name!r} has {reference.vocab_size} tokens, the env {env.unwrapped.tokenizer.vocab_size}")
+        raise ValueError(
+            f"reference model {name!r} has {reference.vocab_size} tokens, the env {env.unwrapped.tokenizer.vocab_size}"
+        )
     return reference
 
 
@@ -68,7 +70,9 @@ class TopKActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.candidates = np.zeros(self.k, dtype=np.int64)
 
     def _observe(self, obs):
-        self.candidates = self.reference.top_k(obs["input_ids"][None], obs["attention_mask"][None], self.k)[0].cpu().numpy()
+        self.candidates = (
+            self.reference.top_k(obs["input_ids"][None], obs["attention_mask"][None], self.k)[0].cpu().numpy()
+        )
         return {**obs, "candidates": self.candidates.copy()}
 
     def reset(self, **kwargs):
@@ -97,7 +101,9 @@ class TopPActionMask(gym.Wrapper, gym.utils.RecordConstructorArgs):
         device: where the reference LM runs.
     """
 
-    def __init__(self, env: gym.Env, top_p: float = 0.9, model: str | None = None, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, env: gym.Env, top_p: float = 0.9, model: str | None = None, device: str | torch.device = "cpu"
+    ) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, top_p=top_p, model=model, device=device)
         gym.Wrapper.__init__(self, env)
         self.top_p = check_top_p(top_p)
@@ -115,4 +121,8 @@ class TopPActionMask(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return result
 
     def action_masks(self) -> np.ndarray:
-        return self.reference.top_p_mask(self._obs["input_ids"][None], self._obs["attention_mask"][None], self.top_p)[0].cpu().numpy()
+        return (
+            self.reference.top_p_mask(self._obs["input_ids"][None], self._obs["attention_mask"][None], self.top_p)[0]
+            .cpu()
+            .numpy()
+        )

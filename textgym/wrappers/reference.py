@@ -23,8 +23,13 @@ class ReferenceLM:
     @torch.no_grad()
     def logits(self, input_ids, attention_mask) -> torch.Tensor:
         """``[N, vocab_size]`` float32 logits of the token after each row's last real token."""
-        ids = torch.as_tensor(np.asarray(input_ids) if not isinstance(input_ids, torch.Tensor) else input_ids, device=self.device)
-        mask = torch.as_tensor(np.asarray(attention_mask) if not isinstance(attention_mask, torch.Tensor) else attention_mask, device=self.device)
+        ids = torch.as_tensor(
+            np.asarray(input_ids) if not isinstance(input_ids, torch.Tensor) else input_ids, device=self.device
+        )
+        mask = torch.as_tensor(
+            np.asarray(attention_mask) if not isinstance(attention_mask, torch.Tensor) else attention_mask,
+            device=self.device,
+        )
         ids, mask = ids.long().reshape(-1, ids.shape[-1]), mask.long().reshape(-1, mask.shape[-1])
         length = int(mask.sum(1).max())
         ids, mask = ids[:, :length], mask[:, :length]

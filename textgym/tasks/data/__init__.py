@@ -15,11 +15,13 @@ from textgym.task import Prompt
 DATA_DIR = Path(__file__).resolve().parent
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> dict:
     path = DATA_DIR / f"{name}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"prompt set {name!r} is missing ({path}); regenerate it with: python -m textgym.tasks.make_data")
+        raise FileNotFoundError(
+            f"prompt set {name!r} is missing ({path}); regenerate it with: python -m textgym.tasks.make_data"
+        )
     with path.open(encoding="utf-8") as f:
         return json.load(f)
 
