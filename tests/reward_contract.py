@@ -1,4 +1,4 @@
-"""Shared checks of the reward contract (DESIGN section 2), used by the per-task tests.
+"""Shared checks of the reward contract (docs/design.md, section 2), used by the per-task tests.
 
 The checks go through the environment's public behaviour only: the actions played, the
 rewards and infos it returns, and, as the independent reference, the task's ``score`` and the

@@ -1,4 +1,4 @@
-"""DESIGN section 2, checked through the env: dense rewards are differences of the task's score of
+"""docs/design.md, section 2, checked through the env: dense rewards are differences of the task's score of
 the decoded text and sum to the sparse return; at the end ``info`` holds the decoded text and its score.
 
 The reference numbers come from ``task.score`` and ``tokenizer.decode`` applied to the actions

@@ -1,4 +1,4 @@
-"""Reward modes: how a sequence score becomes per-step rewards (DESIGN section 2).
+"""Reward modes: how a sequence score becomes per-step rewards (docs/design.md, section 2).
 
 - ``dense`` (instant): ``r_t = score_{t+1} - score_t``, potential-based shaping with
   gamma = 1, so an episode's dense rewards sum to its sparse return. The potential

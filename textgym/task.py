@@ -1,7 +1,7 @@
 """The :class:`Task`: a prompt set with train and eval splits, plus one sequence score.
 
 A task never sees tokens: it scores text. The environment turns the score into rewards
-(see DESIGN: dense rewards are score differences, the sparse reward is the final score),
+(see docs/design.md, section 2: dense rewards are score differences, the sparse reward is the final score),
 so every task satisfies the reward contract by construction.
 """
 

@@ -383,7 +383,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         writes = ~eos if live is None else ~eos & live
         scores = self.scorer.step(tokens, writes)
         stopped = eos if self.scorer.finished is None else eos | self.scorer.finished
-        # the horizon is part of the task: reaching it terminates (DESIGN section 1)
+        # the horizon is part of the task: reaching it terminates (docs/design.md, section 1)
         done = stopped | (self._num_generated >= self.max_new_tokens)
         if live is not None:
             done = done & live

@@ -116,9 +116,10 @@ class ArithmeticTask(Task):
     A problem drawn uniformly from the split with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default ``digits + 2``: the longest
-      answer plus one).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default ``digits + 2``:
+      the longest answer plus one): the horizon is part of the task, so it terminates too
+      (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/Arithmetic-v0", task_kwargs={"digits": 2, "operations": "+-"})``:

@@ -729,8 +729,9 @@ class CoherenceTask(Task):
     seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default 32).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default 32): the horizon is part
+      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/Coherence-v0", model="tiny", reward_mode="dense", max_new_tokens=32, split="train")``.

@@ -253,8 +253,9 @@ class DialogueTask(Task):
     intent; disjoint) with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains a newline, or the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default 24).
+    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 24): the horizon is part
+      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/Dialogue-v0", model="tiny", reward_mode="dense", max_new_tokens=24, split="train")``.

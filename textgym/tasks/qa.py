@@ -380,8 +380,9 @@ class QATask(Task):
     environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains a newline, or the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default 16).
+    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 16): the horizon is part
+      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/QA-v0", model="tiny", reward_mode="dense", max_new_tokens=16, split="train")``.

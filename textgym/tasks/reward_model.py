@@ -148,6 +148,7 @@ class RewardModelTask(Task):
 
     ## Episode End
     - Termination: EOS, or ``max_new_tokens`` tokens generated.
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     - ``reward_model``: a Hugging Face name, a local folder, or ``"tiny-sentiment"`` (bundled).
@@ -509,6 +510,7 @@ class SentimentRMTask(RewardModelTask):
 
     ## Episode End
     - Termination: EOS, or ``max_new_tokens`` tokens generated (default 20).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/SentimentRM-v0", reward_mode="dense", task_kwargs={"device": "cpu", "baseline": "none"})``;

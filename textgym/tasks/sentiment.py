@@ -54,8 +54,9 @@ class SentimentTask(Task):
     the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default 20).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default 20): the horizon is part
+      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/Sentiment-v0", model="tiny", reward_mode="dense", max_new_tokens=20, split="train")``.

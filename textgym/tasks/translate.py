@@ -687,8 +687,9 @@ class TranslateTask(Task):
     with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS.
-    - Truncation: ``max_new_tokens`` tokens generated (default 48).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default 48): the horizon is part
+      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments
     ``gym.make("textgym/Translate-v0", model="tiny", reward_mode="dense", max_new_tokens=48, split="train")``.
