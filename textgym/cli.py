@@ -6,13 +6,14 @@ import argparse
 import inspect
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 
 import gymnasium as gym
 import torch
 
 import textgym
+from textgym.quiet_loading import quiet_model_loading
 from textgym.registration import GENERIC_ID, env_ids
 from textgym.tasks import TASKS
 
@@ -50,37 +51,6 @@ def _error_text(error: BaseException) -> str:
     if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
         return error.args[0]  # str() of a KeyError would quote it
     return str(error).strip() or type(error).__name__
-
-
-@contextmanager
-def quiet_model_loading() -> Iterator[None]:
-    """No transformers progress bars ("Loading weights") and only its errors while a command runs.
-
-    The hub's download bars stay as they were (a first download may take minutes); both
-    settings are restored afterwards, so that ``main`` called from Python changes nothing.
-    """
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-    from transformers.utils import logging as hf_logging
-
-    bars, hub_disabled, verbosity = (
-        hf_logging.is_progress_bar_enabled(),
-        are_progress_bars_disabled(),
-        hf_logging.get_verbosity(),
-    )
-    hf_logging.disable_progress_bar()  # also turns the hub's bars off: turned back on below
-    if not hub_disabled:
-        enable_progress_bars()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-        if hub_disabled:
-            disable_progress_bars()
-        elif are_progress_bars_disabled():
-            enable_progress_bars()
 
 
 def _task_for(env_id: str):

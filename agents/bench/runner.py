@@ -303,6 +303,7 @@ def _run_one(run_data: dict, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    from textgym.quiet_loading import quiet_model_loading
     from textgym_agents.train import train
 
     run = RunConfig(**run_data)
@@ -310,7 +311,8 @@ def _run_one(run_data: dict, threads: int) -> dict:
     resume = (folder / "run.json").is_file() and latest_checkpoint(folder / "checkpoints") is not None
     if (folder / "run.json").is_file() and not resume:
         shutil.rmtree(folder)  # started but never checkpointed: start again
-    return train(run, resume=resume, progress=False)
+    with quiet_model_loading():  # a worker process: the command's own lines only, as in the main process
+        return train(run, resume=resume, progress=False)
 
 
 def run_suite(
