@@ -9,7 +9,8 @@ from typing import Any
 
 
 def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
-    """Write ``rows`` to ``path`` with a header row (``columns``, by default the first row's keys), making its folder."""
+    """Write ``rows`` to ``path`` with a header row (``columns``, by default the first row's keys), making its
+    folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:

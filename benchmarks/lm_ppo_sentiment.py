@@ -152,7 +152,8 @@ def table(results: list[dict[str, Any]]) -> str:
         verdict = "meets" if improvement >= TARGET_IMPROVEMENT else "misses"
         lines.append(
             f"| **{mode}: mean of {len(rows)}** | | {statistics.mean(r['initial_eval_return'] for r in rows):.3f} | "
-            f"{statistics.mean(r['final_eval_return'] for r in rows):.3f} | **{improvement:+.3f}** ({verdict} +{TARGET_IMPROVEMENT}) | "
+            f"{statistics.mean(r['final_eval_return'] for r in rows):.3f} | **{improvement:+.3f}** "
+            f"({verdict} +{TARGET_IMPROVEMENT}) | "
             f"{statistics.mean(r['best_eval_return'] for r in rows):.3f} | | |"
         )
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Memory stays flat: resident set size while stepping one env 100k times and the batched env 10k times.
 
-    python benchmarks/memory.py [--single-steps 100000] [--batched-steps 10000] [--num-envs 64] [--env textgym/Sentiment-v0]
+    python benchmarks/memory.py [--single-steps 100000] [--batched-steps 10000] [--num-envs 64]
+                                [--env textgym/Sentiment-v0]
 
 Prints the RSS curve (MiB at regular intervals) and the growth from the first tenth of
 the run to the end; writes ``benchmarks/results/memory.csv``.

@@ -9,7 +9,8 @@
                                                       # --clock cpu: CPU seconds of this process instead of wall seconds
     python benchmarks/reward_cost.py --lm-ppo         # LM-PPO iteration (rollout + update) on SentimentRM-v0, dense
                                                       # against sparse, defaults
-    python benchmarks/reward_cost.py --bidirectional  # a BERT-like classifier (re-read every scoring step): score_every token vs word
+    python benchmarks/reward_cost.py --bidirectional  # a BERT-like classifier (re-read every scoring step):
+                                                      # score_every token vs word
 
 The reward model is the bundled ``tiny-sentiment`` (``textgym/SentimentRM-v0``: a 2-layer GPT-2
 classifier reading prompt plus continuation). For every ``N`` rows and ``T = max_new_tokens``
@@ -153,7 +154,8 @@ BIDIRECTIONAL_KINDS = ("token", "word", 4, "sparse")
 
 
 def save_bert_classifier(folder: Path, tokenizer, hidden: int = 256, layers: int = 2, seed: int = 0) -> str:
-    """A BERT sequence classifier (random weights, seeded) with a WordPiece vocabulary of the policy's words, saved in ``folder``.
+    """A BERT sequence classifier (random weights, seeded) with a WordPiece vocabulary of the policy's words, saved in
+    ``folder``.
 
     The vocabulary: the lowercased words of the policy's tokens, plus letters and digits alone and
     as ``##`` pieces, so that a text takes about one WordPiece token per word, as with a real BERT.
@@ -225,12 +227,14 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
         forwards = [0]
         hook = model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
         print(
-            f"reward cost per episode, BERT-like classifier (2 layers, hidden {args.bert_hidden}, WordPiece) on prompt plus "
-            f"continuation, the batched env's scorer alone, device {device}, {args.threads} torch thread(s), best of up to "
+            f"reward cost per episode, BERT-like classifier (2 layers, hidden {args.bert_hidden}, WordPiece) on prompt "
+            f"plus continuation, the batched env's scorer alone, device {device}, {args.threads} torch thread(s), best "
+            f"of up to "
             f"{args.rounds} rounds; forwards: classifier forwards per episode of all rows (reset, steps, end)"
         )
         header = (
-            "| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) | sparse, scored once (ms/episode) "
+            "| N | T | token (ms/episode) | word (ms/episode) | every 4 (ms/episode) "
+            "| sparse, scored once (ms/episode) "
             "| token / word | forwards token / word / 4 | max abs final score diff |"
         )
         print_table_header(header)
@@ -259,7 +263,8 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
                 diff = max(float(np.abs(best[kind][1] - best["token"][1]).max()) for kind in BIDIRECTIONAL_KINDS)
                 print(
                     f"| {n} | {t} | {ms['token']:.2f} | {ms['word']:.2f} | {ms[4]:.2f} | {ms['sparse']:.2f} "
-                    f"| **{ms['token'] / ms['word']:.2f}x** | {counts['token']} / {counts['word']} / {counts[4]} | {diff:.1e} |",
+                    f"| **{ms['token'] / ms['word']:.2f}x** | {counts['token']} / {counts['word']} / {counts[4]} "
+                    f"| {diff:.1e} |",
                     flush=True,
                 )
         hook.remove()
@@ -338,14 +343,17 @@ def env_steps_table(args, device) -> None:
     lm = load_frozen("tiny", device)
     context = int(getattr(lm.model.config, "n_positions", 1024))
     print(
-        f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) against "
-        f"one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the observation's "
-        f"length, capped at {context - 1}), device {device}, {args.threads} torch thread(s), {args.clock} clock; actions: {args.env_actions} "
-        f"(uniform over the env's vocabulary{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
+        f"batched env step (gym.make_vec, N = {n}, dense, default task arguments, SameStep autoreset, numpy output) "
+        f"against one KV-cached forward of the bundled tiny policy for the same {n} rows (one new token after the "
+        f"observation's length, capped at {context - 1}), device {device}, {args.threads} torch thread(s), "
+        f"{args.clock} clock; actions: {args.env_actions} "
+        f"(uniform over the env's vocabulary"
+        f"{', EOS replaced: episodes end at the horizon' if args.env_actions == 'no-eos' else ''}); "
         f"env and forward timed in {args.env_rounds} interleaved rounds, best kept"
     )
     header = (
-        "| task | step ms (env) | of which reward-model forwards ms | forward ms (tiny policy, KV cache) | env / forward | "
+        "| task | step ms (env) | of which reward-model forwards ms | forward ms (tiny policy, KV cache) "
+        "| env / forward | "
         "reward-model forwards / policy forward | target <= 0.25x |"
     )
     print_table_header(header)
@@ -378,7 +386,8 @@ def env_steps_table(args, device) -> None:
 
 
 def lm_ppo_table(args, device) -> None:
-    """``--lm-ppo``: seconds per LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse, defaults."""
+    """``--lm-ppo``: seconds per LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse,
+    defaults."""
     import statistics
 
     from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig
@@ -409,7 +418,8 @@ def lm_ppo_table(args, device) -> None:
     run = RunConfig(agent="lm-ppo", env_id=ENV_ID)
     print(
         f"LM-PPO iteration (agent.collect() + agent.update()), {ENV_ID}, defaults (num_envs={run.num_envs}, "
-        f"LMPPOConfig()), device {device}, {args.threads} torch thread(s); median of {args.lm_ppo_iterations} iterations "
+        f"LMPPOConfig()), device {device}, {args.threads} torch thread(s); median of {args.lm_ppo_iterations} "
+        f"iterations "
         f"after one warm-up, dense and sparse interleaved"
     )
     print("| reward | rollout s | update s | iteration s | live env steps / iteration |")
@@ -419,7 +429,8 @@ def lm_ppo_table(args, device) -> None:
         rollout_s, update_s = statistics.median(times[mode]["rollout"]), statistics.median(times[mode]["update"])
         total[mode] = statistics.median([r + u for r, u in zip(times[mode]["rollout"], times[mode]["update"])])
         print(
-            f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | {statistics.median(times[mode]['steps']):.0f} |"
+            f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | "
+            f"{statistics.median(times[mode]['steps']):.0f} |"
         )
     ratio = total["dense"] / total["sparse"]
     print(
@@ -459,7 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--env-steps",
         action="store_true",
-        help="only the table of every task's batched env step at --env-rows rows against one KV-cached forward of the tiny policy",
+        help="only the table of every task's batched env step at --env-rows rows against one KV-cached forward of the "
+        "tiny policy",
     )
     parser.add_argument("--env-rows", type=int, default=ENV_STEP_ROWS, help="rows of --env-steps (default 256)")
     parser.add_argument("--env-ids", nargs="+", default=None, help="ids of --env-steps (default every textgym id)")

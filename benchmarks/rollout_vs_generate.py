@@ -1,6 +1,6 @@
 """How close lm-ppo's rollout comes to plain ``model.generate``: tokens per second, side by side.
 
-    python benchmarks/rollout_vs_generate.py                         # 16 rows x 20 tokens (vs_trl's batches) and 64 x 64
+    python benchmarks/rollout_vs_generate.py                     # 16 rows x 20 tokens (vs_trl's batches) and 64 x 64
     python benchmarks/rollout_vs_generate.py --shapes 64x64 --rounds 7
 
 For each shape (``ROWSxTOKENS``), on one agent and one model (the bundled ``tiny``, CPU, one

@@ -140,7 +140,7 @@ def main(argv=None) -> int:
                    "--num-envs", str(args.num_envs), "--max-new-tokens", str(args.max_new_tokens),
                    "--updates", str(args.updates)]
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-        line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT ")), None)
+        line = next((out for out in result.stdout.splitlines() if out.startswith("RESULT ")), None)
         if result.returncode != 0 or line is None:
             print(result.stdout[-2000:] + result.stderr[-4000:], file=sys.stderr)
             return 1
@@ -148,17 +148,20 @@ def main(argv=None) -> int:
         print(f"measured {name}", flush=True)
     base = next((r for r in rows if r["config"] == "full-fp32"), None)
     print(
-        f"\nlm-ppo at GPT-2 size (124M, random init), Sentiment-v0, {args.num_envs} envs x {args.max_new_tokens} tokens, "
+        f"\nlm-ppo at GPT-2 size (124M, random init), Sentiment-v0, {args.num_envs} envs x {args.max_new_tokens} "
+        f"tokens, "
         f"{args.updates} updates, device {args.device}\n"
     )
     print(
-        "| config | policy params | trainable params | weights held MiB | peak MiB | peak vs full-fp32 | rollout tok/s | update tok/s |"
+        "| config | policy params | trainable params | weights held MiB | peak MiB | peak vs full-fp32 | rollout tok/s "
+        "| update tok/s |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['peak_mib'] / base['peak_mib']:.2f}x" if base else "–"
         print(
-            f"| {r['config']} | {r['policy_params'] / 1e6:.1f}M | {r['trainable_params'] / 1e6:.2f}M | {r['weights_mib']:.0f} | {r['peak_mib']:.0f} | {ratio} | "
+            f"| {r['config']} | {r['policy_params'] / 1e6:.1f}M | {r['trainable_params'] / 1e6:.2f}M | "
+            f"{r['weights_mib']:.0f} | {r['peak_mib']:.0f} | {ratio} | "
             f"{r['rollout_tok_s']:.1f} | {r['update_tok_s']:.1f} |"
         )
     write_csv(args.csv, rows)

@@ -123,12 +123,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="tabular_copy.") as scratch:
         runs_dir = Path(args.runs_dir or scratch)
         print(
-            f"{args.env} task_kwargs={json.dumps(args.task_kwargs)} steps={args.steps:,} eval_every={args.eval_every:,} "
+            f"{args.env} task_kwargs={json.dumps(args.task_kwargs)} steps={args.steps:,} "
+            f"eval_every={args.eval_every:,} "
             f"num_envs={args.num_envs} set={args.set or 'defaults'}",
             flush=True,
         )
         print(
-            f"{'agent':<11} {'reward':<7} {'seed':>4} {'final':>7} {'best':>7} {'steps to ' + str(args.threshold):>14} {'wall s':>7}",
+            f"{'agent':<11} {'reward':<7} {'seed':>4} {'final':>7} {'best':>7} "
+            f"{'steps to ' + str(args.threshold):>14} {'wall s':>7}",
             flush=True,
         )
         for agent in args.agents:
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
                     rows.append(row)
                     reached = "—" if row["steps_to_threshold"] is None else f"{row['steps_to_threshold']:,}"
                     print(
-                        f"{agent:<11} {mode:<7} {seed:>4} {row['final_eval_return']:>7.3f} {row['best_eval_return']:>7.3f} "
+                        f"{agent:<11} {mode:<7} {seed:>4} {row['final_eval_return']:>7.3f} "
+                        f"{row['best_eval_return']:>7.3f} "
                         f"{reached:>14} {row['wall_seconds']:>7.1f}",
                         flush=True,
                     )

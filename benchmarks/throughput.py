@@ -45,7 +45,8 @@ TASKS = {"copy": "textgym/Copy-v0", "sentiment": "textgym/Sentiment-v0"}
 
 
 def timed_steps(env, actions: np.ndarray, min_seconds: float, sync=None, clock=None) -> float:
-    """Env steps (transitions) per second of ``env.step`` over the pre-drawn ``actions`` (cycled), at least ``min_seconds``.
+    """Env steps (transitions) per second of ``env.step`` over the pre-drawn ``actions`` (cycled), at least
+    ``min_seconds``.
 
     A transition is one env applying one action. In Gymnasium's default next-step autoreset
     (``SyncVectorEnv``, ``AsyncVectorEnv``) the call after an episode's end resets that env
@@ -256,13 +257,16 @@ def _format_row(row: dict) -> str:
 def markdown_table(rows: list[dict]) -> str:
     main = [r for r in rows if "vector_steps_per_s" in r]
     lines = [
-        "| task | N | actions | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync | torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
+        "| task | N | actions | Sync steps/s | Async steps/s | TextGenVectorEnv steps/s | vector / sync "
+        "| torch arrays steps/s | env step ms | LM forward ms (full / cached) | env step / LM forward |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in main:
         lines.append(
-            f"| {r['task']} | {r['num_envs']} | {r.get('actions', 'no-eos')} | {r['sync_steps_per_s']} | {r['async_steps_per_s'] or 'skipped'} | "
-            f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['vector_torch_arrays_steps_per_s'] or '-'} | {r['env_step_ms']} | "
+            f"| {r['task']} | {r['num_envs']} | {r.get('actions', 'no-eos')} | {r['sync_steps_per_s']} | "
+            f"{r['async_steps_per_s'] or 'skipped'} | "
+            f"{r['vector_steps_per_s']} | {r['vector_over_sync']}x | {r['vector_torch_arrays_steps_per_s'] or '-'} | "
+            f"{r['env_step_ms']} | "
             f"{r['lm_forward_full_ms']} / {r['lm_forward_cached_ms']} | {r['env_step_over_lm_full']} |"
         )
     lengths = [r for r in rows if "step_ms_len16" in r]
@@ -270,7 +274,8 @@ def markdown_table(rows: list[dict]) -> str:
         lines += ["", "| task | N | step ms at length 16 | step ms at length 256 | ratio |", "|---|---|---|---|---|"]
         for r in lengths:
             lines.append(
-                f"| {r['task']} | {r['num_envs']} | {r['step_ms_len16']} | {r['step_ms_len256']} | {r['len256_over_len16']}x |"
+                f"| {r['task']} | {r['num_envs']} | {r['step_ms_len16']} | {r['step_ms_len256']} | "
+                f"{r['len256_over_len16']}x |"
             )
     return "\n".join(lines)
 

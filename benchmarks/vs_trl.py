@@ -316,7 +316,8 @@ def summary(rows: list[dict[str, Any]]) -> str:
         if row.get("train_seconds") not in (None, ""):
             groups[(row["passes"], row["kl"], row["trainer"].startswith("lm-ppo"), row["lr"])].append(row)
     lines = [
-        "| passes | KL beta | trainer | lr | seeds | final eval per seed | mean final eval | wall s per seed | mean wall s |",
+        "| passes | KL beta | trainer | lr | seeds | final eval per seed | mean final eval | wall s per seed "
+        "| mean wall s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (passes, kl, _, lr), group in sorted(

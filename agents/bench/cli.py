@@ -1,4 +1,8 @@
-"""``textgym bench --suite NAME | --config FILE.yaml --out DIR [--seeds N] [--device D] [--workers W] [--report-only]``."""
+"""The bench command line.
+
+``textgym bench --suite NAME | --config FILE.yaml --out DIR [--seeds N] [--device D] [--workers W]
+[--report-only]``.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> str:
-    """The ``textgym bench`` command that ``args`` stand for (``--report-only`` left out): the report's Reproduce line."""
+    """The ``textgym bench`` command that ``args`` stand for (``--report-only`` left out): the report's Reproduce
+    line."""
     parts = ["textgym", "bench"]
     parts += ["--suite", args.suite] if args.suite is not None else ["--config", args.config]
     parts += ["--out", args.out]

@@ -124,15 +124,18 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                   "(rerunning the command above runs only those).", ""]
     lines += [
         "Final eval return: the mean task score over the eval split (= the sparse return, in both reward modes), "
-        "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see `agents/bench/stats.py`). "
+        "IQM over seeds with a 95% stratified-bootstrap CI (expanded percentile interval; see "
+        "`agents/bench/stats.py`). "
         "Beside it, the naturalness of the final greedy generations, median over seeds (GRUE-style): `ppl` the "
         "perplexity under the environment's reference LM (– for tasks with their own symbol vocabulary), `d-1`/`d-2` "
-        "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity exceeds "
+        "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity "
+        "exceeds "
         f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking).",
         "",
         "## Final return per task",
         "",
-        "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking | mean wall s |",
+        "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking "
+        "| mean wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     final_walls = defaultdict(dict)  # key -> seed -> wall seconds at the last evaluation
@@ -153,7 +156,9 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 ppl = "–" if math.isnan(nat["ref_perplexity"]) else f"{nat['ref_perplexity']:.3g}"
                 lines.append(
                     f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
-                    f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | {'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | {wall:.1f} |"
+                    f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | "
+                    f"{'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | "
+                    f"{wall:.1f} |"
                 )
     unbounded = [env for env in envs if not all(math.isfinite(v) for v in _declared_range(env))]
     heading = "## Overall (scores normalised to [0, 1] by each task's score range"
@@ -173,17 +178,21 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
         for mode in modes:
             by_task = {env: normalised[(env, agent, mode)] for env in envs if (env, agent, mode) in normalised}
             if by_task:
-                flagged = sum(likely_hacking(f, l) for env in by_task for f, l in ends[(env, agent, mode)].values())
+                flagged = sum(
+                    likely_hacking(first, last) for env in by_task for first, last in ends[(env, agent, mode)].values()
+                )
                 total = sum(len(ends[(env, agent, mode)]) for env in by_task)
                 lines.append(
-                    f"| {agent} | {mode} | {len(by_task)} | {_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |"
+                    f"| {agent} | {mode} | {len(by_task)} | "
+                    f"{_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |"
                 )
     if {"dense", "sparse"} <= set(modes):
         lines += [
             "",
             "## Does the instant (dense) reward help? P(dense > sparse)",
             "",
-            "The probability that a dense run beats a sparse run of the same agent on the same task (0.5 = no difference), "
+            "The probability that a dense run beats a sparse run of the same agent on the same task "
+            "(0.5 = no difference), "
             "with Newcombe's 95% score interval.",
             "",
             "| agent | task | P(dense > sparse) [95% CI] |",
@@ -207,7 +216,8 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
             "",
             "## Sample efficiency",
             "",
-            "Env steps until the eval return first reaches the task's threshold, fixed in the suite file before the runs "
+            "Env steps until the eval return first reaches the task's threshold, fixed in the suite file before the "
+            "runs "
             "(∞: not reached within the budget). IQM over seeds [95% CI].",
             "",
             "| task | threshold | agent | reward | reached | IQM env steps [95% CI] |",
@@ -222,7 +232,8 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 reached = sum(math.isfinite(s) for s in steps)
                 ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
                 lines.append(
-                    f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | {_fmt(*ci, digits=0)} |"
+                    f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | "
+                    f"{_fmt(*ci, digits=0)} |"
                 )
     if "sparse" in modes and set(modes) - {"dense", "sparse"}:
         lines += _sparse_peak_section(curves)
@@ -247,7 +258,7 @@ def _sparse_peak_section(curves: dict[tuple, dict[int, list[tuple[int, float]]]]
              "IQM over seeds [95% CI] (Chan et al. 2024 compare credit assignments this way).", "",
              "| task | agent | sparse peak (at env steps) | reward | reached | IQM env steps [95% CI] |",
              "|---|---|---|---|---|---|"]
-    for (env, agent, mode) in sorted(k for k in curves if k[2] == "sparse"):
+    for (env, agent, _mode) in sorted(k for k in curves if k[2] == "sparse"):
         at, peak = sparse_peak(curves[(env, agent, "sparse")])
         for key in sorted(k for k in curves if k[0] == env and k[1] == agent):
             steps = [
@@ -352,7 +363,7 @@ def figure_score_vs_perplexity(rows: list[dict], colours: dict[str, str] | None 
     ends = _final_rows(rows)
     colours = colours or agent_colours(k[1] for k in ends)
     styles = mode_styles(k[2] for k in ends)
-    envs = sorted({k[0] for k in ends if any(not math.isnan(l["ref_perplexity"]) for _, l in ends[k].values())})
+    envs = sorted({k[0] for k in ends if any(not math.isnan(last["ref_perplexity"]) for _, last in ends[k].values())})
     if not envs:
         envs = sorted({k[0] for k in ends})
     grid = _grid(len(envs), 3)
@@ -363,12 +374,12 @@ def figure_score_vs_perplexity(rows: list[dict], colours: dict[str, str] | None 
         initial = [f["ref_perplexity"] for k in ends if k[0] == env for f, _ in ends[k].values()]
         for key in sorted(k for k in ends if k[0] == env):
             pairs = list(ends[key].values())
-            x = [l["ref_perplexity"] for _, l in pairs]
-            y = [l["eval_return"] for _, l in pairs]
+            x = [last["ref_perplexity"] for _, last in pairs]
+            y = [last["eval_return"] for _, last in pairs]
             colour, style = colours[key[1]], styles[key[2]]
             ax.scatter(x, y, marker=style.marker, facecolors=colour if style.filled else "none", edgecolors=colour,
                        s=30, gid=f"{key[1]}|{key[2]}")
-            flagged = [(xi, yi) for xi, yi, (f, l) in zip(x, y, pairs) if likely_hacking(f, l)]
+            flagged = [(xi, yi) for xi, yi, (first, last) in zip(x, y, pairs) if likely_hacking(first, last)]
             if flagged:
                 ax.scatter(*zip(*flagged), marker="x", color=HACKING_COLOUR, s=70, linewidths=1.5)
         for agent in sorted({k[1] for k in ends if k[0] == env}):
@@ -471,7 +482,8 @@ def _rgb(colour: str) -> tuple[float, float, float]:
 
 
 def figure_token_rewards(samples: list[dict], colours: dict[str, str] | None = None):
-    """Each sample's generated tokens as boxes coloured by their instant (dense) reward; its title in its agent's colour."""
+    """Each sample's generated tokens as boxes coloured by their instant (dense) reward; its title in its agent's
+    colour."""
     plt = _pyplot()
     from matplotlib.colors import TwoSlopeNorm
 
@@ -527,7 +539,8 @@ def plot_token_rewards(samples: list[dict], path: Path, colours: dict[str, str] 
 
 
 def sample_generations(runs: list[RunConfig], prompts_per_task: int = 2) -> list[dict]:
-    """Greedy generations of each (task, agent)'s first dense run (its final checkpoint), with per-token dense rewards."""
+    """Greedy generations of each (task, agent)'s first dense run (its final checkpoint), with per-token dense
+    rewards."""
     import gymnasium as gym
     import torch
 
@@ -584,7 +597,8 @@ def write_report(
     missing: int = 0,
     notes: list[str] | None = None,
 ) -> dict[str, Path]:
-    """Write results.csv, summary.md (Reproduce line: ``command``; then ``notes``) and the plots of ``runs`` into ``out``."""
+    """Write results.csv, summary.md (Reproduce line: ``command``; then ``notes``) and the plots of ``runs`` into
+    ``out``."""
     rows = collect(runs)
     paths = {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "learning_curves.png",
              "aggregate": out / "aggregate_iqm.png", "naturalness": out / "score_vs_perplexity.png"}

@@ -210,7 +210,8 @@ class Reuse:
     made_by_later: int = 0
 
     def message(self, report_only: bool = False) -> str:
-        """What to tell the user: the reused runs (count and folder), and any difference in settings ("" if nothing reused).
+        """What to tell the user: the reused runs (count and folder), and any difference in settings ("" if nothing
+        reused).
 
         ``report_only``: nothing is run now (``--report-only``); the unfinished runs are left out of the report.
         """
@@ -244,7 +245,8 @@ class Reuse:
 
 
 def plan_reuse(suite: Suite, out: Path, threads: int | None = None) -> Reuse:
-    """The finished runs of ``suite`` in ``out`` that a run of the suite keeps, and how they differ from what is asked now.
+    """The finished runs of ``suite`` in ``out`` that a run of the suite keeps, and how they differ from what is asked
+    now.
 
     ``threads``: the torch threads per run of this invocation (``None``: runs nothing now, so
     the thread count does not matter).
@@ -259,7 +261,8 @@ def plan_reuse(suite: Suite, out: Path, threads: int | None = None) -> Reuse:
 
 
 def record_mixed(out: Path, reuse: Reuse, command: str | None) -> None:
-    """Record in ``suite.json`` that ``command`` makes the pending runs (under ``"mixed"`` if it differs from the reused ones)."""
+    """Record in ``suite.json`` that ``command`` makes the pending runs (under ``"mixed"`` if it differs from the
+    reused ones)."""
     record = read_marker(out)
     if not reuse.pending or not record:
         return

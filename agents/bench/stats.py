@@ -1,4 +1,5 @@
-"""Aggregate statistics for few-seed RL results (Agarwal et al. 2021, "Deep RL at the Edge of the Statistical Precipice").
+"""Aggregate statistics for few-seed RL results (Agarwal et al. 2021, "Deep RL at the Edge of the Statistical
+Precipice").
 
 - IQM: the mean of the middle 50% of runs (pooled over tasks), as ``scipy.stats.trim_mean(x, 0.25)``:
   with 5 runs it averages the middle 3.
