@@ -181,7 +181,8 @@ def stop_tokens(tokenizer) -> list[int]:
 
 
 def actions_strategy(tokenizer, vocab_size: int, useful=()):
-    """One action: any token (half the time), else EOS, a stop token, one of ``useful``, or a token holding part of a multi-byte character."""
+    """One action: any token (half the time), else EOS, a stop token, one of ``useful``, or a token holding part of a
+    multi-byte character."""
     special = sorted({tokenizer.eos_token_id, *stop_tokens(tokenizer), *useful})
     any_token = st.integers(0, vocab_size - 1)
     choices = [any_token, any_token, st.sampled_from(special)]
@@ -192,8 +193,8 @@ def actions_strategy(tokenizer, vocab_size: int, useful=()):
 
 
 def action_lists(env, words, max_size, with_eos=True):
-    """Action sequences mixing any token with the tokens of ``words`` (and EOS), which reach the task's interesting scores,
-    and tokens that split a character over several tokens."""
+    """Action sequences mixing any token with the tokens of ``words`` (and EOS), which reach the task's interesting
+    scores, and tokens that split a character over several tokens."""
     tokenizer = env.unwrapped.tokenizer
     useful = {i for w in words for i in tokenizer.encode(w)} | ({tokenizer.eos_token_id} if with_eos else set())
     choices = [st.integers(0, env.action_space.n - 1), st.sampled_from(sorted(useful))]

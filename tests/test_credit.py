@@ -58,7 +58,8 @@ def direct_model():
 
 
 def play(env, sequences: list[list[int]], prompt_index: int | list[int] = 0):
-    """Reset every row on ``prompt_index`` and step row ``i`` through ``sequences[i]`` (each ends with EOS or reaches H).
+    """Reset every row on ``prompt_index`` and step row ``i`` through ``sequences[i]`` (each ends with EOS or reaches
+    H).
 
     Returns ``response_ids``, ``response_mask``, ``env_rewards`` as the LM rollout lays them out.
     """

@@ -88,7 +88,10 @@ def test_cli_without_the_extras_names_the_extra_in_one_line(tmp_path):
             return {{"argv": argv, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}}
 
         results = [
-            run("train", "--agent", "sb3-ppo", "--env", "textgym/Copy-v0", "--out", {str(tmp_path / "run")!r}, "--steps", "8"),
+            run(
+                "train", "--agent", "sb3-ppo", "--env", "textgym/Copy-v0", "--out", {str(tmp_path / "run")!r},
+                "--steps", "8",
+            ),
             run("train", "--agent", "sb3-maskable-ppo", "--help-agent"),
             run("train", "--agent", "lm-ppo", "--help-agent"),
             run("bench", "--suite", "quick", "--out", {str(tmp_path / "bench")!r}),
@@ -107,11 +110,13 @@ def test_cli_without_the_extras_names_the_extra_in_one_line(tmp_path):
     for outcome, message in [
         (
             train,
-            'textgym train: error: the sb3-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"',
+            "textgym train: error: the sb3-ppo agent needs stable-baselines3, which is not installed: "
+            'pip install "textgym[agents]"',
         ),
         (
             maskable,
-            'textgym train: error: the sb3-maskable-ppo agent needs stable-baselines3, which is not installed: pip install "textgym[agents]"',
+            "textgym train: error: the sb3-maskable-ppo agent needs stable-baselines3, which is not installed: "
+            'pip install "textgym[agents]"',
         ),
         (
             bench,

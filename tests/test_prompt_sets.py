@@ -1,4 +1,5 @@
-"""Every task's shipped prompt set: at least 200 train and 50 eval prompts, disjoint, reproduced by its seeded generator."""
+"""Every task's shipped prompt set: at least 200 train and 50 eval prompts, disjoint, reproduced by its seeded
+generator."""
 
 import importlib
 import json

@@ -66,7 +66,8 @@ def test_reward_contract_through_the_env(env_id, kwargs):
 
 
 def test_character_split_over_the_last_tokens_is_in_the_final_text_and_reward():
-    """'é' is two byte-level tokens in the tiny vocabulary; an episode that ends after the first has U+FFFD at the end."""
+    """'é' is two byte-level tokens in the tiny vocabulary; an episode that ends after the first has U+FFFD at the
+    end."""
     env = gym.make("textgym/TextGenEnv-v0", task=VOWELS, reward_mode="dense", max_new_tokens=3)
     tokenizer = env.unwrapped.tokenizer
     first_byte, second_byte = tokenizer.encode("é")

@@ -48,7 +48,8 @@ class ArrayBackend:
         self.device = torch.device(device)
         if kind == "numpy" and self.device.type != "cpu":
             raise ValueError(
-                f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; use arrays='auto' or 'torch'"
+                f"arrays='numpy' keeps the state on the CPU, but device is {str(self.device)!r}; "
+                "use arrays='auto' or 'torch'"
             )
         self.kind = kind
         self.is_numpy = self.device.type == "cpu" and kind != "torch"
@@ -95,7 +96,8 @@ class ArrayBackend:
         return mask.nonzero()[0] if self.is_numpy else torch.nonzero(mask).flatten()
 
     def take(self, array, indices, axis: int = 0):
-        """``array`` gathered at ``indices`` along ``axis`` (numpy's ``take``: a few times cheaper than a fancy index)."""
+        """``array`` gathered at ``indices`` along ``axis`` (numpy's ``take``: a few times cheaper than a fancy
+        index)."""
         return array.take(indices, axis) if self.is_numpy else array.index_select(axis, indices)
 
     def copy(self, array):

@@ -77,7 +77,8 @@ def test_coherence_by_hand():
 
 def test_repetition_by_hand():
     assert repetition_of(words(CAT_ONCE)) == 0.0
-    # 30 words, 28 trigrams, 6 distinct ("the cat sat", "cat sat on", "sat on the", "on the mat", "the mat the", "mat the cat")
+    # 30 words, 28 trigrams, 6 distinct ("the cat sat", "cat sat on", "sat on the", "on the mat", "the mat the",
+    # "mat the cat")
     assert repetition_of(words(CAT_ONCE * 5)) == pytest.approx(22 / 28)
     assert repetition_of(words("a b a b a")) == pytest.approx(1 / 3)  # aba, bab, aba
     assert repetition_of(words("one two")) == 0.0
@@ -202,7 +203,8 @@ def test_incremental_scorer_equals_full_score_token_by_token(task):
 
 
 def test_incremental_scorer_follows_retokenisation(task):
-    """Appending characters can merge the last tokens (" wa" + "ter" -> " water"); the scorer recomputes from the change."""
+    """Appending characters can merge the last tokens (" wa" + "ter" -> " water"); the scorer recomputes from the
+    change."""
     chunks = [" The", " wa", "t", "er", " was", " c", "old", ".", " ", "It", "'s", " fine"]
     for prefix, value in incremental_scores(task, SOUP, chunks):
         assert value == pytest.approx(task.score(SOUP, prefix), abs=1e-6)
@@ -295,8 +297,8 @@ def test_batched_env_makes_one_judge_forward_per_step(task, monkeypatch):
 
 
 def test_batched_env_agrees_with_single_envs_row_by_row(task):
-    """Rows end at mixed times (EOS, the horizon) and start again; every reward is the single env's for that row, to 1e-5;
-    words whose tokens merge when retokenised, and tokens holding part of a character, included."""
+    """Rows end at mixed times (EOS, the horizon) and start again; every reward is the single env's for that row, to
+    1e-5; words whose tokens merge when retokenised, and tokens holding part of a character, included."""
     import gymnasium as gym
     import numpy as np
 

@@ -113,7 +113,8 @@ def test_dictionary_is_unambiguous():
         ("abc", "abc", 1.0),
         ("a b c", "abc", 1.0),  # whitespace is ignored
         ("xyz", "abc", 0.0),
-        # orders 1-3 (the reference has no 4-grams): P = (1 + 1 + 0) / 3, R = (2/3 + 1/2 + 0) / 3; 5PR / (4P + R) = 14/33
+        # orders 1-3 (the reference has no 4-grams): P = (1 + 1 + 0) / 3, R = (2/3 + 1/2 + 0) / 3;
+        # 5PR / (4P + R) = 14/33
         ("ab", "abc", 14 / 33),
         # orders 1-3: P = (3/4 + 2/3 + 1/2) / 3 = 23/36, R = 1; 5PR / (4P + R) = (115/36) / (128/36) = 115/128
         ("abcd", "abc", 115 / 128),

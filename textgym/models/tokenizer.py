@@ -157,7 +157,10 @@ class TextTokenizer:
         return IncrementalDecoder(self.backend)
 
     def __repr__(self) -> str:
-        return f"TextTokenizer({self.name!r}, vocab_size={self.vocab_size}, eos={self.eos_token_id}, pad={self.pad_token_id})"
+        return (
+            f"TextTokenizer({self.name!r}, vocab_size={self.vocab_size}, eos={self.eos_token_id}, "
+            f"pad={self.pad_token_id})"
+        )
 
 
 def symbol_tokenizer(symbols: str, name: str = "symbols") -> TextTokenizer:

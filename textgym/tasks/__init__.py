@@ -53,7 +53,8 @@ def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) ->
     if isinstance(task, Task):
         if task_kwargs:
             raise TaskError(
-                f"task_kwargs {dict(task_kwargs)} cannot be applied to the Task object {task.name!r}; configure the object itself"
+                f"task_kwargs {dict(task_kwargs)} cannot be applied to the Task object {task.name!r}; "
+                "configure the object itself"
             )
         return task
     if not isinstance(task, str) or (task not in TASKS and task not in CONFIGURABLE_TASKS):

@@ -88,7 +88,8 @@ class TokenPositionMatchBatchScorer(BatchScorer):
         self.start_counters = arrays.from_host(np.stack([np.zeros_like(target_lengths), np.zeros_like(target_lengths),
                                                          target_lengths, np.maximum(target_lengths, 1)]))
         self.targets = arrays.full((num_envs, width), -1)
-        #: ``[4, num_envs]``: ``matches``, ``lengths``, ``target_lengths``, ``min_denominators`` (views): a row restarts with one write
+        #: ``[4, num_envs]``: ``matches``, ``lengths``, ``target_lengths``, ``min_denominators`` (views): a row
+        #: restarts with one write
         self.counters = arrays.zeros((4, num_envs))
         self.last_column = arrays.full(num_envs, width - 1)
         self.rows = arrays.arange(num_envs)
@@ -165,8 +166,8 @@ class CopyTask(Task):
     A prompt drawn uniformly from the split with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default ``max_length + 1``): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default ``max_length + 1``): the
+      horizon is part of the task, so it terminates too (``info["end_reason"]`` says which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

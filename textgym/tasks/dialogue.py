@@ -158,7 +158,8 @@ def prompt_intent(prompt: Prompt, task_name: str = "dialogue") -> str:
     intent = prompt.data.get("intent")
     if intent not in INTENT_CUES:
         raise TaskError(
-            f"task {task_name!r}: prompt {prompt.text!r} needs data={{'intent': one of {list(INTENTS)}}}, got {intent!r}"
+            f"task {task_name!r}: prompt {prompt.text!r} needs data={{'intent': one of {list(INTENTS)}}}, "
+            f"got {intent!r}"
         )
     return intent
 
@@ -253,8 +254,9 @@ class DialogueTask(Task):
     intent; disjoint) with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 24): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens
+      generated (default 24): the horizon is part of the task, so it terminates too (``info["end_reason"]``
+      says which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

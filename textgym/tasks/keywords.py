@@ -111,7 +111,8 @@ def prompt_concepts(prompt: Prompt, task_name: str = "keywords") -> list[str]:
         or not all(isinstance(c, str) and c.isalpha() for c in concepts)
     ):
         raise TaskError(
-            f"task {task_name!r}: prompt {prompt.text!r} needs data={{'concepts': [word, ...]}} of letters only, got {concepts!r}"
+            f"task {task_name!r}: prompt {prompt.text!r} needs data={{'concepts': [word, ...]}} of letters only, "
+            f"got {concepts!r}"
         )
     return [c.lower() for c in concepts]
 
@@ -230,8 +231,9 @@ class KeywordsTask(Task):
     set distinct) with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains ``.``, ``!`` or ``?``, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 32): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the continuation contains ``.``, ``!`` or ``?``, or the agent emits EOS, or ``max_new_tokens``
+      tokens generated (default 32): the horizon is part of the task, so it terminates too (``info["end_reason"]``
+      says which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

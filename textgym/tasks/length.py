@@ -113,8 +113,9 @@ class LengthTask(Task):
     3 to 12 equally often) with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains a full stop, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 32): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the continuation contains a full stop, or the agent emits EOS, or ``max_new_tokens`` tokens
+      generated (default 32): the horizon is part of the task, so it terminates too (``info["end_reason"]`` says
+      which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

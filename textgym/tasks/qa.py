@@ -276,7 +276,8 @@ def prompt_answers(prompt: Prompt, task_name: str = "qa") -> list[str]:
     answers = prompt.data.get("answers") or ([prompt.target] if prompt.target else None)
     if not answers or not all(isinstance(a, str) and answer_tokens(a) for a in answers):
         raise TaskError(
-            f"task {task_name!r}: prompt {prompt.text!r} needs a target or data={{'answers': [non-empty str, ...]}}, got {answers!r}"
+            f"task {task_name!r}: prompt {prompt.text!r} needs a target or data={{'answers': [non-empty str, ...]}}, "
+            f"got {answers!r}"
         )
     return list(answers)
 
@@ -380,8 +381,9 @@ class QATask(Task):
     environment's seeded RNG.
 
     ## Episode End
-    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens generated (default 16): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the continuation contains a newline, or the agent emits EOS, or ``max_new_tokens`` tokens
+      generated (default 16): the horizon is part of the task, so it terminates too (``info["end_reason"]``
+      says which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

@@ -41,8 +41,8 @@ class ReverseTask(CopyTask):
     A prompt drawn uniformly from the split with the environment's seeded RNG.
 
     ## Episode End
-    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default ``max_length + 1``): the horizon is part
-      of the task, so it terminates too (``info["end_reason"]`` says which end came).
+    - Termination: the agent emits EOS, or ``max_new_tokens`` tokens generated (default ``max_length + 1``): the
+      horizon is part of the task, so it terminates too (``info["end_reason"]`` says which end came).
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Arguments

@@ -58,7 +58,8 @@ NEGATION_PARTICLE = "ne"
 PAST_SUFFIX = "ta"
 #: preposition -> the noun categories or nouns (space-separated) its noun phrase is drawn from
 PREPOSITION_OBJECTS: dict[str, str] = {
-    "in": "house garden park river forest city village school market kitchen field lake room shop castle farm library station",
+    "in": "house garden park river forest city village school market kitchen field lake room shop castle farm library "
+    "station",
     "near": "place",
     "behind": "house school shop castle farm library station hill mountain door",
     "under": "bridge table chair blanket",
@@ -66,7 +67,10 @@ PREPOSITION_OBJECTS: dict[str, str] = {
 }
 #: verbs that an animal may be the subject of (every verb takes a person)
 ANIMAL_VERBS = frozenset(
-    "eat drink find carry see watch like love want hold hear chase follow catch sleep run walk swim play sit wait jump rest".split()
+    (
+        "eat drink find carry see watch like love want hold hear chase follow catch sleep run walk swim play sit wait "
+        "jump rest"
+    ).split()
 )
 NEGATED_AUXILIARIES = {"does": "present", "do": "present", "did": "past"}
 
