@@ -1,13 +1,13 @@
 """Where a task's prompts come from: lists, dicts of splits, files and ``datasets`` objects.
 
 :func:`prompt_set` turns anything a :class:`~textgym.task.Task` accepts as ``prompts=`` into
-a :class:`PromptSet`: the :class:`~textgym.task.Prompt` objects of each split, plus where each
+a :class:`PromptSet`: the :class:`~textgym.prompt.Prompt` objects of each split, plus where each
 came from (the line of a file, the row of a dataset, the index in a list), so that a prompt
 that lacks a field its task needs is reported with its place.
 
 Accepted sources:
 
-- a list of strings or :class:`~textgym.task.Prompt` objects: both splits;
+- a list of strings or :class:`~textgym.prompt.Prompt` objects: both splits;
 - a path (``str`` or ``os.PathLike``) to a file, by extension:
 
   - ``.jsonl``: one JSON object per line with a ``prompt`` field (a non-empty string), an
@@ -29,7 +29,7 @@ Accepted sources:
 - a dict ``{"train": ..., "eval": ...}`` whose values are any of the above but a dict
   (a missing ``"eval"`` is the ``"train"`` value).
 
-Every mistake raises a :class:`~textgym.task.TaskError` that names the task, the value and
+Every mistake raises a :class:`~textgym.prompt.TaskError` that names the task, the value and
 what is allowed.
 """
 
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgym.task import SPLITS, Prompt, TaskError
+from textgym.prompt import SPLITS, Prompt, TaskError
 
 #: file extensions read as prompt files, and how
 FILE_FORMATS: dict[str, str] = {".jsonl": "JSON lines", ".csv": "CSV with a header row", ".txt": "one prompt per line"}
@@ -218,7 +218,8 @@ def dataset_dict_prompts(
         if found is None:
             raise _task_error(
                 task_name,
-                f"the DatasetDict has no {' or '.join(repr(n) for n in DEFAULT_SPLIT_NAMES[split])} split for textgym's {split!r} split; "
+                f"the DatasetDict has no {' or '.join(repr(n) for n in DEFAULT_SPLIT_NAMES[split])} split "
+                f"for textgym's {split!r} split; "
                 f"its splits: {available}; pass split_map={{{split!r}: NAME}}",
             )
         chosen[split] = found
@@ -341,7 +342,8 @@ def _csv_rows(text: str, task_name: str, shown: str) -> Iterator[tuple[int, Mapp
         if len(cells) > len(header):
             raise _task_error(
                 task_name,
-                f"line {reader.line_num} of {shown} has {len(cells)} cells, more than the {len(header)} columns of the header",
+                f"line {reader.line_num} of {shown} has {len(cells)} cells, "
+                f"more than the {len(header)} columns of the header",
             )
         row: dict[str, Any] = {}
         for name, cell in zip(header, cells):
@@ -432,13 +434,17 @@ def _list_prompts(items: Iterable[object], task_name: str, source: str) -> tuple
             shown = item.text if isinstance(item, Prompt) else item
             raise _task_error(
                 task_name,
-                f"item {index} of {source}: each prompt must be a string or Prompt, got {shown!r} ({type(shown).__name__})",
+                f"item {index} of {source}: each prompt must be a string or Prompt, "
+                f"got {shown!r} ({type(shown).__name__})",
             )
         converted.append(item)
     return converted, PromptOrigin(source, "item", range(len(converted)))
 
 
-ALLOWED = "a list of strings or Prompts, a dict of splits, a path to a .jsonl, .csv or .txt file, or a datasets.Dataset or DatasetDict"
+ALLOWED = (
+    "a list of strings or Prompts, a dict of splits, a path to a .jsonl, .csv or .txt file, "
+    "or a datasets.Dataset or DatasetDict"
+)
 
 
 def _one_split(value: object, split: str, task_name: str) -> tuple[list[Prompt], PromptOrigin]:
@@ -453,7 +459,8 @@ def _one_split(value: object, split: str, task_name: str) -> tuple[list[Prompt],
         return _list_prompts(value, task_name, f"prompts[{split!r}]")
     raise _task_error(
         task_name,
-        f"prompts[{split!r}] must be a list of strings or Prompts, a path to a .jsonl, .csv or .txt file, or a datasets.Dataset; "
+        f"prompts[{split!r}] must be a list of strings or Prompts, a path to a .jsonl, .csv or .txt file, "
+        f"or a datasets.Dataset; "
         f"got {type(value).__name__}",
     )
 
@@ -477,7 +484,8 @@ def prompt_set(value: object, task_name: str = "task") -> PromptSet:
         if "train" not in value:
             raise _task_error(
                 task_name,
-                f"the dict of splits has no 'train' split (keys: {list(value)}); allowed: {list(SPLITS)}, 'train' required",
+                f"the dict of splits has no 'train' split (keys: {list(value)}); "
+                f"allowed: {list(SPLITS)}, 'train' required",
             )
         prompts: dict[str, list[Prompt]] = {}
         origins: dict[str, PromptOrigin] = {}

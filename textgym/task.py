@@ -1,8 +1,13 @@
 """The :class:`Task`: a prompt set with train and eval splits, plus one sequence score.
 
 A task never sees tokens: it scores text. The environment turns the score into rewards
-(see docs/design.md, section 2: dense rewards are score differences, the sparse reward is the final score),
-so every task satisfies the reward contract by construction.
+(see docs/design.md, section 2: dense rewards are score differences, the sparse reward is
+the final score), so every task satisfies the reward contract by construction.
+
+This module owns :class:`Task` and :class:`Scorer` (the running score of one episode, and the
+contract by which both environments call it). :class:`Prompt`, :data:`SPLITS`,
+:class:`TaskError` and :func:`require_target` live in :mod:`textgym.prompt` and are
+re-exported here, where users import them from.
 """
 
 from __future__ import annotations
@@ -11,17 +16,35 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
+from textgym.batch_scoring import BatchScorer, TextBatchScorer
 from textgym.models.tokenizer import TextTokenizer
+from textgym.prompt import SPLITS, Prompt, TaskError, require_target
+from textgym.prompt_sources import (
+    PromptOrigin,
+    PromptSet,
+    dataset_dict_prompts,
+    dataset_kind,
+    dataset_prompts,
+    prompt_set,
+)
 
 if TYPE_CHECKING:
     import os
 
-    from textgym.prompt_sources import PromptOrigin, PromptSet
+    from textgym.arrays import ArrayBackend
 
-SPLITS = ("train", "eval")
+__all__ = [
+    "SPLITS",
+    "PromptsLike",
+    "Prompt",
+    "Scorer",
+    "ScoreRangeWarning",
+    "Task",
+    "TaskError",
+    "require_target",
+]
 
 #: what ``Task(prompts=...)`` accepts: a list of strings or :class:`Prompt` (both splits), a
 #: path to a ``.jsonl``, ``.csv`` or ``.txt`` file, a ``datasets.Dataset`` or ``DatasetDict``,
@@ -30,43 +53,8 @@ SPLITS = ("train", "eval")
 PromptsLike: TypeAlias = "Sequence[str | Prompt] | str | os.PathLike[str] | Mapping[str, Any] | PromptSet | Any"
 
 
-class TaskError(ValueError):
-    """A task is defined or used wrongly (empty prompt set, bad score value, ...)."""
-
-
 class ScoreRangeWarning(UserWarning):
     """A task's score left its declared ``score_range`` (warned once per task object)."""
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One prompt of a task.
-
-    Attributes:
-        text: what the agent continues (the observation starts with its tokens).
-        target: the reference answer, for tasks that have one (``None`` otherwise).
-        data: any further task-specific fields (keywords, intent, ...).
-    """
-
-    text: str
-    target: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-def require_target(prompt: Prompt, task_name: str, meaning: str = "the reference answer") -> str:
-    """``prompt.target``, or a :class:`TaskError` saying the task needs it (a ``target`` field).
-
-    Args:
-        prompt: the prompt to check.
-        task_name: the task, for the message.
-        meaning: what the target is to this task, for the message.
-    """
-    target = prompt.target
-    if not isinstance(target, str) or not target:
-        raise TaskError(
-            f"task {task_name!r}: prompt {prompt.text!r} needs a target ({meaning}; a 'target' field), got {target!r}"
-        )
-    return target
 
 
 class Scorer:
@@ -75,6 +63,25 @@ class Scorer:
     The default recomputes ``task.score`` on the whole continuation at every step;
     a task whose score allows it returns a subclass that carries state so that one
     update costs O(1) in the length of the text.
+
+    The contract. ``TextGenEnv`` and every row of ``TextGenVectorEnv`` (through
+    :class:`~textgym.batch_scoring.TextBatchScorer`) call one episode's scorer the same way,
+    in this order:
+
+    1. at reset: ``task.scorer(prompt)``, then ``update("", "")``, the empty text's score;
+    2. at every step (EOS included): ``advance(generated)`` with the tokens generated so far,
+       this step's included; then, when the token adds text (a token inside a multi-byte
+       character adds none until the character completes; EOS adds none),
+       ``update(text, appended)``, whose value is the step's score;
+    3. at the episode's end, after that step's ``advance`` and ``update``: when the decoder
+       still holds bytes of an unfinished character, ``update(text, rest)`` with the final
+       text (ending in U+FFFD); then ``finish(text)`` once, whose value, unless ``None``,
+       is the final score.
+
+    In sparse mode with :meth:`Task.scores_lazily` the updates of step 2 are skipped and
+    the end makes one ``update(text, text)`` (the whole text appended since reset) before
+    ``finish``. A task whose batched env scores rows in one batched operation (its own
+    :meth:`Task.batch_scorer`) gives the scores this contract gives, row by row.
     """
 
     def __init__(self, task: Task, prompt: Prompt) -> None:
@@ -86,11 +93,13 @@ class Scorer:
         return self.task.score(self.prompt, continuation)
 
     def advance(self, generated: int) -> None:
-        """The env calls this at every step, before that step's :meth:`update`, with the tokens generated so far
-        (EOS included). The default ignores it; a scorer that re-scores only every few tokens counts with it."""
+        """Called at every step, before that step's :meth:`update`, with the tokens generated so far (EOS included).
+
+        The default ignores it; a scorer that re-scores only every few tokens counts with it.
+        """
 
     def finish(self, continuation: str) -> float | None:
-        """The env calls this once when the episode ends, after the last :meth:`update`, with the final text.
+        """Called once when the episode ends, after the last :meth:`update`, with the final text.
 
         Return the final text's score where the last value returned was held from an earlier text
         (a scorer that re-scores only at some steps), else ``None`` (the default: the last update stands).
@@ -164,8 +173,6 @@ class Task:
         self._origins: dict[str, PromptOrigin] = {}
         self._checked: set[str] = set()
         if prompts is not None:
-            from textgym.prompt_sources import prompt_set
-
             given = prompt_set(prompts, self.name)
             self._splits = {split: list(given.prompts[split]) for split in SPLITS}
             self._origins = dict(given.origins)
@@ -203,8 +210,6 @@ class Task:
         Raises:
             TaskError: not a dataset, a missing column or split, a non-string prompt.
         """
-        from textgym.prompt_sources import PromptSet, dataset_dict_prompts, dataset_kind, dataset_prompts
-
         if "prompts" in task_kwargs:
             raise TaskError(f"{cls.__name__}.from_dataset: the prompts come from the dataset; do not pass prompts= too")
         name = task_kwargs.get("name") or cls.name
@@ -214,13 +219,15 @@ class Task:
         elif kind == "dataset":
             if split_map is not None:
                 raise TaskError(
-                    f"task {name!r}: split_map applies to a DatasetDict, but a Dataset was given (its rows serve both splits)"
+                    f"task {name!r}: split_map applies to a DatasetDict, but a Dataset was given "
+                    f"(its rows serve both splits)"
                 )
             rows, origin = dataset_prompts(dataset, name, prompt_field, target_field)
             prompts = PromptSet({split: list(rows) for split in SPLITS}, {split: origin for split in SPLITS})
         else:
             raise TaskError(
-                f"task {name!r}: from_dataset needs a datasets.Dataset or datasets.DatasetDict, got {type(dataset).__name__}"
+                f"task {name!r}: from_dataset needs a datasets.Dataset or datasets.DatasetDict, "
+                f"got {type(dataset).__name__}"
             )
         return cls(prompts=prompts, **task_kwargs)
 
@@ -284,14 +291,17 @@ class Task:
         """A :class:`Scorer` for one episode on ``prompt``."""
         return Scorer(self, prompt)
 
-    def batch_scorer(self, tokenizer: TextTokenizer, num_envs: int, arrays, prompts: list[Prompt]):
+    def batch_scorer(
+        self, tokenizer: TextTokenizer, num_envs: int, arrays: ArrayBackend, prompts: list[Prompt]
+    ) -> BatchScorer:
         """A :class:`~textgym.batch_scoring.BatchScorer` for ``num_envs`` rows over the split ``prompts``.
 
-        ``arrays`` is the env's :class:`~textgym.arrays.ArrayBackend`. The default is per-row
-        and incremental; a task may return an array implementation.
+        ``arrays`` is the env's :class:`~textgym.arrays.ArrayBackend`. The default,
+        :class:`~textgym.batch_scoring.TextBatchScorer`, keeps one :class:`Scorer` per row and
+        calls it as ``TextGenEnv`` does (see :class:`Scorer`); a task may return an array
+        implementation (token-level scores) or one that batches its rows' reads, as long as
+        its scores equal those of that contract.
         """
-        from textgym.batch_scoring import TextBatchScorer
-
         return TextBatchScorer(self, tokenizer, num_envs, arrays, prompts)
 
     def is_finished(self, prompt: Prompt, continuation: str) -> bool:

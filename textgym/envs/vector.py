@@ -381,6 +381,7 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         previous = self.scorer.scores
         eos = tokens == self._eos
         writes = ~eos if live is None else ~eos & live
+        self.scorer.advance(self._num_generated, live)  # each live row's Scorer.advance, as TextGenEnv calls it
         scores = self.scorer.step(tokens, writes)
         stopped = eos if self.scorer.finished is None else eos | self.scorer.finished
         # the horizon is part of the task: reaching it terminates (docs/design.md, section 1)
