@@ -11,15 +11,16 @@ rank-offset seed, and trains through ``torch.nn.parallel.DistributedDataParallel
 ``--set fsdp=true``; see :mod:`textgym_agents.lm.parallel`), so every replica applies the same update,
 the one a single process would make with the whole batch. Several machines: run the same
 ``torchrun`` on each with ``--nnodes M --node_rank R --rdzv_backend c10d --rdzv_endpoint
-HOST:PORT`` in place of ``--standalone``. Rank 0 runs the usual driver (:func:`textgym_agents.train.train`): it alone evaluates and
-writes the run folder (metrics, summary, TensorBoard, checkpoints). The other ranks run
-:func:`follow`, the same sequence of ``learn`` chunks, and write nothing.
+HOST:PORT`` in place of ``--standalone``. Every rank runs the one training loop of a single
+process (:class:`textgym_agents.train.Training`: the same seeding, agent, checkpoint on
+``--resume`` and sequence of ``learn`` chunks); rank 0 alone evaluates and writes the run
+folder (metrics, summary, TensorBoard, checkpoints), the other ranks write nothing.
 
 The backend is NCCL when the device is CUDA (each rank on ``cuda:LOCAL_RANK``) and gloo
 on the CPU. An agent that supports data parallelism reads :func:`current_context`.
 
 Every rank leaves in the same order (:func:`leave_process_group`): its work is done and its
-files are closed (rank 0's TensorBoard writer and environment are closed by ``train``), all
+files are closed (each rank's environment and rank 0's TensorBoard writer, by ``Training``), all
 ranks meet at a barrier, each destroys the process group, which joins the backend's threads,
 and only then does the interpreter exit, with no communication thread left running.
 """
@@ -30,7 +31,6 @@ import argparse
 import datetime
 import hashlib
 import os
-import random
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,7 +101,8 @@ def current_context() -> DistributedContext:
     if world > 1:
         raise RuntimeError(
             f"WORLD_SIZE={world} (started by torchrun) but no process group is initialised; launch data-parallel "
-            f"training with: torchrun --nproc_per_node {world} -m textgym_agents.distributed --agent ... (the train arguments)"
+            f"training with: torchrun --nproc_per_node {world} -m textgym_agents.distributed --agent ... "
+            f"(the train arguments)"
         )
     return DistributedContext()
 
@@ -124,44 +125,9 @@ def check_replicas_identical(context: DistributedContext, modules: list[torch.nn
     return mine
 
 
-def follow(run, resume: bool) -> Any:
-    """What a rank other than 0 does: the driver's sequence of ``learn`` chunks, writing nothing.
-
-    Mirrors :func:`textgym_agents.train.train`: same seeding, same agent, the same checkpoint on
-    ``--resume`` (read only; none yet: from the beginning), then chunks up to each next
-    evaluation point (:func:`textgym_agents.train.next_evaluation`) until ``steps``. Returns the
-    agent (closed).
-    """
-    from pathlib import Path
-
-    import numpy as np
-
-    from textgym_agents.base import config_from_dict
-    from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-    from textgym_agents.registry import agent_class
-    from textgym_agents.train import check_run_config, next_evaluation
-
-    check_run_config(run)
-    cls = agent_class(run.agent)
-    config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
-    random.seed(run.seed)
-    torch.manual_seed(run.seed)
-    np.random.seed(run.seed)
-    agent = cls(run, config)
-    try:
-        path = latest_checkpoint(Path(run.out) / "checkpoints") if resume else None
-        if path is not None:
-            agent.load(LoadedCheckpoint(path))
-        while agent.env_steps < run.steps:
-            agent.learn(next_evaluation(run, agent.env_steps) - agent.env_steps)
-    finally:
-        agent.close()
-    return agent
-
-
 def main(argv: list[str] | None = None) -> int:
     """``torchrun ... -m textgym_agents.distributed <textgym train arguments>``."""
-    from textgym_agents.train import add_train_arguments, run_from_args, train
+    from textgym_agents.train import Training, add_train_arguments, run_from_args
 
     parser = argparse.ArgumentParser(prog="torchrun -m textgym_agents.distributed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,13 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     finished = False
     try:
         rank = dist.get_rank()
-        if rank == 0:
-            # train() closes the run's TensorBoard writer (joining its thread) and the agent before returning
-            summary = train(run, resume=resume, progress=not args.no_progress)
-            print(f"rank 0: done, final eval_return {summary['final_eval_return']:.4f}", flush=True)
+        # every rank runs the same loop; rank 0 alone evaluates and writes. Leaving the block closes the agent and
+        # rank 0's TensorBoard writer (joining its thread) before the ranks meet to leave the group.
+        with Training(run, resume=resume, writes=rank == 0) as training:
+            summary = training.advance(progress=not args.no_progress)
+        if summary is not None:
+            print(f"rank {rank}: done, final eval_return {summary['final_eval_return']:.4f}", flush=True)
         else:
-            agent = follow(run, resume)
-            fingerprint = getattr(agent, "last_fingerprint", None)
+            fingerprint = getattr(training.agent, "last_fingerprint", None)
             print(f"rank {rank}: done, parameter fingerprint {fingerprint}", flush=True)
         finished = True
     finally:

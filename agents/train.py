@@ -1,4 +1,9 @@
-"""The training driver behind ``textgym train``: evaluate, learn, checkpoint, resume.
+"""The training driver: evaluate, learn, checkpoint, resume.
+
+One loop, :class:`Training`, trains every agent in every setting: ``textgym train`` (through the
+Python API, :mod:`textgym_agents.api`), :func:`train` (the same, as one function call) and
+each rank of a data-parallel run (:mod:`textgym_agents.distributed`), where rank 0 evaluates
+and writes and the other ranks run the same ``learn`` chunks and write nothing.
 
 Every agent is trained the same way: an evaluation at env step 0, then ``learn`` in
 chunks, each followed by an evaluation on the eval split (the mean final score, i.e. the
@@ -26,9 +31,13 @@ import argparse
 import dataclasses
 import json
 import math
+import numbers
 import random
 import signal
+import threading
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,70 +105,154 @@ def check_env_kwargs(env_kwargs: Any) -> None:
 
 
 def next_evaluation(run: RunConfig, env_steps: int) -> int:
-    """The env step the chunk starting at ``env_steps`` runs to: the next multiple of the eval interval, at most ``run.steps``."""
+    """The env step the chunk starting at ``env_steps`` runs to: the next multiple of the eval interval, at most
+    ``run.steps``."""
     interval = run.eval_interval
     return min(run.steps, (env_steps // interval + 1) * interval)
 
 
-def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train ``run.agent`` on ``run.env_id`` for ``run.steps`` env steps; return the summary."""
-    check_run_config(run)
-    cls = agent_class(run.agent)
-    config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
-    run.hyperparameters = dataclasses.asdict(config)  # record every value, defaults included
-    directory = RunDirectory(run, resume)
-    random.seed(run.seed)
-    torch.manual_seed(run.seed)
-    np.random.seed(run.seed)
-    agent = cls(run, config)
-    directory.create()
-    start = time.perf_counter()
-    elapsed_before = 0.0
-    path = latest_checkpoint(directory.checkpoints) if resume else None
-    if path is not None:
-        agent.load(LoadedCheckpoint(path))
-        rows = directory.keep_metrics_up_to(agent.env_steps)
-        elapsed_before = rows[-1]["wall_seconds"] if rows and math.isfinite(rows[-1]["wall_seconds"]) else 0.0
-    else:  # a new run, or one stopped before its first checkpoint: from the beginning
-        rows = directory.keep_metrics_up_to(-1) if resume else []
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators, as every run does before it builds its agent."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
 
-    def record() -> dict[str, float]:
+
+class Training:
+    """One run in progress: its agent, seeded and resumed as the run asks, and the loop of ``learn`` chunks.
+
+    The one driver of every way to train: :func:`train` (``textgym train``), the Python API
+    (:mod:`textgym_agents.api`) and each rank of a data-parallel run (:mod:`textgym_agents.distributed`). Building
+    it checks the run, seeds the global generators, builds the agent and, with ``resume``, loads the latest
+    checkpoint in ``run.out`` (none yet: from the beginning); :meth:`advance` then runs chunks up to each next
+    evaluation point (:func:`next_evaluation`) until ``run.steps``.
+
+    Args:
+        run: what to train; ``run.hyperparameters`` is completed with every default.
+        resume: continue the run in ``run.out`` from its latest checkpoint.
+        writes: this process evaluates and writes the run folder (one process, or rank 0 of a data-parallel run):
+            it checks and creates the folder, evaluates at step 0 and after every chunk, logs, checkpoints and
+            writes the summary. ``False`` (the other ranks): the same seeding, agent, checkpoint and sequence of
+            ``learn`` chunks (whose collectives pair up with rank 0's), and nothing else: no evaluation, no file.
+    """
+
+    def __init__(self, run: RunConfig, resume: bool = False, writes: bool = True) -> None:
+        check_run_config(run)
+        cls = agent_class(run.agent)
+        config = config_from_dict(cls.Config, run.hyperparameters, run.agent)
+        run.hyperparameters = dataclasses.asdict(config)  # record every value, defaults included
+        self.run = run
+        self.writes = writes
+        self.directory: RunDirectory | None = RunDirectory(run, resume) if writes else None
+        seed_everything(run.seed)
+        self.agent = cls(run, config)
+        #: the evaluations so far (metrics.csv's rows, with their wall_seconds); only where ``writes``
+        self.rows: list[dict[str, float]] = []
+        #: training time of the run before this object's current chunk loop (a resumed run's, from timing.csv)
+        self.wall_seconds = 0.0
+        try:
+            if self.directory is not None:
+                self.directory.create()
+            path = latest_checkpoint(Path(run.out) / "checkpoints") if resume else None
+            if path is not None:
+                self.agent.load(LoadedCheckpoint(path))
+            if self.directory is not None and resume:
+                # a run stopped before its first checkpoint starts from the beginning: no row is kept
+                self.rows = self.directory.keep_metrics_up_to(self.agent.env_steps if path is not None else -1)
+                if self.rows and math.isfinite(self.rows[-1]["wall_seconds"]):
+                    self.wall_seconds = self.rows[-1]["wall_seconds"]
+        except BaseException:
+            self.close()
+            raise
+
+    def evaluate(self) -> dict[str, float]:
+        """One greedy evaluation of the agent as it is now, on the eval split: a row of ``metrics.csv``
+        (``env_steps``, ``eval_return``, ``eval_std`` and the naturalness columns)."""
+        agent, run = self.agent, self.run
         result = evaluate_episodes(agent.policy, run.env_id, run.env_kwargs, device=agent_device(agent, run))
-        row = {"env_steps": agent.env_steps, "eval_return": result.mean, "eval_std": result.std,
-               **result.naturalness.as_dict(), "wall_seconds": round(elapsed_before + time.perf_counter() - start, 3)}
-        directory.append_metrics(row)
-        return row
+        return {"env_steps": agent.env_steps, "eval_return": result.mean, "eval_std": result.std,
+                **result.naturalness.as_dict()}
+
+    def advance(self, progress: bool = False) -> dict[str, Any] | None:
+        """Train up to ``run.steps`` env steps, chunk by chunk; return the summary (``None`` where not ``writes``).
+
+        A run with no evaluation yet starts with one at its current step, and its first checkpoint. Each chunk
+        then runs up to the next evaluation point and, where ``writes``, is followed by its logged scalars, an
+        evaluation and a checkpoint. Ctrl-C or SIGTERM (:class:`TrainingInterrupted`) stops it with nothing of the
+        unfinished chunk saved; a non-finite training scalar raises :class:`NonFiniteLossError`. Either way the
+        agent is left in the middle of a chunk: continue from the last checkpoint (``resume``), not from it.
+        """
+        run, agent, directory = self.run, self.agent, self.directory
+        start = time.perf_counter()
+
+        def record() -> None:
+            row = self.evaluate()
+            row["wall_seconds"] = round(self.wall_seconds + time.perf_counter() - start, 3)
+            directory.append_metrics(row)
+            self.rows.append(row)
+
+        restore_sigterm = _catch_sigterm()
+        bar = _progress_bar(progress and self.writes, run.steps, agent.env_steps, run.agent, run.env_id)
+        try:
+            if directory is not None and not self.rows:
+                record()
+                agent.save(directory.checkpoints)
+            while agent.env_steps < run.steps:
+                before = agent.env_steps
+                scalars = agent.learn(next_evaluation(run, before) - before)
+                if any(not math.isfinite(v) for v in scalars.values()):
+                    raise NonFiniteLossError(
+                        f"training produced a non-finite value ({scalars}) at env step {agent.env_steps}; "
+                        f"the last good checkpoint in {Path(run.out) / 'checkpoints'} is kept"
+                    )
+                if directory is not None:
+                    directory.log_scalars(scalars, agent.env_steps)
+                    record()
+                    agent.save(directory.checkpoints)
+                if bar is not None:
+                    bar.update(agent.env_steps - before)
+                    bar.set_postfix(eval_return=f"{self.rows[-1]['eval_return']:.3f}")
+        finally:  # Ctrl-C or SIGTERM included: nothing of an unfinished chunk is saved
+            restore_sigterm()
+            if bar is not None:
+                bar.close()
+            if directory is not None:
+                directory.close()  # flush and close TensorBoard on every exit (reopened by the next log)
+            self.wall_seconds += time.perf_counter() - start
+        if directory is None:
+            return None
+        return directory.write_summary(agent.env_steps, self.wall_seconds, self.rows)
+
+    def close(self) -> None:
+        """Close the agent (its environments) and the run folder's TensorBoard writer."""
+        self.agent.close()
+        if self.directory is not None:
+            self.directory.close()
+
+    def __enter__(self) -> Training:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def train(run: RunConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train ``run.agent`` on ``run.env_id`` for ``run.steps`` env steps, writing ``run.out``; return the summary."""
+    with Training(run, resume) as training:
+        return training.advance(progress)
+
+
+def _catch_sigterm() -> Callable[[], None]:
+    """Make SIGTERM raise :class:`TrainingInterrupted` (as Ctrl-C raises KeyboardInterrupt); return what puts the
+    previous handler back. Off the main thread, where Python cannot set signal handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
 
     def stop_handler(signum, frame):
         raise TrainingInterrupted(signal.Signals(signum).name)
 
-    previous_handler = signal.signal(signal.SIGTERM, stop_handler)
-    bar = _progress_bar(progress, run.steps, agent.env_steps, run.agent, run.env_id)
-    try:
-        if not rows:
-            rows.append(record())
-            agent.save(directory.checkpoints)
-        while agent.env_steps < run.steps:
-            before = agent.env_steps
-            scalars = agent.learn(next_evaluation(run, before) - before)
-            if any(not math.isfinite(v) for v in scalars.values()):
-                raise NonFiniteLossError(
-                    f"training produced a non-finite value ({scalars}) at env step {agent.env_steps}; "
-                    f"the last good checkpoint in {directory.checkpoints} is kept"
-                )
-            directory.log_scalars(scalars, agent.env_steps)
-            rows.append(record())
-            agent.save(directory.checkpoints)
-            if bar is not None:
-                bar.update(agent.env_steps - before)
-                bar.set_postfix(eval_return=f"{rows[-1]['eval_return']:.3f}")
-    finally:  # Ctrl-C or SIGTERM included: nothing of an unfinished chunk is saved
-        signal.signal(signal.SIGTERM, previous_handler)
-        if bar is not None:
-            bar.close()
-        agent.close()
-        directory.close()  # flush and close TensorBoard on every exit
-    return directory.write_summary(agent.env_steps, elapsed_before + time.perf_counter() - start, rows)
+    previous = signal.signal(signal.SIGTERM, stop_handler)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def agent_device(agent, run: RunConfig) -> str:
@@ -201,9 +294,59 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def hyperparameter_fields(agent: str) -> dict[str, dataclasses.Field]:
+    """The hyper-parameters of ``agent`` (the fields of its config dataclass), by name, in order."""
+    return {f.name: f for f in dataclasses.fields(agent_class(agent).Config)}
+
+
+def unknown_hyperparameter(agent: str, name: str) -> RunConfigError:
+    """The error for a hyper-parameter ``agent`` does not have, naming the ones it has."""
+    return RunConfigError(
+        f"unknown hyper-parameter {name!r} for agent {agent!r}; allowed: {', '.join(hyperparameter_fields(agent))}"
+    )
+
+
+def check_hyperparameters(agent: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyper-parameters given as Python values, checked as ``--set`` checks them: each must be a field of the agent's
+    config and of its default's type (a number for a float field, stored as a float as ``--set`` parses it; any JSON
+    value where the default is ``None``). Returns them typed as ``--set`` would."""
+    fields = hyperparameter_fields(agent)
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in fields:
+            raise unknown_hyperparameter(agent, name)
+        default = fields[name].default
+        if isinstance(default, bool):
+            ok = isinstance(value, (bool, np.bool_))
+            value = bool(value) if ok else value
+        elif isinstance(default, int):
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            value = int(value) if ok else value
+        elif isinstance(default, float):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        else:
+            ok = _is_json(value)
+        if not ok:
+            kind = type(default).__name__ if isinstance(default, (bool, int, float, str)) else "JSON value"
+            raise RunConfigError(f"hyper-parameter {name}={value!r} of agent {agent!r}: not a valid {kind}")
+        checked[name] = value
+    return checked
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def parse_hyperparameters(agent: str, assignments: list[str]) -> dict[str, Any]:
     """``["lr=1e-4", "pooling=mean"]`` -> typed values, by the agent config's field types."""
-    fields = {f.name: f for f in dataclasses.fields(agent_class(agent).Config)}
+    fields = hyperparameter_fields(agent)
     values: dict[str, Any] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
@@ -211,7 +354,7 @@ def parse_hyperparameters(agent: str, assignments: list[str]) -> dict[str, Any]:
         if not sep:
             raise RunConfigError(f"--set {item!r}: expected NAME=VALUE")
         if name not in fields:
-            raise RunConfigError(f"unknown hyper-parameter {name!r} for agent {agent!r}; allowed: {', '.join(fields)}")
+            raise unknown_hyperparameter(agent, name)
         default = fields[name].default
         try:
             if isinstance(default, bool):
@@ -232,6 +375,7 @@ def parse_hyperparameters(agent: str, assignments: list[str]) -> dict[str, Any]:
 
 
 def describe_hyperparameters(agent: str) -> str:
+    """``--help-agent``: every hyper-parameter of ``agent`` with its default and its one-line help."""
     lines = [f"hyper-parameters of {agent} (set with --set NAME=VALUE):"]
     for f in dataclasses.fields(agent_class(agent).Config):
         lines.append(f"  {f.name:<24} {f.default!r:<12} {f.metadata.get('help', '')}")
@@ -239,6 +383,7 @@ def describe_hyperparameters(agent: str) -> str:
 
 
 def run_from_args(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+    """The run that ``textgym train``'s parsed arguments ask for, and whether to resume it."""
     missing = [flag for flag, value in (("--env", args.env), ("--out", args.out)) if value is None]
     if missing:
         raise RunConfigError(f"the following arguments are required: {', '.join(missing)}")
@@ -255,13 +400,3 @@ def run_from_args(args: argparse.Namespace) -> tuple[RunConfig, bool]:
         env_kwargs=env_kwargs, hyperparameters=parse_hyperparameters(args.agent, args.set),
     )
     return run, args.resume
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    if args.help_agent:
-        print(describe_hyperparameters(args.agent))
-        return 0
-    run, resume = run_from_args(args)
-    summary = train(run, resume=resume, progress=not args.no_progress)
-    print(json.dumps(summary, indent=2))
-    return 0

@@ -243,10 +243,29 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
         )
         if terminated or truncated:
             print(
-                f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, score {info['score']:+.4f}",
+                f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, "
+                f"score {info['score']:+.4f}",
                 file=out,
             )
             return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``textgym train``: the run its arguments ask for, trained through the Python API (:mod:`textgym_agents.api`),
+    which writes the run folder; the summary is printed as JSON."""
+    import json
+
+    from textgym_agents.api import Learner
+    from textgym_agents.train import describe_hyperparameters, run_from_args
+
+    if args.help_agent:
+        print(describe_hyperparameters(args.agent))
+        return 0
+    run, resume = run_from_args(args)
+    with Learner.from_run_config(run, resume=resume) as model:
+        model.learn(progress=not args.no_progress)
+    print(json.dumps(model.summary, indent=2))
+    return 0
 
 
 def seed_argument(text: str) -> int:
@@ -285,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     play.set_defaults(func=cmd_play)
     train = sub.add_parser("train", help="train an agent on an environment (writes metrics, summary, checkpoints)")
-    from textgym_agents.train import add_train_arguments, cmd_train
+    from textgym_agents.train import add_train_arguments
 
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
