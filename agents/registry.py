@@ -32,12 +32,15 @@ AGENT_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def check_agent_requirements(name: str) -> None:
-    """Raise :class:`textgym.extras.MissingExtraError` (one line naming the extra) if a module the agent needs is missing."""
+    """Raise :class:`textgym.extras.MissingExtraError` (one line naming the extra) if a module the agent needs is
+    missing."""
     for module, extra in AGENT_REQUIREMENTS.get(name, ()):
         require(module, extra, f"the {name} agent")
 
 
-def agent_class(name: str):
+def agent_class(name: str) -> type:
+    """The :class:`~textgym_agents.base.Agent` subclass named ``name``; an unknown name lists the allowed ones, and a
+    missing optional module is a :class:`textgym.extras.MissingExtraError` naming its extra."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; allowed: {', '.join(AGENTS)}")
     check_agent_requirements(name)

@@ -1,6 +1,6 @@
 """One training run's folder: its config, metrics, summary, TensorBoard logs and checkpoints.
 
-Layout of ``--out DIR``::
+Layout of ``--out DIR`` (``textgym train``; ``out=DIR`` in the Python API, :mod:`textgym_agents.api`)::
 
     DIR/run.json          what was asked (agent, env, reward mode, seed, steps, hyper-parameters)
     DIR/metrics.csv       one row per evaluation: env_steps, eval_return, eval_std and the naturalness of
@@ -11,10 +11,11 @@ Layout of ``--out DIR``::
                           naturalness at the first and the last evaluation, likely_reward_hacking
     DIR/tensorboard/      TensorBoard event files
     DIR/checkpoints/      atomic checkpoints (see textgym_agents.checkpoint)
-    DIR/policy/           lm-ppo only: the policy as a Hugging Face model (save_pretrained of the LM and
-                          its tokenizer), rewritten atomically with every checkpoint
-    DIR/value_head.*      lm-ppo only: the value head (safetensors) and its shape (json), beside the policy
-                          (see textgym_agents.lm)
+    DIR/policy/           every LM agent (lm-ppo, lm-grpo, lm-rloo, lm-nlpo): the policy as a Hugging Face
+                          model (save_pretrained of the LM and its tokenizer), rewritten atomically with
+                          every checkpoint
+    DIR/value_head.*      the LM agents with a value head (lm-ppo, lm-nlpo): the value head (safetensors)
+                          and its shape (json), beside the policy (see textgym_agents.lm.state)
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ class RunDirectory:
         if not resume:
             if holds_run or self.checkpoints.exists():
                 raise RunConfigError(
-                    f"--out {self.path} already holds a run's files; pass --resume to continue it, or choose an empty folder"
+                    f"--out {self.path} already holds a run's files; pass --resume to continue it, or choose an "
+                    f"empty folder"
                 )
             return
         if not self.config_file.is_file():
@@ -179,7 +181,8 @@ class RunDirectory:
     def write_summary(
         self, env_steps: int, wall_seconds: float, rows: list[dict[str, float]], extra: dict | None = None
     ) -> dict:
-        """``summary.json`` from the evaluation ``rows``: the final return, naturalness first and last, the hacking flag."""
+        """``summary.json`` from the evaluation ``rows``: the final return, naturalness first and last, the hacking
+        flag."""
         first, last = rows[0], rows[-1]
         initial, final = first["ref_perplexity"], last["ref_perplexity"]
         summary = {
