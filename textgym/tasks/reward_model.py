@@ -28,7 +28,8 @@ SCORE_EVERY = ("token", "word")
 
 
 def check_score_every(value: object, task_name: str) -> str | int:
-    """``value`` if it is ``"token"``, ``"word"`` or a positive int, else a :class:`TaskError` naming it and what is allowed."""
+    """``value`` if it is ``"token"``, ``"word"`` or a positive int, else a :class:`TaskError` naming it and what
+    is allowed."""
     if isinstance(value, str) and value in SCORE_EVERY:
         return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and int(value) > 0:
@@ -59,6 +60,59 @@ def score_due(score_every: str | int, previous: str, appended: str, generated: i
             before = ch
         return False
     return generated // score_every > scored_at // score_every
+
+
+class ScoreSchedule:
+    """When one episode's text is scored again under ``score_every``: the one place that decides it.
+
+    The single env's :class:`RewardModelScorer` keeps one, and the batched
+    :class:`RewardModelBatchScorer` one per row, so both score at the same steps, row by row.
+    The env's :meth:`~textgym.task.Scorer.advance` gives it the tokens generated so far;
+    :meth:`due` says whether an update computes the score (by :func:`score_due`) or holds the
+    last one; :meth:`record` notes each score computed; :meth:`stale` says whether the final
+    text still needs its score at the episode's end (it always gets one).
+
+    Args:
+        score_every: ``"token"``, ``"word"`` or a positive int (checked by :func:`check_score_every`).
+    """
+
+    def __init__(self, score_every: str | int) -> None:
+        self.score_every = score_every
+        self.restart()
+
+    def restart(self, scored_text: str | None = None) -> None:
+        """A new episode: no token generated; ``scored_text``: the text whose score the episode starts with, if any."""
+        #: tokens generated so far (EOS included), as the env last reported them
+        self.generated = 0
+        #: ``generated`` when the score was last computed
+        self.scored_at = 0
+        #: the text the held score is of (``None``: nothing scored yet)
+        self.scored_text = scored_text
+
+    def advance(self, generated: int) -> None:
+        """The env's count of tokens generated so far (see :meth:`textgym.task.Scorer.advance`)."""
+        self.generated = generated
+
+    def due(self, continuation: str, appended: str) -> bool:
+        """Whether ``update(continuation, appended)`` computes the score (else it holds the last one).
+
+        Always for the first update of an episode (the empty text) and for the very text last
+        scored; otherwise when :func:`score_due` says so for this step.
+        """
+        scored_text = self.scored_text
+        if scored_text is None or self.score_every == "token" or continuation == scored_text:
+            return True
+        previous = continuation[: len(continuation) - len(appended)]
+        return score_due(self.score_every, previous, appended, self.generated, self.scored_at)
+
+    def record(self, continuation: str) -> None:
+        """The score of ``continuation`` was computed at this step."""
+        self.scored_text = continuation
+        self.scored_at = self.generated
+
+    def stale(self, continuation: str) -> bool:
+        """Whether the held score is of another text than ``continuation`` (at the end: score the final text)."""
+        return continuation != self.scored_text
 
 
 class RewardModelTask(Task):
@@ -125,7 +179,7 @@ class RewardModelTask(Task):
     held text's tokens are fed at the next scoring step, in one forward, so each token still
     goes through the classifier once and only the per-forward overhead is saved (small
     beside an encoder's re-read). The single env and the batched env score at the same
-    steps, row by row.
+    steps, row by row: one :class:`ScoreSchedule` per episode decides.
 
     Sparse mode. Where the whole text is read again at every step, sparse mode scores each
     episode once, when it ends (:attr:`lazy_sparse`; one forward for all rows ending at that
@@ -154,7 +208,8 @@ class RewardModelTask(Task):
     - ``reward_model``: a Hugging Face name, a local folder, or ``"tiny-sentiment"`` (bundled).
     - ``label``: the label name or index whose output is the score (a single-logit head needs none).
     - ``transform``: ``"logit"`` (default), ``"prob"`` or ``"logprob"``.
-    - ``text``: ``"continuation"`` (default) or ``"prompt+continuation"`` (prompt text, then the continuation, joined as is).
+    - ``text``: ``"continuation"`` (default) or ``"prompt+continuation"`` (prompt text, then the continuation,
+      joined as is).
     - ``prompts``: a list, a dict of splits, a path to ``.jsonl``/``.csv``/``.txt``, or a ``datasets.Dataset``.
     - ``baseline``: ``"none"`` (default) or ``"prompt"`` (see *Rewards*).
     - ``device``: where the classifier runs (``"auto"``).
@@ -304,10 +359,10 @@ class RewardModelTask(Task):
             room = (limit - prompt_tokens) // per_token
             fix = f"use max_new_tokens <= {room}, shorter prompts," if room > 0 else "use shorter prompts"
             raise RewardModelError(
-                f"task {self.name!r}: prompt plus horizon can take {bound} tokens of reward model {self.reward_model.name!r} "
-                f"(the longest prompt {prompt_tokens}, plus max_new_tokens={max_new_tokens} tokens of {tokenizer.name!r} at up to "
-                f"{per_token} each), more than the {limit} it reads (its context); textgym never truncates the scored text: "
-                f"{fix} or a reward model with a longer context"
+                f"task {self.name!r}: prompt plus horizon can take {bound} tokens of reward model "
+                f"{self.reward_model.name!r} (the longest prompt {prompt_tokens}, plus max_new_tokens={max_new_tokens} "
+                f"tokens of {tokenizer.name!r} at up to {per_token} each), more than the {limit} it reads "
+                f"(its context); textgym never truncates the scored text: {fix} or a reward model with a longer context"
             )
 
     def _longest_start_tokens(self) -> int:
@@ -324,7 +379,10 @@ _PER_TOKEN: dict[tuple[int, int], tuple[object, object, int]] = {}
 
 
 def _tokens_per_token(reward_model: RewardModel, tokenizer: TextTokenizer) -> int:
-    """The most reward-model tokens the text of one policy token takes alone (cached per classifier tokenizer and vocabulary)."""
+    """The most reward-model tokens the text of one policy token takes alone.
+
+    Cached per classifier tokenizer and vocabulary.
+    """
     key = (id(reward_model.tokenizer), id(tokenizer.backend))
     cached = _PER_TOKEN.get(key)
     if cached is not None:
@@ -338,8 +396,8 @@ def _tokens_per_token(reward_model: RewardModel, tokenizer: TextTokenizer) -> in
 
 
 class RewardModelScorer(Scorer):
-    """One episode's score: the classifier's cache of the text so far fed what each update adds (or the whole text re-read,
-    with ``incremental=False``)."""
+    """One episode's score: the classifier's cache of the text so far fed what each update adds (or the whole text
+    re-read, with ``incremental=False``), at the steps its :class:`ScoreSchedule` says."""
 
     task: RewardModelTask
 
@@ -347,29 +405,26 @@ class RewardModelScorer(Scorer):
         super().__init__(task, prompt)
         self._rows = task.reward_model.incremental_scores(1) if task.incremental else None
         self._baseline: float | None = None  # the empty text's own score, with baseline="prompt"
-        self._generated = 0  # tokens generated so far (from the env's advance)
-        self._scored: tuple[str, int, float] | None = None  # the text last scored, the token count then, its score
+        self.schedule = ScoreSchedule(task.score_every)
+        self._held = 0.0  # the score last computed
 
     def advance(self, generated: int) -> None:
-        self._generated = generated
+        self.schedule.advance(generated)
 
     def update(self, continuation: str, appended: str) -> float:
-        scored = self._scored
-        if scored is not None and continuation != scored[0]:
-            previous = continuation[: len(continuation) - len(appended)]
-            if not score_due(self.task.score_every, previous, appended, self._generated, scored[1]):
-                return scored[2]  # held until the next scoring step
+        if not self.schedule.due(continuation, appended):
+            return self._held  # held until the next scoring step
         return self._compute(continuation)
 
     def finish(self, continuation: str) -> float | None:
-        if self._scored is not None and continuation == self._scored[0]:
+        if not self.schedule.stale(continuation):
             return None
         return self._compute(continuation)
 
     def _compute(self, continuation: str) -> float:
-        score = self._score(continuation)
-        self._scored = (continuation, self._generated, score)
-        return score
+        self._held = self._score(continuation)
+        self.schedule.record(continuation)
+        return self._held
 
     def _score(self, continuation: str) -> float:
         task, prompt = self.task, self.prompt
@@ -397,20 +452,17 @@ class RewardModelBatchScorer(TextBatchScorer):
         super().__init__(task, tokenizer, num_envs, arrays, prompts)
         self._rows = task.reward_model.incremental_scores(num_envs) if task.incremental else None
         self._baselines = np.zeros(num_envs, dtype=np.float64)  # each row's empty-text score, with baseline="prompt"
-        self._generated = np.zeros(num_envs, dtype=np.int64)  # tokens generated in each row's episode (EOS excepted)
-        self._scored_at = np.zeros(num_envs, dtype=np.int64)  # that count when each row was last scored
-        self._scored_texts = [""] * num_envs  # the text each row's score is of
+        #: when each row is scored again: the schedule the single env's scorer keeps, one per row
+        self._schedules = [ScoreSchedule(task.score_every) for _ in range(num_envs)]
 
     def reset_rows(self, rows, prompt_indices) -> None:
         rows, indices = rows.tolist(), prompt_indices.tolist()
         prompts = [self.prompts[index] for index in indices]
         for row, prompt in zip(rows, prompts):
             self._texts[row] = ""
-            self._scored_texts[row] = ""
+            self._schedules[row].restart(scored_text="")  # every row starts with the empty text's score
             self._decoders[row] = self.tokenizer.incremental_decoder()
             self._prompts[row] = prompt
-        self._generated[rows] = 0
-        self._scored_at[rows] = 0
         if self.lazy:
             self._scores[rows] = self.task.start_scores(prompts)  # cached per prompt: no forward
         elif self._rows is not None:
@@ -422,20 +474,22 @@ class RewardModelBatchScorer(TextBatchScorer):
             self._scores[rows] = self.task.score_batch(prompts, [""] * len(rows), truncate=False)  # one forward
         self._publish()
 
+    def advance(self, generated, live) -> None:
+        counts = self.arrays.to_host(generated).tolist()
+        rows = range(self.num_envs) if live is None else np.flatnonzero(self.arrays.to_host(live)).tolist()
+        schedules = self._schedules
+        for row in rows:
+            schedules[row].advance(counts[row])
+
     def step(self, tokens, active):
         token_list = tokens.tolist()
         due = []
-        every = self.task.score_every
-        active_rows = np.flatnonzero(self.arrays.to_host(active))
-        self._generated[active_rows] += 1
-        for row in active_rows.tolist():
+        for row in np.flatnonzero(self.arrays.to_host(active)).tolist():
             appended = self._decoders[row].push(token_list[row])
             if appended:
-                previous = self._texts[row]
-                self._texts[row] = previous + appended
-                if every == "token" or score_due(
-                    every, previous, appended, int(self._generated[row]), int(self._scored_at[row])
-                ):
+                text = self._texts[row] + appended
+                self._texts[row] = text
+                if self._schedules[row].due(text, appended):
                     due.append(row)
         if not self.lazy:
             self._rescore(due)
@@ -449,7 +503,7 @@ class RewardModelBatchScorer(TextBatchScorer):
             if rest:
                 self._texts[row] += rest
         # the rows whose score is of an earlier text: a character the decoder held, or a text held by score_every
-        changed = [row for row in rows if self._texts[row] != self._scored_texts[row]]
+        changed = [row for row in rows if self._schedules[row].stale(self._texts[row])]
         if self.lazy or self._rows is None:
             # read whole: the ending rows in one forward of their own, in sparse mode (their only score) and in
             # dense mode alike, so that the final score is the same number in both
@@ -477,8 +531,7 @@ class RewardModelBatchScorer(TextBatchScorer):
 
     def _mark_scored(self, rows: list[int]) -> None:
         for row in rows:
-            self._scored_texts[row] = self._texts[row]
-        self._scored_at[rows] = self._generated[rows]
+            self._schedules[row].record(self._texts[row])
 
 
 class SentimentRMTask(RewardModelTask):
@@ -514,7 +567,8 @@ class SentimentRMTask(RewardModelTask):
 
     ## Arguments
     ``gym.make("textgym/SentimentRM-v0", reward_mode="dense", task_kwargs={"device": "cpu", "baseline": "none"})``;
-    ``transform``, ``prompts``, ``batch_size``, ``incremental``, ``lazy_sparse``, ``score_every`` as for :class:`RewardModelTask`
+    ``transform``, ``prompts``, ``batch_size``, ``incremental``, ``lazy_sparse``, ``score_every`` as for
+    :class:`RewardModelTask`
     (the classifier is a decoder one: read incrementally by default).
 
     ## Version History
