@@ -1,26 +1,17 @@
-"""Sentiment: continue a review so that the continuation is positive (VADER compound)."""
+"""Sentiment: continue a review so that the continuation is positive (VADER compound).
+
+VADER itself (the analyser, the compound of a text and its incremental form) lives in
+:mod:`textgym.tasks.vader_incremental`; :func:`vader` and :func:`vader_compound` are
+re-exported here.
+"""
 
 from __future__ import annotations
 
-import functools
-
 from textgym.task import Prompt, PromptsLike, Scorer, Task
 from textgym.tasks.data import load_prompts
+from textgym.tasks.vader_incremental import VaderScorer, vader, vader_compound
 
-
-@functools.lru_cache(maxsize=1)
-def vader():
-    """The shared VADER analyser (its lexicon ships with ``vaderSentiment``)."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-def vader_compound(text: str) -> float:
-    """VADER's compound sentiment of ``text`` in ``[-1, 1]``; 0 for empty text."""
-    if not text.strip():
-        return 0.0
-    return float(vader().polarity_scores(text)["compound"])
+__all__ = ["SentimentTask", "generate_prompt_set", "vader", "vader_compound"]
 
 
 class SentimentTask(Task):
@@ -89,8 +80,6 @@ class SentimentTask(Task):
 
     def scorer(self, prompt: Prompt) -> Scorer:
         """Incremental: a step costs about the same at any length (exactly ``score``'s value)."""
-        from textgym.tasks.vader_incremental import VaderScorer
-
         return VaderScorer(self, prompt)
 
 

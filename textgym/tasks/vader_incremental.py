@@ -1,8 +1,11 @@
-"""VADER's compound score of a growing text, updated in (amortised) constant time per append.
+"""VADER's compound score: of a whole text, and of a growing text updated in (amortised) constant time per append.
 
-:class:`IncrementalVader` returns, after every :meth:`~IncrementalVader.append`, exactly the
-value that ``round(SentimentIntensityAnalyzer().polarity_scores(text)["compound"], 4)``
-(through :func:`textgym.tasks.sentiment.vader_compound`) returns for the whole text so far.
+This module owns textgym's use of VADER: :func:`vader` (the shared analyser), :func:`vader_compound`
+(the compound of a whole text: the score of :class:`~textgym.tasks.sentiment.SentimentTask`, which
+re-exports both) and its incremental form. :class:`IncrementalVader` returns, after every
+:meth:`~IncrementalVader.append`, exactly the value that
+``round(SentimentIntensityAnalyzer().polarity_scores(text)["compound"], 4)`` (through
+:func:`vader_compound`) returns for the whole text so far.
 It reproduces ``polarity_scores`` of vaderSentiment 3.3.x step by step:
 
 1. **Emoji replacement** is per character, and depends only on whether the previous
@@ -50,6 +53,7 @@ the state is rebuilt from the whole continuation (a full recomputation).
 from __future__ import annotations
 
 import bisect
+import functools
 import string
 from types import SimpleNamespace
 
@@ -57,11 +61,24 @@ from vaderSentiment import vaderSentiment as _vs
 
 from textgym.task import Prompt, Scorer, Task
 
-__all__ = ["IncrementalVader", "VaderScorer"]
+__all__ = ["IncrementalVader", "VaderScorer", "vader", "vader_compound"]
 
 _PUNCTUATION = string.punctuation
 _BOOSTERS = _vs.BOOSTER_DICT
 _FAR = 1 << 62  # "no 'but' among the complete words"
+
+
+@functools.lru_cache(maxsize=1)
+def vader() -> _vs.SentimentIntensityAnalyzer:
+    """The shared VADER analyser (its lexicon ships with ``vaderSentiment``)."""
+    return _vs.SentimentIntensityAnalyzer()
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound sentiment of ``text`` in ``[-1, 1]``; 0 for empty text."""
+    if not text.strip():
+        return 0.0
+    return float(vader().polarity_scores(text)["compound"])
 
 
 def _strip_punc_if_word(token: str) -> str:
@@ -85,7 +102,10 @@ _AMPLIFIERS: dict[tuple[type, int, int], float] = {}
 
 
 def _amplifier(analyzer: _vs.SentimentIntensityAnalyzer, exclaims: int, questions: int) -> float:
-    """``polarity_scores``' punctuation emphasis for ``exclaims`` ``!`` and ``questions`` ``?`` (each at most 4), computed once."""
+    """``polarity_scores``' punctuation emphasis for ``exclaims`` ``!`` and ``questions`` ``?`` (each at most 4).
+
+    Computed once per analyser class and counts.
+    """
     key = (type(analyzer), exclaims, questions)
     value = _AMPLIFIERS.get(key)
     if value is None:
@@ -146,8 +166,6 @@ class IncrementalVader:
 
     def __init__(self, analyzer: _vs.SentimentIntensityAnalyzer | None = None) -> None:
         if analyzer is None:
-            from textgym.tasks.sentiment import vader
-
             analyzer = vader()
         self.analyzer = analyzer
         self._lexicon = analyzer.lexicon
