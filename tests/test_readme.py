@@ -1,5 +1,6 @@
 """The README's code examples run as written."""
 
+import json
 import re
 from pathlib import Path
 
@@ -24,6 +25,31 @@ def test_custom_task_example_runs_and_is_short():
 def test_quickstart_example_runs():
     (block,) = python_blocks("Quickstart")
     exec(compile(block, "README quickstart", "exec"), {})
+
+
+def test_from_python_example_runs(tmp_path, monkeypatch):
+    """The API snippet as written, at a smaller size (fewer steps and rows, shorter episodes): each call writes
+    what its comment says."""
+    from textgym_agents.run import RunDirectory
+
+    (block,) = python_blocks("From Python")
+    small = {"total_env_steps=4096": "total_env_steps=16", "total_env_steps=8192": "total_env_steps=32",
+             "num_envs=16": "num_envs=4", "max_new_tokens=16": "max_new_tokens=4"}
+    for written, smaller in small.items():
+        assert block.count(written) == 1, written
+        block = block.replace(written, smaller)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(block, "README From Python", "exec"), namespace)
+    namespace["model"].close()
+    run = json.loads((tmp_path / "runs" / "ppo" / "run.json").read_text())
+    assert (run["agent"], run["env_id"], run["steps"], run["env_kwargs"]) == ("lm-ppo", "textgym/Sentiment-v0", 32,
+                                                                           {"max_new_tokens": 4})
+    assert run["hyperparameters"]["learning_rate"] == 1e-5
+    first = RunDirectory.read_metrics_of(tmp_path / "runs" / "ppo-copy")
+    rows = RunDirectory.read_metrics_of(tmp_path / "runs" / "ppo")
+    assert first[-1]["env_steps"] >= 16 and rows[-1]["env_steps"] >= 32 and rows[: len(first)] == first
+    assert (tmp_path / "runs" / "ppo-copy" / "policy" / "config.json").is_file()
 
 
 def bash_blocks(section: str) -> list[str]:
