@@ -1,13 +1,19 @@
-"""The LM agents' models: the policy for symbol-vocabulary tasks, KV-cache plumbing, padding, precision, export tokenizers."""
+"""The LM agents' models: the policy for symbol-vocabulary tasks, padding, precision, LoRA, export tokenizers.
+
+The KV-cache keyword of a model's forward is :mod:`textgym.models.kv_cache`'s (``cache_keyword`` and
+``output_cache`` are imported here too, for the benchmarks that import them from this module).
+"""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from textgym.models.kv_cache import cache_keyword as cache_keyword
+from textgym.models.kv_cache import output_cache as output_cache
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -33,16 +39,6 @@ def hidden_size_of(model: torch.nn.Module) -> int:
     return int(size) if isinstance(size, int) else int(model.get_input_embeddings().embedding_dim)
 
 
-def cache_keyword(model: torch.nn.Module) -> str:
-    """The forward argument that takes the KV cache: ``cache`` (transformers >= 5.x) or ``past_key_values``."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model forwards **kwargs
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
-
-
-def output_cache(output) -> Any:
-    return output["cache"] if "cache" in output else output["past_key_values"]
-
-
 def position_ids_from(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions 0, 1, ... over the real tokens of a left-padded batch (pads get 0)."""
     return (attention_mask.cumsum(1) - 1).clamp(min=0)
@@ -66,7 +62,8 @@ def left_pad(input_ids: torch.Tensor, attention_mask: torch.Tensor, width: int, 
 
 
 def hf_tokenizer_of(tokenizer: TextTokenizer, model_max_length: int | None = None) -> PreTrainedTokenizerFast:
-    """A Hugging Face fast tokenizer with the same ids as an environment's :class:`~textgym.models.tokenizer.TextTokenizer`.
+    """A Hugging Face fast tokenizer with the same ids as an environment's
+    :class:`~textgym.models.tokenizer.TextTokenizer`.
 
     For vocabularies that come with no Hugging Face tokenizer (a task's own symbols): its
     ``tokenizers`` backend (copied) with the end-of-sequence and padding tokens named.

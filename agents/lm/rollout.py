@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import torch
 
-from textgym_agents.lm.models import cache_keyword, left_pad, output_cache, position_ids_from
+from textgym.models.kv_cache import cache_keyword, output_cache
+from textgym_agents.lm.models import left_pad, position_ids_from
 
 
 class SamplingSettings(Protocol):

@@ -30,13 +30,14 @@ Which models: see :func:`decoder_classifier_problem`.
 from __future__ import annotations
 
 import copy
-import inspect
 import weakref
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
+
+from textgym.models.kv_cache import cache_keyword
 
 #: a short text read by the probe of :func:`decoder_classifier_problem`
 PROBE_TEXT = "The soup was cold, but the staff were kind and the bread was lovely."
@@ -91,7 +92,8 @@ class RowStore:
         self.logits[torch.arange(self.num_rows, device=logits.device)[:, None], self.columns] = logits
 
     def gather(self, rows: torch.Tensor, lengths: np.ndarray, capacity: int) -> RowStore:
-        """A store of the rows ``rows`` of this one (their first ``lengths.max()`` columns copied), room for ``capacity``."""
+        """A store of the rows ``rows`` of this one (their first ``lengths.max()`` columns copied), room for
+        ``capacity``."""
         store = RowStore(len(rows), len(self.keys), self.device, capacity=capacity)
         width = int(lengths.max())
         store.lengths[:] = lengths
@@ -117,7 +119,8 @@ class RowStore:
 
 
 class RowCacheLayer(CacheLayerMixin):
-    """One layer of a :class:`RowStore` as a ``transformers`` cache layer: each row's new keys and values at its own columns."""
+    """One layer of a :class:`RowStore` as a ``transformers`` cache layer: each row's new keys and values at its own
+    columns."""
 
     is_sliding = False
     is_compileable = False
@@ -152,11 +155,6 @@ class RowCacheLayer(CacheLayerMixin):
         return -1
 
 
-def _cache_keyword(module: torch.nn.Module) -> str:
-    """The forward argument that takes the cache: ``cache`` (transformers >= 5) or ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(type(module).forward).parameters else "past_key_values"
-
-
 class IncrementalClassifier:
     """The head outputs of ``num_rows`` growing token sequences of a decoder classifier, fed only the tokens they add.
 
@@ -182,7 +180,7 @@ class IncrementalClassifier:
         self.max_positions = max_positions
         self.device = next(model.parameters()).device
         self.num_layers = int(model.config.num_hidden_layers)
-        self._cache_keyword = _cache_keyword(self.base)
+        self._cache_keyword = cache_keyword(self.base)
         self._additive_mask = getattr(model.config, "_attn_implementation", None) != "sdpa"  # sdpa takes a boolean one
         self.store = RowStore(num_rows, self.num_layers, self.device)
         self.ids: list[list[int]] = [[] for _ in range(num_rows)]
@@ -198,7 +196,8 @@ class IncrementalClassifier:
 
     @torch.no_grad()
     def set_ids(self, rows: Sequence[int], targets: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Make every row of ``rows`` hold ``targets[i]`` and return the head's output at its last token, ``[len(rows), labels]``.
+        """Make every row of ``rows`` hold ``targets[i]`` and return the head's output at its last token,
+        ``[len(rows), labels]``.
 
         Each row keeps the longest common prefix of what it holds and its target and is fed
         the rest. Rows that keep something are fed in one forward over all rows, up to the
@@ -345,7 +344,8 @@ def _layout_problem(model: torch.nn.Module) -> str | None:
         return "it uses sliding-window attention"
     attention = getattr(config, "_attn_implementation", None) or "eager"
     if attention not in MASKABLE_ATTENTION:
-        return f"its attention implementation is {attention!r} (incremental scoring needs one of {list(MASKABLE_ATTENTION)})"
+        return (f"its attention implementation is {attention!r} (incremental scoring needs one of "
+                f"{list(MASKABLE_ATTENTION)})")
     head = getattr(model, "score", None)
     if not isinstance(head, torch.nn.Linear) or head.out_features != int(config.num_labels):
         kind = type(model).__name__
@@ -381,9 +381,9 @@ def _probe_problem(model: torch.nn.Module, tokenizer) -> str | None:
                 scale = 1.0 + float(theirs.abs().max())
                 if float((mine - theirs).abs().max()) > PROBE_TOLERANCE * scale:
                     return (
-                        f"its score of a text read token by token with a key/value cache differs from its score of the text read "
-                        f"whole (by {float((mine - theirs).abs().max()):.3g}): its attention is not causal, or its head does not "
-                        f"read the last token"
+                        f"its score of a text read token by token with a key/value cache differs from its score of the "
+                        f"text read whole (by {float((mine - theirs).abs().max()):.3g}): its attention is not causal, "
+                        f"or its head does not read the last token"
                     )
     except Exception as error:  # a model whose forward takes no explicit positions, 4-D mask or cache layer
         return f"reading it token by token with a key/value cache failed ({type(error).__name__}: {error})"
@@ -426,7 +426,8 @@ class IncrementalScores:
         self.tokenizer.reset_rows(rows)
 
     def scores(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
-        """The score (float64) of ``texts[i]``, the text row ``rows[i]`` now holds (its previous one plus what was appended)."""
+        """The score (float64) of ``texts[i]``, the text row ``rows[i]`` now holds (its previous one plus what was
+        appended)."""
         rows, texts = list(rows), list(texts)
         targets = self.tokenizer.encode(rows, texts)
         limit = self.reward_model.max_length

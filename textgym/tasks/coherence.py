@@ -12,7 +12,6 @@ The score has three parts, each computable offline and deterministic:
 from __future__ import annotations
 
 import functools
-import inspect
 import itertools
 import math
 import random
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from textgym.batch_scoring import TextBatchScorer
+from textgym.models.kv_cache import cache_keyword, output_cache
 from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
 
@@ -36,25 +36,33 @@ PROMPT_CACHE_SIZE = 1024
 # Function words, and generic words that fit any topic (neither on nor off topic).
 STOPWORDS = frozenset(
     """
-    a an the and or but nor so yet if then than because as while when where which who whom whose what that this these those
-    there here of in on at to from by with without for about into onto over under after before during since until up down out
+    a an the and or but nor so yet if then than because as while when where which who whom whose what that this these
+    those
+    there here of in on at to from by with without for about into onto over under after before during since until up
+    down out
     off through again further once above below between among around near across along behind beside
-    i me my mine myself we us our ours ourselves you your yours yourself he him his himself she her hers herself it its itself
+    i me my mine myself we us our ours ourselves you your yours yourself he him his himself she her hers herself it its
+    itself
     they them their theirs themselves one ones someone something anyone anything everyone everything nobody nothing
-    am is are was were be been being have has had having do does did doing done will would shall should can could may might
+    am is are was were be been being have has had having do does did doing done will would shall should can could may
+    might
     must ought get gets got getting go goes went gone going come comes came make makes made take took give gave say said
-    not no yes all any both each few more most other some such only own same too very just also even still already ever never
+    not no yes all any both each few more most other some such only own same too very just also even still already ever
+    never
     always often sometimes really quite rather almost enough much many lot lots bit little well how why whether
     i'm i've i'd i'll you're you've we're we've they're they've he's she's it's that's there's what's let's
     don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't couldn't shouldn't haven't hasn't hadn't
-    good great nice fine bad terrible awful okay ok best better worse worst new old first last next like liked love loved
+    good great nice fine bad terrible awful okay ok best better worse worst new old first last next like liked love
+    loved
     thing things way time times day days year years people person kind sort part lot really pretty
-    want wanted think thought know knew see saw seen look looked feel felt seem seemed find found try tried keep kept let put
+    want wanted think thought know knew see saw seen look looked feel felt seem seemed find found try tried keep kept
+    let put
     """.split()
 )
 
 def normalise(word: str) -> str:
-    """A crude stem so that ``rooms`` meets ``room``: drop ``'s``, then a plural ``s`` (not ``ss``) on words of 4+ letters."""
+    """A crude stem so that ``rooms`` meets ``room``: drop ``'s``, then a plural ``s`` (not ``ss``) on words of 4+
+    letters."""
     if word.endswith("'s"):
         word = word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -66,32 +74,35 @@ def normalise(word: str) -> str:
 TOPIC_KEYWORDS: dict[str, frozenset[str]] = {
     name: frozenset(normalise(word) for word in keyword_text.split())
     for name, keyword_text in {
-        "restaurant": "food dish dishes menu meal dinner lunch breakfast taste tasted tasty flavor flavour sauce waiter waitress staff "
-        "service table kitchen chef cook cooked portion plate restaurant place order ordered drink wine beer dessert fresh spicy "
-        "salty sweet delicious hot cold bill price cheap expensive soup pasta pizza curry salad steak fish noodle bread rice "
-        "cheese meat chicken vegetable garlic cream cake coffee tea eat ate eating hungry starter course booked",
-        "film": "film movie story plot actor actress acting scene script director screen cinema watch watched watching camera "
-        "cast performance role dialogue audience minute hour sequel comedy thriller drama documentary horror ending music "
-        "soundtrack character twist laugh laughed funny scary boring effect special theater theatre ticket popcorn seat "
-        "trailer series episode animation animated lead hero villain",
-        "hotel": "hotel room bed staff stay stayed night view bathroom shower clean dirty lobby desk reception check checked "
-        "location beach town towel service booking booked price quiet noise noisy floor window balcony pool breakfast wifi "
-        "guest manager key door lift elevator suite comfortable pillow sheet minibar holiday trip travel luggage",
-        "product": "product bought buy buying price money quality work worked working use used using battery screen button box "
-        "delivery delivered arrived broke broken design brand cheap expensive return returned warranty order ordered device "
-        "cable charger charge plug power setting instruction manual plastic metal handle lid sound noise light weight size "
-        "blender toaster kettle laptop phone camera backpack vacuum cleaner coffee maker headphone speaker keyboard",
-        "book": "book novel story chapter author writer writing written write read reading page character plot ending word "
-        "library series cover memoir biography poem poetry mystery fantasy cookbook recipe narrator prose style reader "
-        "sentence paragraph twist hero heroine sequel publisher shelf bookshop review",
-        "beach": "beach sand sea wave water sun sunny shore swim swam swimming shell towel boat sunset sky wind warm salt "
-        "umbrella ice cream surf surfing bucket rock crab seagull coast tide",
-        "market": "market stall vendor fruit vegetable bread cheese price bought buy sold sell basket apple orange tomato "
-        "flower crowd busy shopping bag coin money farmer fresh fish honey egg",
-        "park": "park tree grass bench dog walk walked path bird pond duck picnic playground swing ball kite flower leaves "
-        "lawn gate fountain squirrel jog jogging",
-        "station": "station train platform ticket travel journey passenger delayed delay late luggage suitcase rail track "
-        "carriage seat conductor timetable arrived departure arrival wait waited waiting clock",
+        "restaurant": "food dish dishes menu meal dinner lunch breakfast taste tasted tasty flavor flavour sauce "
+        "waiter waitress staff service table kitchen chef cook cooked portion plate restaurant place order ordered "
+        "drink wine beer dessert fresh spicy salty sweet delicious hot cold bill price cheap expensive soup pasta "
+        "pizza curry salad steak fish noodle bread rice cheese meat chicken vegetable garlic cream cake coffee tea eat "
+        "ate eating hungry starter course booked",
+        "film": "film movie story plot actor actress acting scene script director screen cinema watch watched watching "
+        "camera cast performance role dialogue audience minute hour sequel comedy thriller drama documentary horror "
+        "ending music soundtrack character twist laugh laughed funny scary boring effect special theater theatre "
+        "ticket popcorn seat trailer series episode animation animated lead hero villain",
+        "hotel": "hotel room bed staff stay stayed night view bathroom shower clean dirty lobby desk reception check "
+        "checked location beach town towel service booking booked price quiet noise noisy floor window balcony pool "
+        "breakfast wifi guest manager key door lift elevator suite comfortable pillow sheet minibar holiday trip "
+        "travel luggage",
+        "product": "product bought buy buying price money quality work worked working use used using battery screen "
+        "button box delivery delivered arrived broke broken design brand cheap expensive return returned warranty "
+        "order ordered device cable charger charge plug power setting instruction manual plastic metal handle lid "
+        "sound noise light weight size blender toaster kettle laptop phone camera backpack vacuum cleaner coffee maker "
+        "headphone speaker keyboard",
+        "book": "book novel story chapter author writer writing written write read reading page character plot ending "
+        "word library series cover memoir biography poem poetry mystery fantasy cookbook recipe narrator prose style "
+        "reader sentence paragraph twist hero heroine sequel publisher shelf bookshop review",
+        "beach": "beach sand sea wave water sun sunny shore swim swam swimming shell towel boat sunset sky wind warm "
+        "salt umbrella ice cream surf surfing bucket rock crab seagull coast tide",
+        "market": "market stall vendor fruit vegetable bread cheese price bought buy sold sell basket apple orange "
+        "tomato flower crowd busy shopping bag coin money farmer fresh fish honey egg",
+        "park": "park tree grass bench dog walk walked path bird pond duck picnic playground swing ball kite flower "
+        "leaves lawn gate fountain squirrel jog jogging",
+        "station": "station train platform ticket travel journey passenger delayed delay late luggage suitcase rail "
+        "track carriage seat conductor timetable arrived departure arrival wait waited waiting clock",
         "library": "library book shelf shelves quiet read reading librarian desk study studied page story novel author "
         "chapter borrow borrowed card table silence",
         "farm": "farm cow animal chicken horse barn field tractor egg farmer pig sheep goat hay milk crop fence mud "
@@ -99,8 +110,8 @@ TOPIC_KEYWORDS: dict[str, frozenset[str]] = {
         "forest": "forest tree path leaves leaf bird walk walked wood river branch moss mushroom deer fox trail shadow "
         "hike hiking camp owl",
         "lake": "lake water boat fish fishing swim swam shore duck dock row rowing reed wave island pier cold splash",
-        "bakery": "bakery bread cake baker smell smelled fresh oven pastry pastries croissant coffee flour sugar cookie "
-        "muffin pie warm sweet loaf butter counter",
+        "bakery": "bakery bread cake baker smell smelled fresh oven pastry pastries croissant coffee flour sugar "
+        "cookie muffin pie warm sweet loaf butter counter",
         "school": "school teacher class classroom friend lesson homework student bell desk test exam book pencil "
         "playground lunch learn learned study",
     }.items()
@@ -236,28 +247,16 @@ def coherence_score(coherence: float, grammaticality: float, repetition: float) 
 KeyValues = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _cache_keyword(model: torch.nn.Module) -> str:
-    """The forward argument that takes the KV cache: ``cache`` (transformers >= 5) or ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
 def _key_values(cache) -> KeyValues:
-    """Per-layer (keys, values) tensors of a transformers cache object."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    if hasattr(cache, "to_legacy_cache"):
-        return [tuple(kv[:2]) for kv in cache.to_legacy_cache()]
-    return [tuple(kv[:2]) for kv in cache]
+    """Per-layer (keys, values) tensors of a transformers cache object (transformers >= 5: a ``Cache`` of layers)."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 def _cache_from(key_values: KeyValues):
     """A fresh ``DynamicCache`` holding ``key_values`` (the tensors themselves are never modified)."""
     from transformers import DynamicCache
 
-    try:
-        return DynamicCache(ddp_cache_data=key_values)
-    except TypeError:  # transformers < 4.50
-        return DynamicCache.from_legacy_cache(tuple(key_values))
+    return DynamicCache(ddp_cache_data=key_values)
 
 
 class LanguageJudge:
@@ -276,7 +275,7 @@ class LanguageJudge:
         self.model, self.tokenizer, self.device = lm.model, lm.tokenizer, lm.device
         self.vocab_size = int(self.model.config.vocab_size)
         self.max_positions = lm.context_length
-        self._cache_keyword = _cache_keyword(self.model)
+        self._cache_keyword = cache_keyword(self.model)
         self._prompt_states: OrderedDict[str, tuple[list[int], KeyValues]] = OrderedDict()
         self._bare_tokenizer = _BareTokenizer(
             self.tokenizer
@@ -306,14 +305,15 @@ class LanguageJudge:
     def forward(
         self, ids: list[int], key_values: KeyValues | None, use_cache: bool = True
     ) -> tuple[torch.Tensor, KeyValues]:
-        """Log-probabilities (float64, one row per input token) and the grown key/value cache (``[]`` without ``use_cache``)."""
+        """Log-probabilities (float64, one row per input token) and the grown key/value cache (``[]`` without
+        ``use_cache``)."""
         inputs = torch.tensor([ids], dtype=torch.int64, device=self.device)
         kwargs = {self._cache_keyword: _cache_from(key_values)} if key_values else {}
         output = self.model(input_ids=inputs, use_cache=use_cache, **kwargs)
         log_probs = torch.log_softmax(output.logits[0].double(), dim=-1)
         if not use_cache:
             return log_probs, []
-        return log_probs, _key_values(output["cache"] if "cache" in output else output["past_key_values"])
+        return log_probs, _key_values(output_cache(output))
 
     def prompt_state(self, prompt_text: str) -> tuple[list[int], KeyValues]:
         """The context ids and the key/value cache of all of them but the last (cached per prompt)."""
@@ -406,8 +406,8 @@ class IncrementalLikelihood:
 
 
 class _HiddenStates(torch.nn.Module):
-    """The head :class:`~textgym.models.incremental_reward.IncrementalClassifier` applies to a forward's last hidden states:
-    none (they are kept as they are; the judge's LM head reads only the positions it needs)."""
+    """The head :class:`~textgym.models.incremental_reward.IncrementalClassifier` applies to a forward's last hidden
+    states: none (they are kept as they are; the judge's LM head reads only the positions it needs)."""
 
     def __init__(self, lm_head: torch.nn.Module, hidden_size: int) -> None:
         super().__init__()
@@ -764,7 +764,8 @@ class CoherenceTask(Task):
             not isinstance(keywords, (list, tuple)) or not all(isinstance(w, str) for w in keywords)
         ):
             raise TaskError(
-                f"task {self.name!r}: prompt {prompt.text!r}: data['keywords'] must be a list of words, got {keywords!r}"
+                f"task {self.name!r}: prompt {prompt.text!r}: data['keywords'] must be a list of words, got "
+                f"{keywords!r}"
             )
         if topic is not None and not isinstance(topic, str):
             raise TaskError(
@@ -780,7 +781,8 @@ class CoherenceTask(Task):
         return load_prompts("coherence", split)
 
     def parts(self, prompt: Prompt, continuation: str) -> dict[str, float]:
-        """``coherence``, ``grammaticality``, ``repetition`` and ``score`` of ``continuation``, computed from scratch."""
+        """``coherence``, ``grammaticality``, ``repetition`` and ``score`` of ``continuation``, computed from
+        scratch."""
         if not continuation:
             return {"coherence": 0.0, "grammaticality": 0.0, "repetition": 0.0, "score": 0.0}
         continuation_words = words(continuation)
