@@ -89,7 +89,8 @@ class LMAgent(Agent):
             raise ValueError(
                 f"{self.name}: --num-envs {run.num_envs} is not a multiple of the world size {self.dist.world_size}: "
                 f"each of the {self.dist.world_size} data-parallel ranks steps num_envs / world_size rows; use "
-                f"--num-envs {self.dist.world_size * max(1, run.num_envs // self.dist.world_size)} or another number of processes"
+                f"--num-envs {self.dist.world_size * max(1, run.num_envs // self.dist.world_size)} or another number "
+                f"of processes"
             )
         rows = run.num_envs // self.dist.world_size
         self.check_batch(rows)
@@ -152,14 +153,13 @@ class LMAgent(Agent):
         # several processes: DistributedDataParallel (or FSDP2) over the trained modules; the rollout decodes with the
         # plain modules, the update's forwards go through the wrappers (forward_module)
         self.parallel = DataParallel(self.dist, self.device, fsdp=config.fsdp)
-        self.gathered: dict[str, Any] | None = None  # FSDP2: rank 0's whole weights, optimizer state, evaluation copy
         self.lora_names = (
             [name for name, p in self.policy_model.named_parameters() if p.requires_grad] if config.lora else []
         )
         if config.fsdp:
             if not self.supports_fsdp:
                 raise ValueError(f"{self.name} does not support fsdp=true; use DDP (fsdp=false)")
-            self.eval_policy = copy.deepcopy(self.policy_model).cpu() if self.dist.is_main else None
+            self.parallel.keep_evaluation_copy(self.policy_model)  # rank 0 evaluates and exports an unsharded copy
             if self.reference is not None:
                 self.parallel.wrap([self.reference])
         self.parallel.wrap(self.trainable_modules())
@@ -175,7 +175,7 @@ class LMAgent(Agent):
         self._env_steps = 0
         self.rank_states: list[dict[str, Any]] | None = None  # every rank's random streams, after learn()
         self.last_fingerprint: str | None = None
-        self.parallel.after_learn(self)  # FSDP2: rank 0's whole copies for the evaluation and checkpoint at step 0
+        self.gather_whole_state()  # FSDP2: rank 0's whole copies for the evaluation and checkpoint at step 0
 
     # -- hooks for the algorithms -------------------------------------------------------------------
 
@@ -185,8 +185,9 @@ class LMAgent(Agent):
         episodes = num_envs * c.rollout_rounds
         if episodes < c.num_minibatches * c.gradient_accumulation_steps:
             raise ValueError(
-                f"{self.name}: a batch of num_envs * rollout_rounds = {episodes} episodes cannot be split into num_minibatches="
-                f"{c.num_minibatches} x gradient_accumulation_steps={c.gradient_accumulation_steps} non-empty parts; "
+                f"{self.name}: a batch of num_envs * rollout_rounds = {episodes} episodes cannot be split into "
+                f"num_minibatches={c.num_minibatches} x gradient_accumulation_steps={c.gradient_accumulation_steps} "
+                f"non-empty parts; "
                 f"raise --num-envs or rollout_rounds, or lower those two"
             )
         group_size = getattr(c, "group_size", None)
@@ -374,7 +375,8 @@ class LMAgent(Agent):
 
     def old_and_reference_logprobs(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
         """For agents without a value function: the sampling policy's ``log pi`` of the rollout's tokens (recorded
-        while decoding; recomputed by one full forward in low precision, see :attr:`low_precision`) and ``log pi_ref``."""
+        while decoding; recomputed by one full forward in low precision, see :attr:`low_precision`) and
+        ``log pi_ref``."""
         old_logprobs = rollout.sample_logprobs
         with torch.no_grad(), self.autocast():
             if self.low_precision:
@@ -475,8 +477,8 @@ class LMAgent(Agent):
         scalars["time/env_steps_per_second"] = (self._env_steps - steps_before) / max(elapsed, 1e-9)
         scalars["time/rollout_fraction"] = rollout_seconds / max(elapsed, 1e-9)
         if self.dist.enabled:
-            self.rank_states = self.dist.all_gather_object(state.random_state(self))
-            self.parallel.after_learn(self)
+            self.rank_states = self.dist.all_gather_object(self.random_streams().state())
+            self.gather_whole_state()
             if not self.config.fsdp:
                 self.last_fingerprint = check_replicas_identical(self.dist, self.trainable_modules())
         return scalars
@@ -485,30 +487,93 @@ class LMAgent(Agent):
         """Greedy next tokens for a batch of observations (a full forward over each observation; under FSDP2, of
         rank 0's CPU copy of the policy gathered at the end of the last ``learn``)."""
         if self.config.fsdp:
-            model = self.gathered["policy"] if self.gathered is not None else self.eval_policy
-            tokens = greedy_tokens(model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
-                                   self.vocab_size, torch.device("cpu"))
+            tokens = greedy_tokens(self.parallel.evaluation_policy, observation, vector_env.tokenizer.pad_token_id,
+                                   self.bos_token_id, self.vocab_size, torch.device("cpu"))
             return tokens.to(self.device)
         with self.autocast():
             return greedy_tokens(self.policy_model, observation, vector_env.tokenizer.pad_token_id, self.bos_token_id,
                                  self.vocab_size, self.device, **self.sampling_mask())
 
-    # -- checkpoints and export (textgym_agents.lm.state) ---------------------------------------------------
+    # -- checkpoints and export (the files: textgym_agents.lm.state) ----------------------------------------
+
+    def random_streams(self) -> state.RandomStreams:
+        """This rank's random streams: the sampling and shuffling generators and the env's ``np_random``."""
+        return state.RandomStreams(self.sample_generator, self.shuffle_generator, self.env.np_random)
+
+    def checkpoint_owner(self) -> state.CheckpointOwner:
+        return state.CheckpointOwner(self.name, self.config.lora, self.dist.world_size, self.dist.rank)
+
+    def gather_whole_state(self) -> None:
+        """Under FSDP2 (on every rank): gather rank 0's whole copies of the weights and optimizer state, which its
+        evaluation, checkpoints and export read (:meth:`DataParallel.gather`); nothing otherwise."""
+        if self.config.fsdp:  # (NLPO's mask policy, among the checkpoint modules, does not exist yet at __init__)
+            self.parallel.gather(self.checkpoint_modules(), self.optimizer, self.trained_container,
+                                 self.lora_names if self.config.lora else None)
+
+    def checkpoint_weights(self) -> dict[str, Any]:
+        """What a checkpoint stores per model: the module, or under LoRA the policy's trainable weights only
+        (under FSDP2 the whole tensors gathered at the end of the last ``learn``)."""
+        if self.parallel.gathered is not None:
+            return self.parallel.gathered.weights
+        return {key: self.trainable_weights(module) if key == "policy" and self.config.lora else module
+                for key, module in self.checkpoint_modules().items()}
 
     def save(self, folder: Path) -> Path:
-        return state.save(self, folder)
+        """Export the policy into ``folder``'s parent (the run folder), then write a checkpoint into ``folder``.
+
+        The export comes first: ``DIR/policy`` is never older than the newest checkpoint, and a run
+        resumed from a checkpoint redoes, and so rewrites, anything exported after it.
+        """
+        self.export_policy(Path(folder).parent)
+        gathered = self.parallel.gathered
+        rank_states = self.rank_states if self.dist.enabled and self.rank_states is not None \
+            else [self.random_streams().state()]
+        return state.save(
+            folder, self.checkpoint_owner(), state.Progress(self.updates, self.kl_controller.value, self.env_steps),
+            self.checkpoint_weights(), gathered.optimizer if gathered is not None else self.optimizer.state_dict(),
+            rank_states, self.config, self.base_model,
+        )
 
     def load(self, checkpoint: LoadedCheckpoint) -> None:
-        state.load(self, checkpoint)
-        self.parallel.after_learn(self)
+        """Restore what :meth:`save` wrote; a checkpoint of another agent or world size is a clear error."""
+        progress = state.load(checkpoint, self.checkpoint_owner(), self.checkpoint_modules(), self.random_streams(),
+                              self.optimizer, self.trained_container, self.parallel)
+        self.kl_controller.value = progress.kl_coef
+        self.updates = progress.updates
+        self.restore_env_steps(progress.env_steps)
+        self.gather_whole_state()
+
+    def export_tokenizer(self) -> Any:
+        """The tokenizer saved with the policy: the model's Hugging Face tokenizer, else one built from the env's
+        (once)."""
+        if self.hf_tokenizer is None:
+            self.hf_tokenizer = state.export_tokenizer(self.env.tokenizer, self.policy_model.config)
+        return self.hf_tokenizer
 
     def export_policy(self, folder: Path) -> Path:
-        """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`textgym_agents.lm.state`."""
-        return state.export_policy(self, folder)
+        """Write the policy to ``folder/policy`` (and the value head beside it): see :mod:`textgym_agents.lm.state`.
+        Under FSDP2, rank 0's copy gathered at the end of the last ``learn``."""
+        gathered = self.parallel.gathered
+        tokenizer = self.export_tokenizer()
+        model = self.parallel.evaluation_policy if gathered is not None else self.policy_model
+        value_head = None
+        if self.value_head is not None:
+            value_head = state.ValueHeadExport(
+                weights=gathered.weights["value_head"] if gathered is not None else self.value_head.state_dict(),
+                in_features=self.value_head.in_features,
+                out_features=self.value_head.out_features,
+                reads="critic" if self.critic is not None else "policy",
+                env_steps=self.env_steps,
+            )
+        return state.export_policy(folder, model, tokenizer, self.config.lora_export if self.config.lora else None,
+                                   value_head)
 
     def close(self) -> None:
         self.env.close()
-        self.parallel.close(self)
+        if self.config.fsdp:  # the sharded modules and their optimizer hold the process group: free them before it
+            self.policy_model = self.reference = self.critic = self.value_head = None
+            self.trained_container = self.optimizer = None
+        self.parallel.close()
 
 
 def summary_scalars(tensors: dict[str, torch.Tensor], numbers: dict[str, float]) -> dict[str, float]:

@@ -22,15 +22,16 @@ the same update as one process with ``world_size * B``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+import copy
+import gc
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from textgym_agents.checkpoint import LoadedCheckpoint
 from textgym_agents.distributed import DistributedContext
-
-if TYPE_CHECKING:
-    from textgym_agents.lm.base import LMAgent
 
 #: the process-group backends FSDP2 runs on
 FSDP_BACKENDS = ("gloo", "nccl")
@@ -78,12 +79,36 @@ def shard_blocks(model: torch.nn.Module) -> None:
     fully_shard(model)
 
 
+@dataclass(frozen=True)
+class GatheredState:
+    """Under FSDP2, rank 0's whole copy (on the CPU) of what the ranks hold in shards, gathered at the end of every
+    ``learn`` chunk for what rank 0 alone does: checkpoints and the export."""
+
+    #: per checkpointed model (``policy``, ``value_head``, ``critic``): its whole weights (LoRA: the policy's adapters)
+    weights: dict[str, dict[str, torch.Tensor]]
+    #: the whole optimizer state (``get_optimizer_state_dict`` with ``full_state_dict``)
+    optimizer: dict[str, Any]
+
+
 class DataParallel:
-    """The wrappers of an LM agent's trained modules, and what the update does differently under them."""
+    """The wrappers of an LM agent's trained modules, and what the update does differently under them.
+
+    Under FSDP2 it also holds rank 0's whole copies of the sharded state (:attr:`gathered`, refreshed by
+    :meth:`gather`) and the unsharded CPU copy of the policy that rank 0 evaluates and exports
+    (:attr:`evaluation_policy`); on the other ranks, and without FSDP2, both are ``None``.
+    """
 
     def __init__(self, context: DistributedContext, device: torch.device, fsdp: bool = False) -> None:
         self.context, self.device, self.fsdp = context, device, fsdp
         self.wrappers: dict[int, torch.nn.Module] = {}
+        self.evaluation_policy: torch.nn.Module | None = None
+        self.gathered: GatheredState | None = None
+
+    def keep_evaluation_copy(self, policy: torch.nn.Module) -> None:
+        """Under FSDP2, on rank 0: keep an unsharded CPU copy of ``policy`` (call before :meth:`wrap` shards it),
+        which :meth:`gather` loads with the trained weights."""
+        if self.fsdp and self.context.is_main:
+            self.evaluation_policy = copy.deepcopy(policy).cpu()
 
     def wrap(self, modules: Iterable[torch.nn.Module]) -> None:
         """Wrap ``modules`` for data-parallel training (nothing in one process)."""
@@ -102,15 +127,11 @@ class DataParallel:
             if any(p.requires_grad for p in module.parameters()):
                 self.wrappers[id(module)] = DistributedDataParallel(module, device_ids=device_ids)
 
-    def close(self, agent: LMAgent) -> None:
-        """Drop what holds the process group (DDP's reducers; FSDP2's sharded modules and optimizer), which must be
-        freed before the process ends."""
+    def close(self) -> None:
+        """Drop the DDP wrappers (their reducers hold the process group) and collect the garbage, so that what
+        holds the process group is freed before the process ends. Under FSDP2 the agent drops its sharded modules
+        and optimizer before calling this."""
         self.wrappers.clear()
-        if self.fsdp:
-            for name in ("policy_model", "reference", "critic", "value_head", "trained_container", "optimizer"):
-                setattr(agent, name, None)
-        import gc
-
         gc.collect()
 
     def forward_module(self, module: torch.nn.Module) -> torch.nn.Module:
@@ -131,10 +152,14 @@ class DataParallel:
 
     # -- FSDP2: what rank 0 alone does (evaluate, save, export) needs whole tensors ----------------------------
 
-    def after_learn(self, agent: LMAgent) -> None:
-        """At the end of every ``learn`` chunk, on every rank: under FSDP2, gather the whole weights and optimizer
-        state (collectives) into rank 0's CPU memory, and load the weights into rank 0's unsharded evaluation copy
-        of the policy, since the driver evaluates, checkpoints and exports on rank 0 alone."""
+    def gather(self, modules: Mapping[str, torch.nn.Module], optimizer: torch.optim.Optimizer,
+               container: torch.nn.Module, policy_weights: Collection[str] | None = None) -> None:
+        """At the end of every ``learn`` chunk, on every rank: under FSDP2, gather the whole weights of ``modules``
+        (the checkpointed models by name, ``"policy"`` among them) and the whole state of ``optimizer`` (whose
+        parameters are those of ``container``) into rank 0's CPU memory (:attr:`gathered`; collectives), and load
+        the policy's into rank 0's :attr:`evaluation_policy`, since the driver evaluates, checkpoints and exports
+        on rank 0 alone. ``policy_weights``: the names of the policy's weights to keep (LoRA: its adapters);
+        ``None``: all of them. Nothing without FSDP2."""
         if not self.fsdp:
             return
         from torch.distributed.checkpoint.state_dict import (
@@ -145,18 +170,17 @@ class DataParallel:
 
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
         weights = {}
-        for key, module in agent.checkpoint_modules().items():
+        for key, module in modules.items():
             full = get_model_state_dict(module, options=options)
-            if key == "policy" and agent.config.lora:
-                full = {name: full[name] for name in agent.lora_names}
+            if key == "policy" and policy_weights is not None:
+                full = {name: full[name] for name in policy_weights}
             weights[key] = full
-        optimizer = get_optimizer_state_dict(agent.trained_container, agent.optimizer, options=options)
+        optimizer_state = get_optimizer_state_dict(container, optimizer, options=options)
         if self.context.is_main:
-            policy = agent.eval_policy
-            policy.load_state_dict(weights["policy"], strict=not agent.config.lora)
-            agent.gathered = {"weights": weights, "optimizer": optimizer, "policy": policy}
+            self.evaluation_policy.load_state_dict(weights["policy"], strict=policy_weights is None)
+            self.gathered = GatheredState(weights, optimizer_state)
 
-    def load_module(self, checkpoint, key: str, module: torch.nn.Module) -> None:
+    def load_module(self, checkpoint: LoadedCheckpoint, key: str, module: torch.nn.Module) -> None:
         """Load whole weights from ``checkpoint`` into ``module`` (under FSDP2: into its shards, on every rank)."""
         if not self.fsdp:
             checkpoint.load_module(key, module)
@@ -166,13 +190,12 @@ class DataParallel:
         weights = checkpoint.weights(key)
         set_model_state_dict(module, weights, options=StateDictOptions(full_state_dict=True, strict=True))
 
-    def load_optimizer(
-        self, optimizer: torch.optim.Optimizer, state: dict, agent_container: torch.nn.Module | None
-    ) -> None:
-        """Restore the optimizer state a checkpoint holds (under FSDP2 the whole state, sharded again)."""
+    def load_optimizer(self, optimizer: torch.optim.Optimizer, state: dict, container: torch.nn.Module) -> None:
+        """Restore the optimizer state a checkpoint holds (under FSDP2 the whole state, sharded again over the
+        parameters of ``container``)."""
         if not self.fsdp:
             optimizer.load_state_dict(state)
             return
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-        set_optimizer_state_dict(agent_container, optimizer, state, options=StateDictOptions(full_state_dict=True))
+        set_optimizer_state_dict(container, optimizer, state, options=StateDictOptions(full_state_dict=True))
