@@ -15,7 +15,8 @@ class Agent(ABC):
     """A learner on one textgym environment.
 
     Subclasses set ``name`` and ``Config`` (a dataclass of hyper-parameters: each field's
-    ``metadata["help"]`` is its one-line help, and each becomes a ``textgym train`` flag).
+    ``metadata["help"]`` is its one-line help, and each is a ``textgym train`` option
+    ``--set name=value``).
     """
 
     name: ClassVar[str]
@@ -46,8 +47,8 @@ class Agent(ABC):
     def load(self, checkpoint: LoadedCheckpoint) -> None:
         """Restore the state written by :meth:`save`."""
 
-    def close(self) -> None:
-        """Release environments and other resources."""
+    def close(self) -> None:  # noqa: B027  (not abstract: an agent that holds nothing to release keeps this)
+        """Release environments and other resources (nothing by default)."""
 
 
 def config_from_dict(config_class: type, values: dict[str, Any], agent: str):

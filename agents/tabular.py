@@ -148,7 +148,8 @@ def state_keys(input_ids: np.ndarray, attention_mask: np.ndarray, state_key: str
 
 
 def estimated_prefix_states(num_prompts: int, vocab_size: int, horizon: int) -> int:
-    """Decision states reachable with prefix keys: every prompt followed by every non-EOS sequence shorter than the horizon."""
+    """Decision states reachable with prefix keys: every prompt followed by every non-EOS sequence shorter than the
+    horizon."""
     continuing = max(1, vocab_size - 1)
     return num_prompts * sum(continuing**t for t in range(horizon))
 
@@ -279,9 +280,9 @@ class TabularAgent(Agent):
             self.vocab_size,
             config.initial_value,
             max_rows,
-            f"agent {self.name!r} on task {self.task_name!r} ({run.env_id}, state_key={config.state_key!r}): "
-            f"the Q-table reached its limit of {max_rows} states ({limit}); raise it with --set, use "
-            f"--set state_key=ngram (a smaller, approximate table), or an agent that generalises ({GENERALISING_AGENTS})",
+            f"agent {self.name!r} on task {self.task_name!r} ({run.env_id}, state_key={config.state_key!r}): the "
+            f"Q-table reached its limit of {max_rows} states ({limit}); raise it with --set, use --set state_key=ngram "
+            f"(a smaller, approximate table), or an agent that generalises ({GENERALISING_AGENTS})",
         )
         self._steps = 0
 
@@ -290,7 +291,8 @@ class TabularAgent(Agent):
         if config.state_key != "prefix":
             return
         where = f"agent {self.name!r} with state_key='prefix' on task {self.task_name!r} ({self.run.env_id})"
-        advice = f"use --set state_key=ngram --set ngram=K (an approximation that aliases states) or an agent that generalises ({GENERALISING_AGENTS})"
+        advice = (f"use --set state_key=ngram --set ngram=K (an approximation that aliases states) or an agent that "
+                  f"generalises ({GENERALISING_AGENTS})")
         if self.vocab_size > config.max_vocab:
             raise StateSpaceTooLargeError(
                 f"{where}: the vocabulary has {self.vocab_size} tokens, more than max_vocab={config.max_vocab}; "

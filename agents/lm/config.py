@@ -65,7 +65,8 @@ class LMConfig:
     gradient_checkpointing: bool = field(
         default=False,
         metadata=help_text(
-            "recompute each layer's activations in the backward pass instead of keeping them (less memory, ~1/3 more compute)"
+            "recompute each layer's activations in the backward pass instead of keeping them (less memory, ~1/3 more "
+            "compute)"
         ),
     )
     lora: bool = field(default=False, metadata=help_text(

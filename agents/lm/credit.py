@@ -90,8 +90,8 @@ def check_credit(credit: str, task, env_id: str = "this env") -> None:
     tokenizer = task.reward_model.tokenizer
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
-            f"credit='attention' maps the reward model's tokens to the policy's by character offsets, which needs a fast "
-            f"tokenizer; reward model {task.reward_model.name!r} has a slow one ({type(tokenizer).__name__})"
+            f"credit='attention' maps the reward model's tokens to the policy's by character offsets, which needs a "
+            f"fast tokenizer; reward model {task.reward_model.name!r} has a slow one ({type(tokenizer).__name__})"
         )
 
 
@@ -166,8 +166,9 @@ def attention_credit(
         text, ends = policy_token_ends(base.tokenizer, ids[row][: lengths[row]])
         if text != continuations[row]:
             raise ValueError(
-                f"attention_credit: row {row}'s tokens decode to {text!r} but the env holds {continuations[row]!r}; call it "
-                f"right after the rollout round, before the env is reset, with that round's response_ids and response_mask"
+                f"attention_credit: row {row}'s tokens decode to {text!r} but the env holds {continuations[row]!r}; "
+                f"call it right after the rollout round, before the env is reset, with that round's response_ids and "
+                f"response_mask"
             )
         token_ends.append(ends)
         if not text:

@@ -60,8 +60,8 @@ class TopKActionsVecEnv(VecEnvWrapper):
 
 
 class TopPMaskVecEnv(VecEnvWrapper):
-    """Adds ``action_masks()``: the top-p nucleus of the frozen reference LM (a reference-nucleus mask; NLPO proper masks with a
-    periodically synced copy of the policy, see ``lm-nlpo``), for ``MaskablePPO``."""
+    """Adds ``action_masks()``: the top-p nucleus of the frozen reference LM (a reference-nucleus mask; NLPO proper
+    masks with a periodically synced copy of the policy, see ``lm-nlpo``), for ``MaskablePPO``."""
 
     def __init__(self, venv: VecEnv, vector_env, top_p: float = 0.9, device="cpu") -> None:
         self.top_p = check_top_p(top_p)

@@ -157,7 +157,8 @@ class SB3Agent(Agent):
             embeddings = weight[: self.vector_env.vocab_size].detach().clone()
             if embeddings.shape[1] != c.embed_dim:
                 raise ValueError(
-                    f"init_embeddings_from_lm: the LM's embeddings are {embeddings.shape[1]} wide; set embed_dim={embeddings.shape[1]}"
+                    f"init_embeddings_from_lm: the LM's embeddings are {embeddings.shape[1]} wide; set "
+                    f"embed_dim={embeddings.shape[1]}"
                 )
         return token_policy_kwargs(c.embed_dim, c.features_dim, c.pooling, embeddings)
 
@@ -254,8 +255,8 @@ class SB3Agent(Agent):
             raise CheckpointError(
                 f"{where}: counters or random-number state are missing or damaged ({error})"
             ) from None
-        model.ep_info_buffer = deque(({"r": np.float32(r), "l": int(l), "t": 0.0} for r, l in state["ep_info"]),
-                                     maxlen=model._stats_window_size)
+        episodes = ({"r": np.float32(r), "l": int(length), "t": 0.0} for r, length in state["ep_info"])
+        model.ep_info_buffer = deque(episodes, maxlen=model._stats_window_size)
         model.ep_success_buffer = deque(maxlen=model._stats_window_size)
         if state["started"]:
             saved = checkpoint.weights("env")
@@ -299,7 +300,8 @@ class SB3A2CAgent(SB3Agent):
 
 
 class SB3MaskablePPOAgent(SB3Agent):
-    """sb3-contrib MaskablePPO: full vocabulary, masked to the frozen reference LM's top-p nucleus (a reference-nucleus mask)."""
+    """sb3-contrib MaskablePPO: full vocabulary, masked to the frozen reference LM's top-p nucleus (a reference-nucleus
+    mask)."""
 
     name = "sb3-maskable-ppo"
     masked = True

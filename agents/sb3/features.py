@@ -49,7 +49,8 @@ class TokenFeaturesExtractor(BaseFeaturesExtractor):
         if initial_embeddings is not None:
             if tuple(initial_embeddings.shape) != (self.vocab_size, embed_dim):
                 raise ValueError(
-                    f"initial_embeddings has shape {tuple(initial_embeddings.shape)}, expected ({self.vocab_size}, {embed_dim})"
+                    f"initial_embeddings has shape {tuple(initial_embeddings.shape)}, expected ({self.vocab_size}, "
+                    f"{embed_dim})"
                 )
             self.token_embedding.weight.data.copy_(initial_embeddings)
         self.position_embedding = nn.Embedding(self.length, embed_dim)

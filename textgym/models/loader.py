@@ -80,7 +80,8 @@ def _source(name: str) -> tuple[str, bool]:
         path = BUNDLED_MODELS[name]
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(
-                f"bundled model {name!r} is missing its files in {path}; rebuild it with: python -m {_BUILD_SCRIPTS[name]}"
+                f"bundled model {name!r} is missing its files in {path}; rebuild it with: python -m "
+                f"{_BUILD_SCRIPTS[name]}"
             )
         return str(path), True
     path = Path(name).expanduser()
@@ -137,15 +138,17 @@ def _from_pretrained(factory, name: str, **kwargs):
     except (OSError, ValueError) as cached_error:
         if _is_offline():
             raise ModelNotFoundError(
-                f"model {name!r} is not bundled (bundled: {', '.join(BUNDLED_MODELS)}) and not in the local Hugging Face cache, "
-                f"and downloads are off (HF_HUB_OFFLINE); fetch it once with network (`hf download {name}`) or use model='tiny'"
+                f"model {name!r} is not bundled (bundled: {', '.join(BUNDLED_MODELS)}) and not in the local Hugging "
+                f"Face cache, and downloads are off (HF_HUB_OFFLINE); fetch it once with network (`hf download "
+                f"{name}`) or use model='tiny'"
             ) from cached_error
     try:
         return factory.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(
-            f"model {name!r} is not bundled (bundled: {', '.join(BUNDLED_MODELS)}), not a local folder, and could not be "
-            f"downloaded ({type(error).__name__}); fetch it with network (`hf download {name}`), pass a local path, or use model='tiny'"
+            f"model {name!r} is not bundled (bundled: {', '.join(BUNDLED_MODELS)}), not a local folder, and could not "
+            f"be downloaded ({type(error).__name__}); fetch it with network (`hf download {name}`), pass a local path, "
+            f"or use model='tiny'"
         ) from error
 
 

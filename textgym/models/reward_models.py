@@ -35,8 +35,8 @@ def _check_is_classifier(name: str, config) -> None:
     architectures = list(getattr(config, "architectures", None) or [])
     if architectures and not any(arch.endswith("ForSequenceClassification") for arch in architectures):
         raise RewardModelError(
-            f"reward model {name!r} is a {', '.join(architectures)}, not a sequence classifier; a reward model must be an "
-            f"AutoModelForSequenceClassification checkpoint (an architecture ending in 'ForSequenceClassification')"
+            f"reward model {name!r} is a {', '.join(architectures)}, not a sequence classifier; a reward model must be "
+            f"an AutoModelForSequenceClassification checkpoint (an architecture ending in 'ForSequenceClassification')"
         )
 
 
@@ -57,8 +57,9 @@ def _load(name: str, device: torch.device, trust_remote_code: bool):
     missing = list(loading.get("missing_keys", []))
     if missing:
         raise RewardModelError(
-            f"reward model {name!r} has no trained classification head (missing weights: {', '.join(sorted(missing)[:4])}); "
-            f"a reward model must be a sequence classifier checkpoint, not a base or causal LM"
+            f"reward model {name!r} has no trained classification head (missing weights: "
+            f"{', '.join(sorted(missing)[:4])}); a reward model must be a sequence classifier checkpoint, not a base "
+            f"or causal LM"
         )
     tokenizer = _from_pretrained(AutoTokenizer, name, trust_remote_code=trust_remote_code)
     if getattr(tokenizer, "pad_token_id", None) is None:  # e.g. GPT-2's tokenizer: pad with EOS, as TRL does
@@ -143,9 +144,9 @@ class RewardModel:
         """The error for a text of ``length`` reward-model tokens, more than :attr:`max_length`."""
         shown = text if len(text) <= 80 else text[:40] + " ... " + text[-35:]
         raise RewardModelError(
-            f"reward model {self.name!r} reads at most {self.max_length} tokens, but the text {shown!r} takes {length} of its "
-            f"tokens; textgym never scores a truncated text: lower max_new_tokens, shorten the prompts, or use a reward model "
-            f"with a longer context"
+            f"reward model {self.name!r} reads at most {self.max_length} tokens, but the text {shown!r} takes {length} "
+            f"of its tokens; textgym never scores a truncated text: lower max_new_tokens, shorten the prompts, or use "
+            f"a reward model with a longer context"
         )
 
     def check_finite(self, scores: np.ndarray, texts: Sequence[str]) -> None:
