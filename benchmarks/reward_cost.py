@@ -284,7 +284,7 @@ def all_env_ids() -> list[str]:
 
 def cached_forward_seconds(lm, n: int, length: int, device, repeats: int, clock=time.perf_counter) -> float:
     """Seconds of one KV-cached forward of the tiny LM: one new token for ``n`` rows after ``length`` cached ones."""
-    from textgym_agents.lm.models import cache_keyword, output_cache
+    from textgym.models.kv_cache import cache_keyword, output_cache
 
     ids = torch.randint(
         0, lm.tokenizer.vocab_size, (n, length + 1), device=device, generator=torch.Generator(device).manual_seed(0)

@@ -39,7 +39,7 @@ from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own fol
 import textgym  # noqa: F401
 from textgym.devices import resolve_device
 from textgym.models import load_frozen
-from textgym_agents.lm.models import cache_keyword, output_cache
+from textgym.models.kv_cache import cache_keyword, output_cache
 
 TASKS = {"copy": "textgym/Copy-v0", "sentiment": "textgym/Sentiment-v0"}
 

@@ -1,7 +1,6 @@
 """The LM agents' models: the policy for symbol-vocabulary tasks, padding, precision, LoRA, export tokenizers.
 
-The KV-cache keyword of a model's forward is :mod:`textgym.models.kv_cache`'s (``cache_keyword`` and
-``output_cache`` are imported here too, for the benchmarks that import them from this module).
+The KV-cache keyword of a model's forward is :mod:`textgym.models.kv_cache`'s.
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import torch
-
-from textgym.models.kv_cache import cache_keyword as cache_keyword
-from textgym.models.kv_cache import output_cache as output_cache
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
