@@ -45,7 +45,7 @@ import torch
 
 from textgym_agents.base import config_from_dict
 from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from textgym_agents.evaluation import evaluate_episodes
+from textgym.evaluation import evaluate_episodes
 from textgym_agents.registry import AGENTS, agent_class
 from textgym_agents.run import RunConfig, RunConfigError, RunDirectory
 
@@ -191,7 +191,9 @@ class Training:
             directory.append_metrics(row)
             self.rows.append(row)
 
-        restore_sigterm = _catch_sigterm()
+        # the writing process only: a rank blocked in a collective could not run a Python handler, and torchrun
+        # stops the other ranks with SIGTERM when one fails
+        restore_sigterm = _catch_sigterm() if self.writes else lambda: None
         bar = _progress_bar(progress and self.writes, run.steps, agent.env_steps, run.agent, run.env_id)
         try:
             if directory is not None and not self.rows:
