@@ -76,7 +76,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 import textgym  # noqa: E402,F401
-from textgym_agents.evaluation import evaluate  # noqa: E402
+from textgym.evaluation import evaluate  # noqa: E402
 from textgym_agents.lm.rollout import greedy_tokens  # noqa: E402
 from textgym_agents.lm_ppo import LMPPOAgent, LMPPOConfig  # noqa: E402
 from textgym_agents.run import RunConfig  # noqa: E402

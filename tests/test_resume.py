@@ -27,8 +27,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import textgym.evaluation
 import textgym_agents.checkpoint
-import textgym_agents.evaluation
 import textgym_agents.run
 import textgym_agents.train
 from textgym.envs.vector import TextGenVectorEnv
@@ -168,13 +168,13 @@ def interrupt_at(m: pytest.MonkeyPatch, moment: str, agent: str) -> Trigger:
         # the 3rd (1st) evaluation, once every episode has been played (the policy has drawn its random numbers)
         # and its naturalness is being measured
         trigger = Trigger(3 if moment == "evaluation" else 1)
-        original_measure = textgym_agents.evaluation.measure_naturalness
+        original_measure = textgym.evaluation.measure_naturalness
 
         def measure_naturalness(*args, **kwargs):
             trigger()
             return original_measure(*args, **kwargs)
 
-        m.setattr(textgym_agents.evaluation, "measure_naturalness", measure_naturalness)
+        m.setattr(textgym.evaluation, "measure_naturalness", measure_naturalness)
     elif moment == "save-files":  # the 3rd checkpoint's files written, the folder not yet renamed into place
         trigger = Trigger(3)
         original_write_text = Path.write_text

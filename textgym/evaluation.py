@@ -1,5 +1,8 @@
 """Evaluation: every eval prompt once, the mean final score (= the sparse return, in both reward modes),
-and the naturalness of the generated text (see :mod:`textgym.naturalness`)."""
+and the naturalness of the generated text (see :mod:`textgym.naturalness`).
+
+Used by the agents' training driver and by the tasks' calibration (:mod:`textgym.calibration`).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ class Evaluation:
     mean: float
     std: float
     naturalness: Naturalness | None
+    #: each eval prompt's final score, in the split's order
+    scores: tuple[float, ...] = ()
 
 
 def evaluate(
@@ -89,7 +94,7 @@ def evaluate_episodes(
         setup = env.setup
         measured = measure_naturalness(setup.model, setup.prompt_ids, generated, env.tokenizer.eos_token_id,
                                        env.tokenizer.pad_token_id, device)
-    return Evaluation(float(scores.mean()), float(scores.std()), measured)
+    return Evaluation(float(scores.mean()), float(scores.std()), measured, tuple(scores.tolist()))
 
 
 def make_env(env_id: str, num_envs: int, device, output: str, kwargs: dict) -> TextGenVectorEnv:
