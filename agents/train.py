@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from textgym.evaluation import evaluate_episodes
 from textgym_agents.base import config_from_dict
 from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
-from textgym.evaluation import evaluate_episodes
 from textgym_agents.registry import AGENTS, agent_class
 from textgym_agents.run import RunConfig, RunConfigError, RunDirectory
 
