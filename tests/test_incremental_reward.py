@@ -43,7 +43,8 @@ SPECIALS = ["<|endoftext|>", "<pad>", "<unk>"]
 
 
 def save_gpt2_classifier(folder, byte_level: bool = True, n_positions: int = 512, seed: int = 0) -> str:
-    """A 2-layer GPT-2 sequence classifier (random weights, seeded) with a BPE tokenizer trained here, unlike the policy's.
+    """A 2-layer GPT-2 sequence classifier (random weights, seeded) with a BPE tokenizer trained here, unlike the
+    policy's.
 
     ``byte_level``: a byte-level BPE with 300 merges of its own (its ids are read by :class:`TailTokenizer`); else a
     lowercasing, whitespace-and-punctuation-splitting BPE with an unknown token (read whole: :class:`RowTokenizer`).
@@ -129,8 +130,8 @@ def policy_actions(policy, max_size: int):
 
 @pytest.mark.parametrize("which", ["tiny-sentiment", "byte-bpe", "word-bpe"])
 def test_incremental_score_is_the_full_rescore_at_every_prefix(which, sentiment, byte_bpe, word_bpe, policy):
-    """Rows grow by decoded policy tokens and start again at random; at every update each row's score is ``RewardModel.score``
-    of its text, whatever the classifier's tokenizer does to the appended text."""
+    """Rows grow by decoded policy tokens and start again at random; at every update each row's score is
+    ``RewardModel.score`` of its text, whatever the classifier's tokenizer does to the appended text."""
     rm = (
         sentiment
         if which == "tiny-sentiment"
@@ -181,9 +182,10 @@ def test_incremental_score_is_the_full_rescore_at_every_prefix(which, sentiment,
 
 
 def test_rows_hold_what_the_models_own_forward_reads(sentiment):
-    """The cache bookkeeping alone, on token ids: 12 rows grow by one token mostly, by several now and then (a forward of
-    their own rows, gathered and written back), are cut back or emptied (a forward without past); every row's output is
-    the model's own logits of its ids, read whole."""
+    """The cache bookkeeping alone, on token ids: 12 rows grow by one token mostly, by several now and then, are cut
+    back, or start again from nothing; every row's output is the model's own logits of its ids, read whole, whichever
+    forward fed it: one over all rows, one of a few rows' own (their caches gathered and written back), or one of rows
+    that hold nothing (no past). Each example opens with a step that needs all three, then takes random steps."""
     from textgym.models.incremental_reward import IncrementalClassifier
 
     num_rows = 12
@@ -196,28 +198,59 @@ def test_rows_hold_what_the_models_own_forward_reads(sentiment):
     def check(seed):
         rng = np.random.default_rng(seed)
         rows = IncrementalClassifier(model, num_rows, model.config.pad_token_id, 512)
-        ids = [[0] for _ in range(num_rows)]
-        for _ in range(10):
-            chosen = sorted(rng.choice(num_rows, size=rng.integers(1, num_rows + 1), replace=False).tolist())
-            for row in chosen:
-                kind = rng.random()
-                if kind < 0.1:
-                    ids[row] = [0] + rng.integers(2, 4000, size=rng.integers(0, 6)).tolist()  # start again
-                elif kind < 0.25:
-                    ids[row] = (
-                        ids[row][: max(1, len(ids[row]) - rng.integers(0, 4))]
-                        + rng.integers(1, 4000, size=rng.integers(2, 9)).tolist()
-                    )
-                else:
-                    ids[row] = ids[row] + [
-                        int(rng.integers(1, 4000))
-                    ]  # id 1 is the pad id: the head skips it, as the model does
+        forwards = []  # per forward: "all rows", "gathered" (a few rows' own, with their past) or "fresh" (no past)
+        forward, gather = rows._forward, rows.store.gather
+
+        def spy_forward(store, feeds):
+            if store is rows.store:
+                forwards.append("all rows")
+            elif forwards and forwards[-1] == "gathering":
+                forwards[-1] = "gathered"
+            else:
+                forwards.append("fresh")
+            forward(store, feeds)
+
+        def spy_gather(*args, **kwargs):
+            forwards.append("gathering")
+            return gather(*args, **kwargs)
+
+        rows._forward, rows.store.gather = spy_forward, spy_gather
+
+        def new_ids(size) -> list[int]:
+            return rng.integers(2, 4000, size=size).tolist()  # id 1 is the pad id: see the appended ids below
+
+        def check_rows(chosen: list[int], ids: list[list[int]]) -> None:
             got = rows.set_ids(chosen, [ids[row] for row in chosen])
             with torch.no_grad():
                 for i, row in enumerate(chosen):
                     theirs = model(input_ids=torch.tensor([ids[row]])).logits[0]
                     torch.testing.assert_close(got[i], theirs, atol=1e-5, rtol=0)
-        assert rows.forwards > 10  # the gathered and fresh forwards ran
+
+        # the opening: half the rows start; then those grow by one token, but one by eight (fed apart from the others,
+        # gathered), while the other half start (fed without past)
+        ids: list[list[int]] = [[] for _ in range(num_rows)]
+        half = num_rows // 2
+        for row in range(half):
+            ids[row] = [0] + new_ids(rng.integers(0, 6))
+        check_rows(list(range(half)), ids)
+        assert forwards == ["fresh"]
+        for row in range(num_rows):
+            ids[row] = ids[row] + new_ids(8 if row == 0 else 1) if row < half else [0] + new_ids(rng.integers(0, 6))
+        check_rows(list(range(num_rows)), ids)
+        assert sorted(forwards[1:]) == ["all rows", "fresh", "gathered"], forwards
+        for _ in range(10):
+            chosen = sorted(rng.choice(num_rows, size=rng.integers(1, num_rows + 1), replace=False).tolist())
+            for row in chosen:
+                kind = rng.random()
+                if kind < 0.1:  # start again from nothing, as a new episode in the row does
+                    rows.reset_rows([row])
+                    ids[row] = [0] + new_ids(rng.integers(0, 6))
+                elif kind < 0.25:  # cut back (down to the first id at most) and grow by several
+                    ids[row] = ids[row][: max(1, len(ids[row]) - rng.integers(0, 4))] + new_ids(rng.integers(2, 9))
+                else:  # grow by one, now and then the pad id: the head skips it, as the model does
+                    ids[row] = ids[row] + [int(rng.integers(1, 4000))]
+            check_rows(chosen, ids)
+        assert rows.forwards == len(forwards)
 
     check()
 
@@ -258,7 +291,8 @@ def test_rows_hold_what_the_models_own_forward_reads(sentiment):
     )
 )
 def test_tail_tokenizer_gives_the_tokenizers_own_ids(pieces):
-    """Tokenising each text only after its last safe point (a space between two non-spaces) gives the ids of the whole text."""
+    """Tokenising each text only after its last safe point (a space between two non-spaces) gives the ids of the whole
+    text."""
     rm = load_reward_model("tiny-sentiment", label="positive", device="cpu")
     tail, full = TailTokenizer(rm.tokenizer, 1), RowTokenizer(rm.tokenizer, 1)
     text = ""
@@ -280,8 +314,8 @@ def test_tail_tokenizer_applies_to_byte_level_bpe_only(sentiment, byte_bpe, word
 
 @pytest.mark.parametrize("which", ["tiny-sentiment", "word-bpe"])
 def test_a_dense_episode_feeds_each_token_about_once(which, word_bpe, policy):
-    """Reward-model tokens fed over dense episodes: at most 1.3x their final reward-model token counts (BPE merges across
-    the old end of the text re-feed a token or two, and the episode's start reads the prompt once)."""
+    """Reward-model tokens fed over dense episodes: at most 1.3x their final reward-model token counts (BPE merges
+    across the old end of the text re-feed a token or two, and the episode's start reads the prompt once)."""
     num_envs, horizon = 8, 24
     kwargs = {} if which == "tiny-sentiment" else rm_kwargs(word_bpe)
     env_id = "textgym/SentimentRM-v0" if which == "tiny-sentiment" else "textgym/TextGenEnv-v0"
@@ -307,7 +341,8 @@ def test_a_dense_episode_feeds_each_token_about_once(which, word_bpe, policy):
         - fed_before
         + sum(task.reward_model.token_counts([task.classifier_input(p, "") for p in prompts]))
     )
-    # the last step's autoreset already fed the next episodes' prompts: counted out, as the first prompts were counted in
+    # the last step's autoreset already fed the next episodes' prompts: counted out, as the first prompts were
+    # counted in
     fed -= sum(task.reward_model.token_counts([task.classifier_input(task.prompts("train")[i], "")
                                                for i in env.unwrapped.prompt_indices.tolist()]))
     assert final_tokens <= fed <= 1.3 * final_tokens, (fed, final_tokens)
@@ -422,7 +457,8 @@ def test_incremental_on_an_encoder_classifier_is_a_clear_error(tmp_path):
 
 
 def test_a_bidirectional_model_fails_the_probe(tmp_path, byte_bpe):
-    """A model laid out as a decoder classifier whose attention sees the future is caught by the token-by-token probe."""
+    """A model laid out as a decoder classifier whose attention sees the future is caught by the token-by-token
+    probe."""
     from textgym.models.incremental_reward import decoder_classifier_problem
 
     rm = load_reward_model(byte_bpe, label=1, device="cpu")
@@ -465,7 +501,8 @@ def test_horizon_past_the_context_is_refused_at_construction(tmp_path, policy):
     rows = IncrementalScores(env.unwrapped.task.reward_model, 1)
     with pytest.raises(
         RewardModelError,
-        match=r"reads at most 40 tokens, but the text .* takes \d+ of its tokens; textgym never scores a truncated text",
+        match=r"reads at most 40 tokens, but the text .* takes \d+ of its tokens; "
+        r"textgym never scores a truncated text",
     ):
         rows.scores([0], ["word " * 40])
     with pytest.raises(RewardModelError, match=r"reads at most 40 tokens"):
