@@ -38,13 +38,14 @@ class Calibration:
     random: float
     greedy: float | None
     sampled: float | None
-    reference: float
+    #: the top of the score range; ``None`` for a score without one (a reward model's logit)
+    reference: float | None
     eval_prompts: int
     seed: int
 
-    def normalised(self, score: float) -> float:
-        """``(score - random) / (reference - random)``: random = 0, reference = 1."""
-        return (score - self.random) / (self.reference - self.random)
+    def normalised(self, score: float) -> float | None:
+        """``(score - random) / (reference - random)``: random = 0, reference = 1 (``None`` without a reference)."""
+        return None if self.reference is None else (score - self.random) / (self.reference - self.random)
 
     @property
     def greedy_normalised(self) -> float | None:
@@ -56,10 +57,15 @@ class Calibration:
                  "normalised = (score - random) / (reference - random)):",
                  f"  random policy:   {self.random:.3f}"]
         if self.greedy is not None:
-            lines.append(f"  {self.model} greedy:  {self.greedy:.3f} (normalised {self.greedy_normalised:.2f})")
-            lines.append(f"  {self.model} sampled: {self.sampled:.3f} (normalised {self.normalised(self.sampled):.2f})")
-        lines.append(f"  reference:       {self.reference:.3f}")
+            lines.append(f"  {self.model} greedy:  {self.greedy:.3f}{self._normalised_text(self.greedy)}")
+            lines.append(f"  {self.model} sampled: {self.sampled:.3f}{self._normalised_text(self.sampled)}")
+        reference = "none (the score has no top)" if self.reference is None else f"{self.reference:.3f}"
+        lines.append(f"  reference:       {reference}")
         return "\n".join(lines)
+
+    def _normalised_text(self, score: float) -> str:
+        normalised = self.normalised(score)
+        return "" if normalised is None else f" (normalised {normalised:.2f})"
 
 
 def load_calibrations(path: Path = CALIBRATION_FILE) -> dict[str, Calibration]:
@@ -92,11 +98,16 @@ def _lm_policy(model_name: str, device: str, greedy: bool, seed: int):
 
     lm = load_frozen(model_name, device)
     generator = torch.Generator(device=lm.device).manual_seed(seed)
+    # a BOS before the prompt, as the LM agents feed it (prepend_bos): the model's own, else its EOS
+    bos = getattr(lm.model.config, "bos_token_id", None)
+    bos = bos if isinstance(bos, int) else lm.tokenizer.eos_token_id
 
     @torch.no_grad()
     def act(observation, env) -> np.ndarray:
         ids = torch.as_tensor(np.asarray(observation["input_ids"]), device=lm.device)
         mask = torch.as_tensor(np.asarray(observation["attention_mask"]), device=lm.device)
+        ids = torch.cat([torch.full_like(ids[:, :1], bos), ids], dim=1)
+        mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         logits = lm.model(input_ids=ids, attention_mask=mask).logits.float()
         last = logits[torch.arange(len(ids), device=lm.device), mask.sum(-1) - 1]
         if greedy:
@@ -130,8 +141,9 @@ def calibrate(env_id: str, seed: int = 0, passes: int = 4, device: str = "cpu") 
     if model is not None:
         greedy = mean_score(_lm_policy(model, device, greedy=True, seed=seed))
         sampled = mean_score(_lm_policy(model, device, greedy=False, seed=seed))
+    top = float(task.score_range[1])
     return Calibration(env_id=env_id, model=model, random=random_score, greedy=greedy, sampled=sampled,
-                       reference=float(task.score_range[1]), eval_prompts=count, seed=seed)
+                       reference=top if np.isfinite(top) else None, eval_prompts=count, seed=seed)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -149,9 +161,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for env_id in ids:
         calibrations[env_id] = calibrate(env_id, seed=args.seed, passes=args.passes)
         c = calibrations[env_id]
-        greedy = "-" if c.greedy is None else f"{c.greedy:.3f} ({c.greedy_normalised:.2f})"
-        print(f"{env_id}: random {c.random:.3f}, greedy {greedy}, "
-              f"sampled {'-' if c.sampled is None else f'{c.sampled:.3f}'}, reference {c.reference:.3f}", flush=True)
+        print(f"{env_id}:", c.describe().split(":", 1)[1].replace("\n", ";"), flush=True)
     ordered = {env_id: asdict(calibrations[env_id]) for env_id in sorted(calibrations)}
     args.out.write_text(json.dumps(ordered, indent=1) + "\n")
 
