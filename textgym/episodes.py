@@ -13,7 +13,12 @@ from textgym.models.loader import load_frozen
 
 @dataclass
 class EpisodeRecord:
-    """One episode: the prompt, each step's token text and instant reward, and the outcome."""
+    """One episode: the prompt, each step's token text and instant reward, and the outcome.
+
+    ``end_reason``: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` when the env ended the
+    episode (``terminated``); ``None`` when an outer time limit truncated it, or when the env's
+    infos hold no strings (``info_text=False``).
+    """
 
     prompt: str
     tokens: list[str] = field(default_factory=list)
@@ -82,6 +87,6 @@ def run_episode(env: gym.Env, policy=None, seed: int | None = None, options: dic
         record.rewards.append(float(reward))
         done = terminated or truncated
         record.terminated = terminated
-        record.end_reason = info.get("end_reason")
+        record.end_reason = info.get("end_reason") or None  # "" while the episode runs (and when truncated)
     record.text, record.score = info["text"], info["score"]
     return record

@@ -30,7 +30,8 @@ def check_action(action: object, vocab_size: int) -> int:
         action = action.reshape(()).item()
     if isinstance(action, (bool, np.bool_)) or not isinstance(action, numbers.Integral):
         raise ValueError(
-            f"action must be an integer token id, got {action!r} ({type(action).__name__}); allowed: integers in [0, {vocab_size})"
+            f"action must be an integer token id, got {action!r} ({type(action).__name__}); "
+            f"allowed: integers in [0, {vocab_size})"
         )
     if not 0 <= action < vocab_size:
         raise ValueError(f"action {action} is out of range; allowed: integers in [0, {vocab_size})")
@@ -92,16 +93,27 @@ class TextGenEnv(gym.Env):
     the task's stop condition holds, or when ``max_new_tokens`` tokens have been generated.
     The horizon is part of the task: the observation shows how many tokens were generated,
     and the score is taken there, so no agent should bootstrap a value past it.
-    ``info["end_reason"]`` says which: ``"eos"``, ``"stop"`` or ``"max_new_tokens"``.
-    ``truncated`` is left to outer time limits (``gym.make(..., max_episode_steps=k)``).
+    ``info["end_reason"]`` says which: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` (``""``
+    before the last step). ``truncated`` is left to outer time limits
+    (``gym.make(..., max_episode_steps=k)``).
 
     ## Info
-    ``text`` (the generated continuation, decoded), ``score`` (the task's score of it),
-    ``prompt`` (the prompt text), ``prompt_index``, ``num_generated``, ``length`` (the
-    number of real tokens in the observation: prompt plus generated); at the last step
-    also ``end_reason``. With ``info_text=False`` the strings ``text``, ``prompt`` and
-    ``end_reason`` are left out: every info then holds the same numeric keys, as
-    libraries that turn infos into arrays need (torchrl's ``GymEnv(..., num_envs=N)``).
+    One schema for the whole episode: the infos of ``reset()`` and of every step hold the
+    same keys, each with a value of the same type, as libraries that store infos in arrays
+    need (tianshou's replay buffers, torchrl):
+
+    - ``text`` (str): the generated continuation, decoded;
+    - ``score`` (float): the task's score of it;
+    - ``prompt`` (str): the prompt text; ``prompt_index`` (int): its index in the split;
+    - ``num_generated`` (int): the tokens generated; ``length`` (int): the number of real
+      tokens in the observation, prompt plus generated;
+    - ``end_reason`` (str): ``""`` until the episode ends, then ``"eos"``, ``"stop"`` or
+      ``"max_new_tokens"`` at its last step (``""`` still at a step that an outer time
+      limit truncates: the env did not end the episode).
+
+    With ``info_text=False`` the strings ``text``, ``prompt`` and ``end_reason`` are left
+    out of every info: the infos then hold the four numeric keys only, as libraries that
+    turn infos into arrays need (torchrl's ``GymEnv(..., num_envs=N)``).
 
     At the last step ``text`` equals ``tokenizer.decode`` of the
     generated ids (special tokens such as EOS skipped). Before it, a character whose bytes
@@ -138,7 +150,8 @@ class TextGenEnv(gym.Env):
 
     ## Version History
     - v0: initial version. Added since, the MDP unchanged: ``render_mode="rgb_array"``, the
-      ``observation`` and ``info_text`` arguments, ``info["length"]``.
+      ``observation`` and ``info_text`` arguments, ``info["length"]``, ``info["end_reason"]``
+      at every step (``""`` before the last).
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -186,6 +199,8 @@ class TextGenEnv(gym.Env):
         self._position = 0
         self._text = ""
         self._score = 0.0
+        #: ``info["end_reason"]``: ``""`` while the episode runs, then ``"eos"``, ``"stop"`` or ``"max_new_tokens"``
+        self._end_reason = ""
 
     # -- Gymnasium API -------------------------------------------------------------------
 
@@ -202,6 +217,7 @@ class TextGenEnv(gym.Env):
         self._position = self._prompt_length = len(ids)
         self._num_generated = 0
         self._text = ""
+        self._end_reason = ""
         self._decoder = self.tokenizer.incremental_decoder()
         self._scorer = self.task.scorer(prompt)
         # the score of the empty text (any value: a reward model's score of the prompt alone, say);
@@ -226,7 +242,7 @@ class TextGenEnv(gym.Env):
 
         previous = self._score if self._num_generated > 1 else 0.0  # potential 0 before the first token
         lazy = self._lazy
-        end_reason = None
+        end_reason = ""
         if token == self.tokenizer.eos_token_id:
             end_reason = "eos"
         else:
@@ -237,9 +253,10 @@ class TextGenEnv(gym.Env):
                     self._score = self.task.checked_score(self._scorer.update(self._text, appended))
             if self.task.is_finished(self._prompt, self._text):
                 end_reason = "stop"
-        if end_reason is None and self._num_generated >= self.max_new_tokens:
+        if not end_reason and self._num_generated >= self.max_new_tokens:
             end_reason = "max_new_tokens"
-        self._done = end_reason is not None
+        self._end_reason = end_reason
+        self._done = bool(end_reason)
         if self._done:
             # the last tokens may end inside a character that no further token completes: the
             # final text is the full decode (U+FFFD for the half character), and is what is scored
@@ -257,10 +274,7 @@ class TextGenEnv(gym.Env):
         self._rewards[self._num_generated - 1] = reward
         if self.render_mode == "human":
             self.render()
-        info = self._info()
-        if end_reason is not None and self.setup.info_text:
-            info["end_reason"] = end_reason
-        return self._observation(), float(reward), self._done, False, info
+        return self._observation(), float(reward), self._done, False, self._info()
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
@@ -317,5 +331,5 @@ class TextGenEnv(gym.Env):
             "length": self._position,
         }
         if self.setup.info_text:
-            info["text"], info["prompt"] = self._text, self._prompt.text
+            info["text"], info["prompt"], info["end_reason"] = self._text, self._prompt.text, self._end_reason
         return info

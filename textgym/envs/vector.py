@@ -25,8 +25,11 @@ _MASK_KEYS = {
     key: f"_{key}" for key in ("text", "score", "prompt", "prompt_index", "num_generated", "length", "end_reason")
 }
 _MAXIMUM = np.maximum.reduce  # ``array.max()`` without the method's Python wrapper
-#: ``info["end_reason"]`` by code: not ended, horizon, stop condition, EOS
+#: ``final_info["end_reason"]`` by code: not ended (``None``, as ``SyncVectorEnv`` fills the rows without a value),
+#: horizon, stop condition, EOS
 _END_REASONS = np.array([None, "max_new_tokens", "stop", "eos"], dtype=object)
+#: a step's ``info["end_reason"]`` by the same code: ``""`` while a row's episode runs, as ``TextGenEnv`` gives it
+_STEP_END_REASONS = np.array(["", "max_new_tokens", "stop", "eos"], dtype=object)
 
 
 def _autoreset_mode(mode) -> AutoresetMode:
@@ -58,8 +61,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     A row's episode ends with ``terminated=True`` (EOS, the task's stop condition, or the
     ``max_new_tokens`` horizon, which is part of the task); ``truncated`` is always False
     here and left to outer time limits. ``end_reason`` (in ``final_info``, or in the info
-    of the ending step with NEXT_STEP or DISABLED autoreset) says which: ``"eos"``, ``"stop"`` or
-    ``"max_new_tokens"``.
+    of the ending step with NEXT_STEP or DISABLED autoreset) says which: ``"eos"``, ``"stop"``
+    or ``"max_new_tokens"`` (``""`` in the rows that did not end at that step).
 
     Autoreset (default: ``metadata["autoreset_mode"] = AutoresetMode.SAME_STEP``): when a row ends,
     the observation returned for it is already the first observation of its next episode;
@@ -69,8 +72,9 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     ``(L,)`` ids with ``observation="input_ids"``, as ``TextGenEnv`` returns) where
     ``info["_final_obs"][i]``, else ``None``; ``info["final_info"]`` holds the ending step's
     info of ``TextGenEnv`` batched key by key (``text``, ``score``, ``prompt``,
-    ``prompt_index``, ``num_generated``, ``length``, ``end_reason``, each with its ``_key`` mask), valid where ``info["_final_info"]``. Both
-    are absent at a step where no row ends.
+    ``prompt_index``, ``num_generated``, ``length``, ``end_reason``, each with its ``_key``
+    mask), valid where ``info["_final_info"]``. Both are absent at a step where no row ends,
+    as ``SyncVectorEnv`` leaves them out.
 
     At the end of an episode ``text`` is the full decode of the row's generated ids and
     ``score`` its score (see ``TextGenEnv``'s *Info*: a character split over byte-level BPE
@@ -100,12 +104,25 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     wait, and the step that ends a row gives its ``text`` and ``end_reason`` in the info, as
     in NEXT_STEP. Agents that decode in lock step with a KV cache (LM-PPO) use this mode.
 
-    Info at every step: ``score`` (the running score of every row), ``num_generated``,
-    ``prompt_index``, ``length`` (the real tokens in each row's observation: prompt plus
-    generated). The current continuations are decoded only on demand by :meth:`texts`, so
-    no step pays for decoding that no score needs. With ``info_text=False`` no info holds a
-    string: ``text``, ``prompt`` and ``end_reason`` are left out of ``final_info`` and of the
-    ending steps' infos.
+    Info: one schema from ``reset()`` on. The infos of ``reset()`` and of every step hold the
+    same keys, each an array of ``num_envs`` entries of the same dtype at every step (beside
+    them, in same-step autoreset, ``final_obs`` and ``final_info`` at the steps where a row
+    ends, as above):
+
+    - ``score`` (float64: the running score of every row), ``num_generated``,
+      ``prompt_index``, ``length`` (int64: the real tokens in each row's observation, prompt
+      plus generated);
+    - ``end_reason`` (object: ``""`` while a row's episode runs; with NEXT_STEP or DISABLED
+      autoreset the ending rows' ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` at the step
+      that ends them, as ``TextGenEnv``'s info gives it) and its mask ``_end_reason`` (all
+      True: every row holds a value, as ``SyncVectorEnv`` of ``TextGenEnv`` gives it);
+    - with NEXT_STEP or DISABLED autoreset, ``text`` (object: the ending rows' final text at
+      the step that ends them, ``None`` in the other rows) and its mask ``_text`` (the ending
+      rows). The current continuations are decoded only on demand by :meth:`texts`, so no
+      step pays for decoding that no score needs.
+
+    With ``info_text=False`` no info holds a string: ``text``, ``prompt`` and ``end_reason``
+    (and their masks) are left out of every info and of ``final_info``.
 
     Observation: with ``observation="dict"`` (default) a dict of ``[num_envs, L]`` arrays
     ``input_ids`` and ``attention_mask``; with ``observation="input_ids"`` the ``[num_envs,
@@ -191,7 +208,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_table = backend.from_host(table)
         self._prompt_mask_table = backend.from_host(mask_table)
         self._prompt_lengths = backend.from_host(lengths)
-        # what a row starts from, one gather each: ids and mask ``[P, 2, L]``; prompt index, 0 tokens, position ``[3, P]``
+        # what a row starts from, one gather each: ids and mask ``[P, 2, L]``; prompt index, 0 tokens, position
+        # ``[3, P]``
         self._prompt_start_tokens = backend.from_host(np.stack([table, mask_table], axis=1))
         self._prompt_start_meta = backend.from_host(
             np.stack([np.arange(prompt_count), np.zeros(prompt_count, dtype=np.int64), lengths])
@@ -200,7 +218,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._row_starts = self._rows * (2 * length)  # where each row's ids begin in the flat ``_tokens``
         self._length = length
         self._eos = self.tokenizer.eos_token_id
-        #: ``[num_envs, 2, L]``: the ids and the attention mask of every row (``_input_ids``, ``_attention_mask`` are views)
+        #: ``[num_envs, 2, L]``: the ids and the attention mask of every row (``_input_ids``, ``_attention_mask`` are
+        #: views)
         self._tokens = backend.zeros((n, 2, length))
         self._tokens[:, 0] = pad
         #: ``[3, num_envs]``: prompt index, tokens generated, position of every row (views below); a row (re)starts
@@ -213,7 +232,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             self.reward_mode
         )  # sparse mode: an expensive score only at episode ends
         self._prompt_texts = [prompt.text for prompt in self.setup.prompts]
-        #: the prompt texts as an object array, then ``None``: ``final_info["prompt"]`` is one lookup (index ``prompt_count`` where no row ended)
+        #: the prompt texts as an object array, then ``None``: ``final_info["prompt"]`` is one lookup (index
+        #: ``prompt_count`` where no row ended)
         self._prompt_text_table = np.array([*self._prompt_texts, None], dtype=object)
         self._prompt_count = prompt_count
         self._action_shape = (n,)
@@ -224,6 +244,13 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._prompt_draws = PrefetchedIntegers()
         #: ``rgb_array`` mode: the instant reward of each generated token of every row's episode, on the host
         self._episode_rewards = np.zeros((n, self.max_new_tokens)) if render_mode == "rgb_array" else None
+        #: the string keys of an info where no row ends, and their masks (each info takes copies; see :meth:`_info`)
+        self._info_strings = {
+            "end_reason": np.full(n, "", dtype=object),
+            "_end_reason": np.ones(n, dtype=bool),
+            "text": np.full(n, None, dtype=object),
+            "_text": np.zeros(n, dtype=bool),
+        }
 
     def _bind_views(self) -> None:
         """The named state arrays as views of ``_tokens`` and ``_meta``."""
@@ -297,7 +324,10 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
 
     @property
     def ended(self) -> torch.Tensor:
-        """Rows whose episode has ended: they wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode) or the next step (NEXT_STEP)."""
+        """Rows whose episode has ended.
+
+        They wait for ``reset(options={"reset_mask": ...})`` (DISABLED mode) or the next step (NEXT_STEP).
+        """
         return self.arrays.to_tensor(self._ended)
 
     @property
@@ -410,21 +440,25 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if self._episode_rewards is not None:
             self._record_rewards(rewards, live)
 
-        infos: dict[str, Any] = {}
+        final: dict[str, Any] | None = None
+        ending = None
         if any_done:
             if not same_step:  # the ending step's info: the rows' end, as TextGenEnv's last info gives it
                 self._ended |= done
                 if self.setup.info_text:
-                    reasons = self._end_reasons(done, eos, stopped)
-                    texts = np.full(self.num_envs, None, dtype=object)
-                    texts[done_rows.tolist()] = self._texts(done_rows)
-                    mask = self.arrays.to_host(done)
-                    infos = {"text": texts, "_text": mask, "end_reason": reasons, "_end_reason": mask.copy()}
+                    ending = (self._end_reasons(done, eos, stopped, table=_STEP_END_REASONS), self._texts(done_rows))
             else:
                 reasons = self._end_reasons(done, eos, stopped, nested=True) if self.setup.info_text else None
-                infos = self._final_infos(done, done_rows, scores, reasons)
+                final = self._final_infos(done, done_rows, scores, reasons)
                 self._start_rows(done_rows, self._draw_prompts(done_rows))
-        infos.update(self._info())
+        infos = self._info()  # the rows as they are now (restarted rows: their new episode's first info)
+        if final is not None:
+            infos.update(final)
+        if ending is not None:
+            infos["end_reason"] = ending[0]
+            mask = self.arrays.to_host(done)
+            infos["text"][mask] = ending[1]
+            infos["_text"] = mask
         if self.output == "numpy" and self.arrays.is_numpy:  # arrays made by this step: returned as they are
             return self._observation(), rewards, terminated, truncated, infos
         fresh = self._convert_fresh
@@ -490,7 +524,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         if isinstance(actions, torch.Tensor):
             if actions.dtype.is_floating_point or actions.dtype == torch.bool or actions.is_complex():
                 raise ValueError(
-                    f"actions must be integer token ids, got dtype {actions.dtype}; allowed: integers in [0, {self.vocab_size})"
+                    f"actions must be integer token ids, got dtype {actions.dtype}; "
+                    f"allowed: integers in [0, {self.vocab_size})"
                 )
             if tuple(actions.shape) != (self.num_envs,):
                 raise ValueError(
@@ -503,7 +538,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         array = np.asarray(actions)
         if array.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
             raise ValueError(
-                f"actions must be integer token ids, got dtype {array.dtype}; allowed: integers in [0, {self.vocab_size})"
+                f"actions must be integer token ids, got dtype {array.dtype}; "
+                f"allowed: integers in [0, {self.vocab_size})"
             )
         if array.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token id per env, got {array.shape}")
@@ -517,7 +553,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         rows = np.flatnonzero((values < 0) | (values >= self.vocab_size))[:5].tolist()
         raise ValueError(
-            f"actions out of range at env(s) {rows}: {values[rows].tolist()}; allowed: integers in [0, {self.vocab_size})"
+            f"actions out of range at env(s) {rows}: {values[rows].tolist()}; "
+            f"allowed: integers in [0, {self.vocab_size})"
         )
 
     def texts(self, rows=None) -> list[str]:
@@ -556,7 +593,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             )
         if len(seed) != self.num_envs:
             raise ValueError(
-                f"seed is a list of {len(seed)} seeds, but num_envs={self.num_envs}: pass {self.num_envs} seeds, one per env"
+                f"seed is a list of {len(seed)} seeds, but num_envs={self.num_envs}: "
+                f"pass {self.num_envs} seeds, one per env"
             )
         for value in seed:
             if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
@@ -589,7 +627,8 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             or (indices >= prompts).any()
         ):
             raise ValueError(
-                f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) for the {self.setup.split!r} split"
+                f"prompt_index={index!r} must be an int or {count} ints (one per reset row) in [0, {prompts}) "
+                f"for the {self.setup.split!r} split"
             )
         return self.arrays.from_host(indices, "int64")
 
@@ -620,10 +659,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         self._meta[:, rows] = take(self._prompt_start_meta, indices, 1)
         self.scorer.reset_rows(rows, indices)
 
-    def _end_reasons(self, done, eos, stopped, nested: bool = False) -> np.ndarray:
-        """``info["end_reason"]`` of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``None``.
+    def _end_reasons(self, done, eos, stopped, nested: bool = False, table: np.ndarray = _END_REASONS) -> np.ndarray:
+        """The end reason of every row: ``"eos"``, ``"stop"`` or ``"max_new_tokens"`` where ``done``, else ``table[0]``.
 
         ``nested``: the caller knows ``eos`` implies ``stopped`` implies ``done`` (every row live).
+        ``table``: the value of each code (:data:`_END_REASONS` for ``final_info``: ``None`` where
+        no row ended; :data:`_STEP_END_REASONS` for a step's info: ``""``).
         """
         # 0: running, 1: horizon, 2: stop condition, 3: EOS (EOS is also a stop: 1 + 1 + 1); one lookup in a table
         if self.arrays.is_numpy:
@@ -633,12 +674,12 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
             else:
                 code = done.view(np.uint8) + (done & stopped).view(np.uint8)
                 code += (done & eos).view(np.uint8)
-            return _END_REASONS.take(code)
+            return table.take(code)
         code = done.long() + (done & stopped).long() + (done & eos).long()
-        return _END_REASONS[self.arrays.to_host(code)]
+        return table[self.arrays.to_host(code)]
 
     def _final_infos(self, done, done_rows, scores, reasons) -> dict[str, Any]:
-        """``final_obs`` and ``final_info`` of the rows that ended, laid out as Gymnasium's ``SyncVectorEnv`` lays them out.
+        """``final_obs`` and ``final_info`` of the rows that ended, as Gymnasium's ``SyncVectorEnv`` lays them out.
 
         ``final_obs``: an object array of ``num_envs`` entries, the row's final observation (a
         dict of ``(L,)`` arrays, or the ``(L,)`` ids with ``observation="input_ids"``, as
@@ -694,20 +735,34 @@ class TextGenVectorEnv(gym.vector.VectorEnv):
         return {"final_obs": final_obs, "_final_obs": mask, "final_info": final_info, "_final_info": mask.copy()}
 
     def _info(self) -> dict[str, Any]:
+        """The info of :meth:`reset` and of every step, before the ending rows' values are filled in.
+
+        Numbers of every row: ``score``, ``num_generated``, ``prompt_index``, ``length``. With
+        ``info_text``, also ``end_reason`` (``""`` in every row, valid in every row: ``_end_reason``
+        all True) and, in NEXT_STEP and DISABLED autoreset, ``text`` (``None`` in every row,
+        ``_text`` all False): the ending step fills the ending rows' values.
+        """
         if self.output == "numpy" and self.arrays.is_numpy:  # copies of the state (the common case, spelled out)
             meta = self._meta.copy()
-            return {
+            info = {
                 "score": self.scorer.scores.copy(),
                 "num_generated": meta[1],
                 "prompt_index": meta[0],
                 "length": meta[2],
             }
-        return {
-            "score": self._convert(self.scorer.scores),
-            "num_generated": self._convert(self._num_generated),
-            "prompt_index": self._convert(self._prompt_indices),
-            "length": self._convert(self._positions),
-        }
+        else:
+            info = {
+                "score": self._convert(self.scorer.scores),
+                "num_generated": self._convert(self._num_generated),
+                "prompt_index": self._convert(self._prompt_indices),
+                "length": self._convert(self._positions),
+            }
+        if self.setup.info_text:
+            strings = self._info_strings
+            info["end_reason"], info["_end_reason"] = strings["end_reason"].copy(), strings["_end_reason"].copy()
+            if self.autoreset_mode is not AutoresetMode.SAME_STEP:
+                info["text"], info["_text"] = strings["text"].copy(), strings["_text"].copy()
+        return info
 
     def _observation(self) -> dict[str, Any] | Any:
         if self.output == "numpy" and self.arrays.is_numpy:
