@@ -243,7 +243,7 @@ def cmd_play(args, stdin=None, stdout=None) -> int:
         )
         if terminated or truncated:
             print(
-                f"episode over ({info.get('end_reason', 'outer time limit')}): text {info['text']!r}, "
+                f"episode over ({info.get('end_reason') or 'outer time limit'}): text {info['text']!r}, "
                 f"score {info['score']:+.4f}",
                 file=out,
             )
