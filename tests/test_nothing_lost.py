@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from textgym import cli
 from textgym_agents.checkpoint import LoadedCheckpoint, latest_checkpoint
 from textgym_agents.run import RunConfig
 from textgym_agents.train import NonFiniteLossError, train
@@ -21,7 +22,7 @@ def command(out, steps):
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.37, 1.1])
-def test_sigkill_at_a_random_moment_then_resume(tmp_path, delay):
+def test_sigkill_at_a_random_moment_then_resume(tmp_path, capsys, delay):
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(command(out, 100_000), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -35,10 +36,9 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, delay):
     checkpoint = LoadedCheckpoint(latest_checkpoint(out / "checkpoints"))  # intact, whatever the moment
     checkpoint.weights("policy")
     saved = checkpoint.env_steps
-    result = subprocess.run(
-        command(out, saved + 128) + ["--resume"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
+    # the resume runs in this process (the same command line through textgym.cli.main): a fresh process of its own
+    # would only add its start-up
+    assert cli.main([*command(out, saved + 128)[3:], "--resume"]) == 0, capsys.readouterr().err
     with open(out / "metrics.csv", newline="") as f:
         steps = [int(row["env_steps"]) for row in csv.DictReader(f)]
     assert steps == sorted(set(steps)) and steps[-1] >= saved + 128
