@@ -22,7 +22,8 @@ from textgym.models.tokenizer import symbol_tokenizer
 NUM_ENVS = 3
 
 
-#: a short horizon: many episodes end in a few steps, at EOS, at a stop, or at the horizon (often with a character cut in half)
+#: a short horizon: many episodes end in a few steps, at EOS, at a stop, or at the horizon (often with a character cut
+#: in half)
 HORIZON = 6
 
 
@@ -110,7 +111,10 @@ def test_final_text_is_the_decode_and_score_is_the_tasks(env_id, kwargs, autores
 
 
 def test_random_batched_episodes_end_on_the_full_decode():
-    """Many random episodes with split characters: every ending row's text is the full decode (the bug this pins: 2-6 in 150 lost a trailing byte)."""
+    """Many random episodes with split characters: every ending row's text is the full decode.
+
+    The bug this pins: 2-6 in 150 lost a trailing byte.
+    """
     vec = make_vec("textgym/Sentiment-v0", {}, "SameStep")
     rng = np.random.default_rng(0)
     actions = reward_contract.random_actions(

@@ -122,7 +122,8 @@ def test_dict_of_splits_maps_to_paths_and_lists(tmp_path):
         (
             "prompts.json",
             '{"prompt": "a"}',
-            r"unknown prompt file extension '.json'; allowed: .jsonl \(JSON lines\), .csv \(CSV with a header row\), .txt",
+            r"unknown prompt file extension '.json'; allowed: .jsonl \(JSON lines\), "
+            r".csv \(CSV with a header row\), .txt",
         ),
     ],
 )
@@ -366,7 +367,8 @@ def test_dataset_errors(kinds):
     splits = dict_class({"dev": ds})
     with pytest.raises(
         TaskError,
-        match=r"the DatasetDict has no 'train' split for textgym's 'train' split; its splits: \['dev'\]; pass split_map",
+        match=r"the DatasetDict has no 'train' split for textgym's 'train' split; "
+        r"its splits: \['dev'\]; pass split_map",
     ):
         Task.from_dataset(splits, prompt_field="text", name="mine", score=zero)
     with pytest.raises(

@@ -102,9 +102,9 @@ def test_score_is_the_classifiers_own_number(bert):
 
 
 def test_transforms_and_baseline(bert):
-    make = lambda **kw: RewardModelTask(
-        bert, label="positive", prompts=PROMPTS, device="cpu", text="prompt+continuation", **kw
-    )
+    def make(**kw):
+        return RewardModelTask(bert, label="positive", prompts=PROMPTS, device="cpu", text="prompt+continuation", **kw)
+
     logit, prob, logprob, relative = make(), make(transform="prob"), make(transform="logprob"), make(baseline="prompt")
     prompt = logit.prompts("train")[1]
     p = prob.score(prompt, " lovely")
@@ -140,7 +140,7 @@ def test_reward_contract(bert, baseline):
 
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
 def test_single_and_batched_agree_row_by_row(bert, mode):
-    """Rows end at mixed times (EOS, the horizon) and start again; every reward matches a single env playing that row."""
+    """Rows end at mixed times (EOS, the horizon) and start again; each reward matches a single env playing that row."""
     kwargs = rm_kwargs(bert, text="prompt+continuation")
     num_envs, steps = 5, 20
     batched = gym.make_vec("textgym/TextGenEnv-v0", num_envs=num_envs, vectorization_mode="vector_entry_point",

@@ -1,6 +1,6 @@
-"""RewardModelTask(score_every=...): a bidirectional (BERT-like) classifier re-scores only at word ends or every k tokens,
-holds the score in between and always scores the final text, so dense still sums to sparse; the forwards happen only at
-those steps; the single and the batched env agree row by row; a bad value is a clear error."""
+"""RewardModelTask(score_every=...): a bidirectional (BERT-like) classifier re-scores only at word ends or every k
+tokens, holds the score in between and always scores the final text, so dense still sums to sparse; the forwards happen
+only at those steps; the single and the batched env agree row by row; a bad value is a clear error."""
 
 from __future__ import annotations
 
@@ -272,7 +272,7 @@ def test_decoder_read_incrementally_takes_score_every():
     for row, env in enumerate(singles):
         env.reset(seed=row)
     rng = np.random.default_rng(0)
-    for t in range(8):
+    for _ in range(8):
         actions = rng.choice(tokens, size=3)
         _, rewards, terminated, _, _ = batched.step(actions)
         for row, env in enumerate(singles):

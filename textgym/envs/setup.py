@@ -17,7 +17,8 @@ from textgym.task import SPLITS, Prompt, Task, TaskError
 from textgym.tasks import make_task
 
 RENDER_MODES = ("ansi", "human", "rgb_array")
-#: what an observation is: ``"dict"`` (``input_ids`` and ``attention_mask``) or ``"input_ids"`` (a plain ``Box`` of the ids)
+#: what an observation is: ``"dict"`` (``input_ids`` and ``attention_mask``) or ``"input_ids"`` (a plain ``Box`` of
+#: the ids)
 OBSERVATIONS = ("dict", "input_ids")
 
 
@@ -149,15 +150,15 @@ def build_setup(
         max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
         if longest > max_prompt_tokens:
             raise ValueError(
-                f"task {task_obj.name!r} has a prompt of {longest} tokens, more than max_prompt_tokens={max_prompt_tokens}; "
-                f"raise it or pass None to fit the longest prompt"
+                f"task {task_obj.name!r} has a prompt of {longest} tokens, more than "
+                f"max_prompt_tokens={max_prompt_tokens}; raise it or pass None to fit the longest prompt"
             )
     if model_name is not None:
         context = context_length_of(model_name)
         if max_prompt_tokens + max_new_tokens > context:
             raise ValueError(
-                f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context length "
-                f"{context} of model {model_name!r}; shorten the horizon or the prompts"
+                f"max_prompt_tokens + max_new_tokens = {max_prompt_tokens} + {max_new_tokens} exceeds the context "
+                f"length {context} of model {model_name!r}; shorten the horizon or the prompts"
             )
     task_obj.check_horizon(
         max_new_tokens, tokenizer
@@ -201,7 +202,8 @@ def chat_wrapper(task: Task, model_name: str | None) -> Callable[[str], str]:
     if not getattr(hf_tokenizer, "chat_template", None):
         raise ValueError(
             f"chat_template=True, but the tokenizer of model {model_name!r} has no chat template; use a model whose "
-            f"tokenizer defines one (chat_template in tokenizer_config.json, or chat_template.jinja) or chat_template=False"
+            f"tokenizer defines one (chat_template in tokenizer_config.json, or chat_template.jinja) "
+            f"or chat_template=False"
         )
 
     def wrap(text: str) -> str:
@@ -211,7 +213,8 @@ def chat_wrapper(task: Task, model_name: str | None) -> Callable[[str], str]:
             raise ValueError(f"the chat template of model {model_name!r} fails on prompt {text!r}: {error}") from None
         if not isinstance(wrapped, str):
             raise ValueError(
-                f"the chat template of model {model_name!r} gave {type(wrapped).__name__}, not text, for prompt {text!r}"
+                f"the chat template of model {model_name!r} gave {type(wrapped).__name__}, not text, "
+                f"for prompt {text!r}"
             )
         return wrapped
 
