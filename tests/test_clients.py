@@ -22,7 +22,7 @@ Then the env options those libraries need:
    single envs gives in NEXT_STEP, and the vector observation wrappers that need that mode.
 6. ``observation="input_ids"``: a plain ``Box`` of token ids (tianshou, CleanRL), single and batched.
 7. torchrl's ``GymEnv`` (single, and ``num_envs=4`` with ``info_text=False``).
-8. tianshou's ``DummyVectorEnv`` and ``Collector``.
+8. tianshou's ``DummyVectorEnv``, ``Collector`` and its PPO training loop (``OnPolicyTrainer``).
 
 Libraries that are not installed are skipped (``pytest.importorskip``).
 """
