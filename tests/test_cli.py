@@ -43,9 +43,16 @@ def test_play_through_stdin():
     assert "episode over (eos): text 'ab'" in out
 
 
-def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "textgym.cli", "list"], capture_output=True, text=True, check=True)
-    assert "textgym/Copy-v0" in result.stdout
+@pytest.fixture(scope="module")
+def listed() -> subprocess.CompletedProcess:
+    """``python -m textgym.cli list`` in a process of its own, run once for the tests that read its output (the
+    start-up and the table, which builds every environment, take seconds)."""
+    return subprocess.run([sys.executable, "-m", "textgym.cli", "list"], capture_output=True, text=True, timeout=300)
+
+
+def test_console_script_runs(listed):
+    assert listed.returncode == 0, listed.stderr
+    assert "textgym/Copy-v0" in listed.stdout
 
 
 # -- user input never ends in a traceback ----------------------------------------------------
@@ -157,10 +164,9 @@ def test_no_loading_bars_in_info_and_demo_and_settings_restored(capfd):
     assert (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()) == before  # Python users keep theirs
 
 
-def test_list_prints_no_loading_bar():
-    result = subprocess.run([sys.executable, "-m", "textgym.cli", "list"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "Loading weights" not in result.stderr and "textgym/Copy-v0" in result.stdout
+def test_list_prints_no_loading_bar(listed):
+    assert listed.returncode == 0, listed.stderr
+    assert "Loading weights" not in listed.stderr and "textgym/Copy-v0" in listed.stdout
 
 
 BENCH_SUITE = """name: tiny-check
