@@ -80,6 +80,34 @@ def calibration_for(env_id: str) -> Calibration | None:
     return load_calibrations().get(env_id)
 
 
+def markdown_table(calibrations: dict[str, Calibration]) -> str:
+    """The README's calibration table: one row per id, in id order."""
+    def number(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    def normalised(c: Calibration, value: float | None) -> str:
+        result = None if value is None else c.normalised(value)
+        return "–" if result is None else f"{result:.2f}"
+
+    rows = ["| id | model | random | greedy | sampled | reference | greedy, normalised | sampled, normalised |",
+            "|---|---|---|---|---|---|---|---|"]
+    for env_id in sorted(calibrations):
+        c = calibrations[env_id]
+        rows.append(f"| `{env_id}` | {c.model or 'symbols'} | {number(c.random)} | {number(c.greedy)} | "
+                    f"{number(c.sampled)} | {number(c.reference)} | {normalised(c, c.greedy)} | "
+                    f"{normalised(c, c.sampled)} |")
+    return "\n".join(rows)
+
+
+README_START, README_END = "<!-- calibration table: start -->", "<!-- calibration table: end -->"
+
+
+def readme_with_table(readme: str, calibrations: dict[str, Calibration]) -> str:
+    """``readme`` with the text between the calibration markers replaced by :func:`markdown_table`."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + "\n" + markdown_table(calibrations) + "\n" + readme[end:]
+
+
 # -- measuring -----------------------------------------------------------------------------------------------------
 
 
@@ -147,7 +175,8 @@ def calibrate(env_id: str, seed: int = 0, passes: int = 4, device: str = "cpu") 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m textgym.calibration [--ids ID ...] [--seed 0] [--passes 4]``: measure, print, write the file."""
+    """``python -m textgym.calibration [--ids ID ...] [--seed 0] [--passes 4]``: measure, print, write the file;
+    ``--readme README.md``: rewrite the README's calibration table from the file."""
     import textgym
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -155,7 +184,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--passes", type=int, default=4, help="passes of the random policy over the eval split")
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--readme", type=Path, help="rewrite this README's calibration table from the file, measure "
+                        "nothing")
     args = parser.parse_args(argv)
+    if args.readme:
+        args.readme.write_text(readme_with_table(args.readme.read_text(), load_calibrations(args.out)))
+        return
     ids = args.ids or [env_id for env_id in textgym.env_ids() if "TextGenEnv" not in env_id]
     calibrations = load_calibrations(args.out)
     for env_id in ids:

@@ -13,6 +13,7 @@ import gymnasium as gym
 import torch
 
 import textgym
+from textgym.calibration import calibration_for
 from textgym.quiet_loading import quiet_model_loading
 from textgym.registration import GENERIC_ID, env_ids
 from textgym.tasks import TASKS
@@ -105,6 +106,9 @@ def cmd_info(args) -> int:
     task = env.unwrapped.task
     print(f"\nPrompts: {len(task.prompts('train'))} train, {len(task.prompts('eval'))} eval "
           f"(your own: task_kwargs={{'prompts': 'FILE.jsonl'}}, a .csv, a .txt or a list)")
+    calibration = calibration_for(args.id)
+    if calibration is not None:
+        print("\n" + calibration.describe() + "\n(python -m textgym.calibration measures it again)")
     print("\nOne sample episode (the task's model sampling, dense rewards):")
     print(format_episode(run_episode(env, seed=args.seed)))
     return 0

@@ -3,10 +3,12 @@
 The model is trained from scratch on the synthetic review/story corpus of
 :mod:`textgym.models.corpus`, so it needs no downloads and is reproducible::
 
-    python -m textgym.models.train_tiny [--out DIR] [--docs N] [--steps N]
-                                        [--seed 0] [--threads 2]
+    python -m textgym.models.train_tiny [--corpus reviews|world] [--out DIR] [--docs N]
+                                        [--steps N] [--seed 0] [--threads 2]
 
-The defaults produce the shipped model in ``textgym/models/tiny``.  Steps:
+The defaults produce the shipped model in ``textgym/models/tiny``, pretrained on reviews and stories (the v0
+tasks' model); ``--corpus world`` produces ``textgym/models/tiny-v1`` from the seeded world of
+:mod:`textgym.world` (the v1 tasks' model).  Steps:
 
 1. generate the training documents (``seed``) and a held-out set
    (``seed + HELDOUT_SEED_OFFSET``, minus any document also in the training set);
@@ -59,8 +61,10 @@ N_LAYER = 4
 N_HEAD = 4
 HELDOUT_SEED_OFFSET = 1_000
 HELDOUT_DOCS = 2_000
+CORPORA = ("reviews", "world")
 DEFAULT_DOCS = 150_000
-DEFAULT_STEPS = 1_500
+#: optimizer steps per corpus: the world's corpus holds more to learn (facts, Glossa, ...)
+DEFAULT_STEPS = {"reviews": 1_500, "world": 1_800}
 BATCH_SIZE = 32
 PEAK_LR = 2e-3
 MIN_LR_RATIO = 0.1
@@ -212,12 +216,33 @@ def folder_size(path: Path) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the tiny textgym GPT-2 model.")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: the bundled one, tiny for --corpus reviews, tiny-v1 for world)")
     parser.add_argument("--docs", type=int, default=DEFAULT_DOCS, help="training documents")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimizer steps")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"optimizer steps (default: {DEFAULT_STEPS['reviews']} for reviews, "
+                        f"{DEFAULT_STEPS['world']} for world)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    return parser.parse_args(argv)
+    parser.add_argument("--corpus", choices=CORPORA, default="reviews",
+                        help="'reviews': reviews and stories only (textgym.models.corpus); 'world': the seeded world "
+                        "of textgym.world (reviews and stories plus the knowledge the language tasks test)")
+    parser.add_argument("--world-seed", type=int, default=0, help="the world's seed (--corpus world)")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = DEFAULT_OUT if args.corpus == "reviews" else DEFAULT_OUT.parent / "tiny-v1"
+    if args.steps is None:
+        args.steps = DEFAULT_STEPS[args.corpus]
+    return args
+
+
+def corpus_documents(args: argparse.Namespace, n: int, draw_seed: int) -> list[str]:
+    """``n`` documents of the chosen corpus, drawn with ``draw_seed``."""
+    if args.corpus == "world":
+        from textgym.world import World
+
+        return World(args.world_seed).documents(n, draw_seed=draw_seed)
+    return generate_documents(n, seed=draw_seed)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -231,10 +256,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     def log(msg: str) -> None:
         print(f"[{time.time() - start:7.1f}s] {msg}", flush=True)
 
-    train_docs = generate_documents(args.docs, seed=args.seed)
+    train_docs = corpus_documents(args, args.docs, draw_seed=args.seed)
     train_set = set(train_docs)
     heldout_seed = args.seed + HELDOUT_SEED_OFFSET
-    heldout_docs = [d for d in generate_documents(HELDOUT_DOCS, seed=heldout_seed) if d not in train_set]
+    heldout_docs = [d for d in corpus_documents(args, HELDOUT_DOCS, draw_seed=heldout_seed) if d not in train_set]
     log(f"corpus: {len(train_docs)} train docs, {len(heldout_docs)} held-out docs")
 
     tok = train_tokenizer(train_docs)
@@ -295,7 +320,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     hf_tok.save_pretrained(out)
     info = {
         "seed": args.seed,
-        "docs": args.docs,
+        "corpus": args.corpus,
+        "world_seed": args.world_seed if args.corpus == "world" else None,
+        "docs": len(train_docs),
         "steps": args.steps,
         "params": n_params,
         "heldout_perplexity": ppl,

@@ -255,15 +255,26 @@ def check_saved(out: Path, texts: Sequence[str], reference: torch.Tensor) -> dic
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the tiny textgym sentiment classifier.")
-    parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help="tiny LM folder")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--base", default="tiny",
+                        help="the LM it starts from: a bundled name ('tiny', 'tiny-v1') or a folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: the bundled tiny-sentiment folder of the base: "
+                        "tiny -> tiny-sentiment, tiny-v1 -> tiny-sentiment-v1)")
     parser.add_argument("--reviews", type=int, default=DEFAULT_REVIEWS,
                         help="positive + negative training reviews")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimizer steps")
     parser.add_argument("--lr", type=float, default=PEAK_LR, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.base_name = args.base
+    bundled = {"tiny": DEFAULT_BASE, "tiny-v1": DEFAULT_BASE.parent / "tiny-v1"}
+    args.base = bundled.get(args.base, Path(args.base))
+    if args.out is None:
+        if args.base_name not in bundled:
+            parser.error("--out is needed when --base is a folder")
+        args.out = DEFAULT_OUT.parent / args.base_name.replace("tiny", "tiny-sentiment", 1)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -391,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     log(f"saved-model checks: {consistency}")
     info = {
         "seed": args.seed,
-        "base_model": "textgym/models/tiny",
+        "base_model": args.base_name,
         "base_layers": base_layers,
         "layers": N_LAYER,
         "reviews": args.reviews,

@@ -745,6 +745,8 @@ class CoherenceTask(Task):
     score_range = (-1.0, 1.0)
     max_new_tokens = 32
     model = "tiny"
+    #: the frozen LM whose confidence is the grammaticality term
+    judge_model = JUDGE_MODEL
 
     def __init__(self, prompts: PromptsLike | None = None) -> None:
         """The task on the shipped prompt set, or on yours.
@@ -774,8 +776,8 @@ class CoherenceTask(Task):
 
     @property
     def judge(self) -> LanguageJudge:
-        """The frozen judge LM (loaded on first use, shared by all coherence tasks)."""
-        return shared_judge()
+        """The frozen judge LM (loaded on first use, shared by all coherence tasks with the same judge model)."""
+        return shared_judge(self.judge_model)
 
     def load_prompts(self, split: str) -> list[Prompt]:
         return load_prompts("coherence", split)

@@ -579,6 +579,8 @@ class SentimentRMTask(RewardModelTask):
     description = "continue a review so that a sentiment classifier reads it positive"
     max_new_tokens = 20
     model = "tiny"
+    #: the bundled classifier that scores the text
+    classifier = "tiny-sentiment"
 
     def __init__(
         self,
@@ -592,7 +594,7 @@ class SentimentRMTask(RewardModelTask):
         score_every: str | int = "token",
     ) -> None:
         super().__init__(
-            reward_model="tiny-sentiment", label="positive", transform=transform, text="prompt+continuation",
+            reward_model=self.classifier, label="positive", transform=transform, text="prompt+continuation",
             prompts=prompts, baseline=baseline, device=device, batch_size=batch_size, incremental=incremental,
             lazy_sparse=lazy_sparse, score_every=score_every,
         )
