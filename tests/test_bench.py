@@ -91,7 +91,8 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
             "reward_modes must be",
         ),
         (
-            "name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "name: x\nagents: [{name: sb3-ppo, hyperparameters: {lr: 1}}]\n"
+            "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
             "unknown hyper-parameter",
         ),
         ("name: x\nagents: []\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n", "'agents' must be a non-empty list"),
@@ -108,11 +109,13 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
             r"\(textgym/Sentiment-v0\): threshold 'high' is outside the task's score range \[-1, 1\]",
         ),
         (
-            "name: x\nagents: [lm-ppo, {name: lm-ppo, reward_modes: [sparse]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "name: x\nagents: [lm-ppo, {name: lm-ppo, reward_modes: [sparse]}]\n"
+            "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
             "several agent entries make the same runs",
         ),
         (
-            "name: x\nagents: [{name: lm-ppo, reward_modes: [late]}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "name: x\nagents: [{name: lm-ppo, reward_modes: [late]}]\n"
+            "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
             r"agents\[0\]: reward_modes must be",
         ),
         (
@@ -121,7 +124,8 @@ def test_unfinished_run_is_resumed(tmp_path, mini_config):
             "credit='attention' needs a reward-model task",
         ),
         (
-            "name: x\nagents: [{name: lm-ppo, hyperparameters: {credit: uniform}}]\ntasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
+            "name: x\nagents: [{name: lm-ppo, hyperparameters: {credit: uniform}}]\n"
+            "tasks: [{env: textgym/Copy-v0, threshold: 0.5}]\n",
             r"credit='uniform'\) learns the same from both reward modes",
         ),
     ],
@@ -260,7 +264,8 @@ def test_runs_made_with_other_settings_than_the_reused_ones_are_flagged_in_the_s
 
 
 def test_folder_recorded_without_its_command_reports_this_command_and_how_the_runs_differ(tmp_path, capsys):
-    """A suite.json written before commands were recorded: Reproduce is this command, with what it does not reproduce."""
+    """A suite.json written before commands were recorded: Reproduce is this command, with what it does not
+    reproduce."""
     config = tmp_path / "tiny.yaml"
     config.write_text(RANDOM_ONLY)
     out = tmp_path / "out"
@@ -356,14 +361,14 @@ def test_plots_give_each_agent_one_colour_and_each_reward_mode_one_style():
     colour_of = defaultdict(set)  # agent -> the colours it is drawn in, over all plots
     for name, artists in seen.items():
         assert {a for a, _, _, _ in artists} == set(agents), name  # every agent drawn in every plot
-        for agent, mode, colour, _ in artists:
+        for agent, _, colour, _ in artists:
             colour_of[agent].add(colour)
     assert all(len(c) == 1 for c in colour_of.values()), colour_of  # one colour per agent, in every plot
     assert len({next(iter(c)) for c in colour_of.values()}) == len(agents)  # and no two agents share one
     # one style per reward mode within each kind of artist, and dense and sparse drawn differently
     for name in ("curves", "aggregate", "naturalness"):
         style_of = defaultdict(set)
-        for agent, mode, _, style in seen[name]:
+        for _, mode, _, style in seen[name]:
             if style is not None and mode in ("dense", "sparse"):
                 style_of[mode].add(style)
         assert all(len(s) == 1 for s in style_of.values()) and style_of["dense"] != style_of["sparse"], (name, style_of)
@@ -401,7 +406,8 @@ def test_hyperparameter_defaults_recorded_in_run_json_are_not_differences(tmp_pa
 def test_credit_arms_are_named_and_reported_by_their_credit(tmp_path):
     path = tmp_path / "credit.yaml"
     path.write_text(
-        "name: c\nseeds: 2\nagents:\n  - lm-ppo\n  - {name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: uniform}}\n"
+        "name: c\nseeds: 2\nagents:\n  - lm-ppo\n"
+        "  - {name: lm-ppo, reward_modes: [sparse], hyperparameters: {credit: uniform}}\n"
         "tasks: [{env: textgym/Copy-v0, threshold: 0.5, steps: 1}]\n"
     )
     suite = load_suite(None, str(path), str(tmp_path / "out"), device="cpu")
