@@ -9,14 +9,34 @@ import pytest
 from textgym.tasks import TASKS, make_task
 from textgym.tasks.data import DATA_DIR
 from textgym.tasks.make_data import GENERATORS
+from textgym.tasks.versions import version_of
 
 #: shipped tasks that read another task's prompt set
 SHARED_PROMPTS = {"sentiment-rm": "sentiment"}
 
 
 def test_every_task_ships_a_prompt_set():
-    assert set(GENERATORS) | set(SHARED_PROMPTS) == set(TASKS)
+    v0 = {name for name, (task_class, _) in TASKS.items() if version_of(task_class) == 0}
+    assert set(GENERATORS) | set(SHARED_PROMPTS) == v0
     assert set(SHARED_PROMPTS.values()) <= set(GENERATORS)
+
+
+def test_every_v1_task_reads_the_worlds_prompt_set_or_its_v0_one():
+    """The world makes the v1 prompt sets of the tasks it teaches; Sentiment, Coherence and SentimentRM keep the
+    v0 reviews and stories (the world's corpus keeps those too)."""
+    from textgym.world import World
+
+    world_tasks = {section.task for section in World(0).sections.values()}
+    for name, (task_class, _) in TASKS.items():
+        if version_of(task_class) != 1:
+            continue
+        base = name.removesuffix("-v1")
+        expected = f"v1/{base}" if base in world_tasks else SHARED_PROMPTS.get(base, base)
+        for split in ("train", "eval"):
+            records = json.loads((DATA_DIR / f"{expected}.json").read_text())[split]
+            assert [p.text for p in make_task(name).prompts(split)] == [
+                r if isinstance(r, str) else r["text"] for r in records
+            ], (name, split)
 
 
 @pytest.mark.parametrize("name", sorted(SHARED_PROMPTS))

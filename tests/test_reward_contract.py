@@ -35,7 +35,7 @@ IDS = [env_id for env_id, _ in ENV_CASES]
 
 #: tasks whose score runs a judge LM: few examples, short episodes, and a float32 tolerance against
 #: the score recomputed from scratch (the env's judge decodes with a KV cache)
-JUDGED = {"textgym/Coherence-v0": 1e-5, "textgym/SentimentRM-v0": 1e-5}
+JUDGED = {f"textgym/{name}-v{version}": 1e-5 for name in ("Coherence", "SentimentRM") for version in (0, 1)}
 
 
 #: a short horizon, so that random episodes also end there (with a character cut in half, often)

@@ -14,12 +14,20 @@ from textgym.models.tokenizer import TextTokenizer
 
 _HERE = Path(__file__).resolve().parent
 
-#: Models that ship inside the package and never need a network: the policy LM ``"tiny"``
-#: and the reward model ``"tiny-sentiment"`` (a sequence classifier).
-BUNDLED_MODELS: dict[str, Path] = {"tiny": _HERE / "tiny", "tiny-sentiment": _HERE / "tiny-sentiment"}
+#: Models that ship inside the package and never need a network: the policy LM ``"tiny"`` and the reward model
+#: ``"tiny-sentiment"`` (a sequence classifier) of the v0 tasks, and ``"tiny-v1"`` and ``"tiny-sentiment-v1"``,
+#: pretrained on the seeded world's corpus, of the v1 tasks (see textgym.tasks.versions).
+BUNDLED_MODELS: dict[str, Path] = {
+    name: _HERE / name for name in ("tiny", "tiny-sentiment", "tiny-v1", "tiny-sentiment-v1")
+}
 
-#: the script that rebuilds each bundled model
-_BUILD_SCRIPTS = {"tiny": "textgym.models.train_tiny", "tiny-sentiment": "textgym.models.train_tiny_sentiment"}
+#: the command that rebuilds each bundled model
+_BUILD_SCRIPTS = {
+    "tiny": "textgym.models.train_tiny",
+    "tiny-sentiment": "textgym.models.train_tiny_sentiment",
+    "tiny-v1": "textgym.models.train_tiny --corpus world",
+    "tiny-sentiment-v1": "textgym.models.train_tiny_sentiment --base tiny-v1",
+}
 
 
 class ModelNotFoundError(ValueError):

@@ -18,6 +18,7 @@ from textgym.tasks.reverse import ReverseTask
 from textgym.tasks.reward_model import RewardModelTask, SentimentRMTask
 from textgym.tasks.sentiment import SentimentTask
 from textgym.tasks.translate import TranslateTask
+from textgym.tasks.versions import WORLD_MODEL, WORLD_PROMPT_SETS, WORLD_REWARD_MODEL, next_version, version_of
 
 #: task name -> (Task class, environment id)
 TASKS: dict[str, tuple[type[Task], str]] = {}
@@ -27,8 +28,12 @@ CONFIGURABLE_TASKS: dict[str, type[Task]] = {RewardModelTask.name: RewardModelTa
 
 
 def register_task(task_class: type[Task], env_id: str) -> None:
-    """Add a task class under ``task_class.name`` with its environment id (e.g. ``textgym/Copy-v0``)."""
-    TASKS[task_class.name] = (task_class, env_id)
+    """Add a task class with its environment id (e.g. ``textgym/Copy-v0``).
+
+    Its name is ``task_class.name`` at version 0 and ``NAME-vK`` at version K (see :mod:`textgym.tasks.versions`).
+    """
+    version = version_of(task_class)
+    TASKS[task_class.name if version == 0 else f"{task_class.name}-v{version}"] = (task_class, env_id)
 
 
 register_task(SentimentTask, "textgym/Sentiment-v0")
@@ -42,6 +47,38 @@ register_task(ReverseTask, "textgym/Reverse-v0")
 register_task(ArithmeticTask, "textgym/Arithmetic-v0")
 register_task(LengthTask, "textgym/Length-v0")
 register_task(SentimentRMTask, "textgym/SentimentRM-v0")
+
+# v1: the seeded world's language tasks and the model pretrained on its corpus (textgym.tasks.versions)
+SentimentTaskV1 = next_version(SentimentTask, 1, WORLD_MODEL, None)
+CoherenceTaskV1 = next_version(CoherenceTask, 1, WORLD_MODEL, None, judge_model=WORLD_MODEL)
+KeywordsTaskV1 = next_version(KeywordsTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/keywords")
+TranslateTaskV1 = next_version(TranslateTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/translate")
+QATaskV1 = next_version(
+    QATask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/qa",
+    doc_changes={"(310 train, 77 eval; disjoint)": "(308 train, 79 eval; disjoint, split by fact: both questions "
+                 "about one capital are in one split)"},
+)
+DialogueTaskV1 = next_version(DialogueTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/dialogue")
+LengthTaskV1 = next_version(LengthTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/length")
+SentimentRMTaskV1 = next_version(
+    SentimentRMTask, 1, WORLD_MODEL, None, classifier=WORLD_REWARD_MODEL,
+    doc_changes={'``"tiny-sentiment"``': '``"tiny-sentiment-v1"``',
+                 "(``python -m textgym.models.train_tiny_sentiment``)":
+                 "(``python -m textgym.models.train_tiny_sentiment --base tiny-v1``)"},
+    history="the seeded world's models: the policy ``\"tiny-v1\"`` and the classifier ``\"tiny-sentiment-v1\"`` "
+    "trained on it (results differ from v0).",
+)
+for _task_class, _env_id in (
+    (SentimentTaskV1, "textgym/Sentiment-v1"),
+    (KeywordsTaskV1, "textgym/Keywords-v1"),
+    (CoherenceTaskV1, "textgym/Coherence-v1"),
+    (TranslateTaskV1, "textgym/Translate-v1"),
+    (QATaskV1, "textgym/QA-v1"),
+    (DialogueTaskV1, "textgym/Dialogue-v1"),
+    (LengthTaskV1, "textgym/Length-v1"),
+    (SentimentRMTaskV1, "textgym/SentimentRM-v1"),
+):
+    register_task(_task_class, _env_id)
 
 
 def task_names() -> list[str]:
@@ -57,6 +94,8 @@ def make_task(task: str | Task, task_kwargs: Mapping[str, Any] | None = None) ->
                 "configure the object itself"
             )
         return task
+    if isinstance(task, str) and task.endswith("-v0") and task[:-3] in TASKS:
+        task = task[:-3]  # a bare name is version 0
     if not isinstance(task, str) or (task not in TASKS and task not in CONFIGURABLE_TASKS):
         names = ", ".join([*TASKS, *CONFIGURABLE_TASKS])
         raise TaskError(f"unknown task {task!r}; registered tasks: {names} (or pass a textgym.Task object)")
@@ -82,16 +121,24 @@ __all__ = [
     "TASKS",
     "ArithmeticTask",
     "CoherenceTask",
+    "CoherenceTaskV1",
     "CopyTask",
     "DialogueTask",
+    "DialogueTaskV1",
     "KeywordsTask",
+    "KeywordsTaskV1",
     "LengthTask",
+    "LengthTaskV1",
     "QATask",
+    "QATaskV1",
     "ReverseTask",
     "RewardModelTask",
     "SentimentRMTask",
+    "SentimentRMTaskV1",
     "SentimentTask",
+    "SentimentTaskV1",
     "TranslateTask",
+    "TranslateTaskV1",
     "make_task",
     "register_task",
     "task_names",
