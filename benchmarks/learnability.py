@@ -1,10 +1,12 @@
 """Is each task learnable within its budget? lm-ppo (dense, default hyper-parameters) on seeds the suites do not report.
 
 For every id, one run per seed at the ``standard`` suite's step budget for that task (the budget of the same task's
-``-v0`` entry when the suite lists only v0 ids); the eval score at step 0 and at the end, and the gain normalised by
-the task's calibration (``(score - random) / (reference - random)``, :mod:`textgym.calibration`)::
+``-v0`` entry when the suite lists only v0 ids; ``--steps`` sets one budget for all); the eval score at step 0 and
+at the end, and the gain normalised by the task's calibration (``(score - random) / (reference - random)``,
+:mod:`textgym.calibration`)::
 
-    python benchmarks/learnability.py [--ids ID ...] [--seeds 100] [--out runs/learnability]
+    python benchmarks/learnability.py [--ids ID ...] [--seeds 100] [--steps N] [--out runs/learnability]
+                                      [--csv benchmarks/results/learnability.csv]
 
 writes ``benchmarks/results/learnability.csv`` (one row per run) and prints the table. Runs already finished in
 ``--out`` are read back, not rerun.
@@ -43,11 +45,11 @@ def budget(env_id: str) -> int:
     raise SystemExit(f"{env_id}: no task of {SUITE.name} has its name")
 
 
-def run_one(env_id: str, seed: int, out: Path) -> dict:
+def run_one(env_id: str, seed: int, out: Path, steps: int | None = None) -> dict:
     from textgym_agents import LMPPO
 
-    steps = budget(env_id)
-    folder = out / f"{env_id.split('/')[1]}__seed{seed}"
+    steps = steps or budget(env_id)
+    folder = out / f"{env_id.split('/')[1]}__seed{seed}__steps{steps}"
     if not (folder / "summary.json").is_file():
         model = LMPPO(env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=steps // 2)
         model.learn(total_env_steps=steps)
@@ -69,10 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
     parser.add_argument("--seeds", nargs="*", type=int, default=[100])
+    parser.add_argument("--steps", type=int, help="one budget for every id instead of the standard suite's")
     parser.add_argument("--out", type=Path, default=Path("runs/learnability"))
     parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "learnability.csv")
     args = parser.parse_args(argv)
-    rows = [run_one(env_id, seed, args.out) for env_id in args.ids for seed in args.seeds]
+    rows = [run_one(env_id, seed, args.out, args.steps) for env_id in args.ids for seed in args.seeds]
     write_csv(args.csv, rows)
     print("| id | seed | steps | eval at 0 | final | normalised at 0 | normalised final | normalised gain |")
     print("|---|---|---|---|---|---|---|---|")
