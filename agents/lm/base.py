@@ -49,7 +49,14 @@ from textgym_agents.lm.losses import masked_whiten
 from textgym_agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
 from textgym_agents.lm.parallel import DataParallel, global_masked_whiten
 from textgym_agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
-from textgym_agents.lm.rollout import Rollout, collect_rollout, forward_responses, greedy_tokens, token_logprobs
+from textgym_agents.lm.rollout import (
+    GreedyDecoder,
+    Rollout,
+    collect_rollout,
+    forward_responses,
+    greedy_tokens,
+    token_logprobs,
+)
 from textgym_agents.run import RunConfig
 
 
@@ -175,6 +182,7 @@ class LMAgent(Agent):
         self._env_steps = 0
         self.rank_states: list[dict[str, Any]] | None = None  # every rank's random streams, after learn()
         self.last_fingerprint: str | None = None
+        self.greedy_decoder: GreedyDecoder | None = None  # the evaluation's KV cache (dropped when the weights change)
         self.gather_whole_state()  # FSDP2: rank 0's whole copies for the evaluation and checkpoint at step 0
 
     # -- hooks for the algorithms -------------------------------------------------------------------
@@ -465,6 +473,7 @@ class LMAgent(Agent):
 
     def learn(self, env_steps: int) -> dict[str, float]:
         target = self._env_steps + env_steps
+        self.greedy_decoder = None  # the weights change: the evaluation's KV cache starts afresh
         history: list[dict[str, float]] = []
         start, steps_before, rollout_seconds = time.perf_counter(), self._env_steps, 0.0
         while self._env_steps < target:
@@ -484,8 +493,23 @@ class LMAgent(Agent):
         return scalars
 
     def policy(self, observation, vector_env) -> torch.Tensor:
-        """Greedy next tokens for a batch of observations (a full forward over each observation; under FSDP2, of
-        rank 0's CPU copy of the policy gathered at the end of the last ``learn``)."""
+        """Greedy next tokens for a batch of observations, decoded with a KV cache over each batch of episodes
+        (:class:`~textgym_agents.lm.rollout.GreedyDecoder`: the tokens of a full forward over each observation); under
+        FSDP2, of rank 0's CPU copy of the policy gathered at the end of the last ``learn``."""
+        if self.greedy_decoder is None:
+            self.greedy_decoder = GreedyDecoder()
+        if self.config.fsdp:
+            tokens = self.greedy_decoder(self.parallel.evaluation_policy, observation,
+                                         vector_env.tokenizer.pad_token_id, self.bos_token_id, self.vocab_size,
+                                         torch.device("cpu"), vector_env=vector_env)
+            return tokens.to(self.device)
+        with self.autocast():
+            return self.greedy_decoder(self.policy_model, observation, vector_env.tokenizer.pad_token_id,
+                                       self.bos_token_id, self.vocab_size, self.device, vector_env=vector_env,
+                                       **self.sampling_mask())
+
+    def full_forward_policy(self, observation, vector_env) -> torch.Tensor:
+        """:meth:`policy` without the KV cache: a full forward over each observation (for comparisons)."""
         if self.config.fsdp:
             tokens = greedy_tokens(self.parallel.evaluation_policy, observation, vector_env.tokenizer.pad_token_id,
                                    self.bos_token_id, self.vocab_size, torch.device("cpu"))
@@ -541,6 +565,7 @@ class LMAgent(Agent):
         self.kl_controller.value = progress.kl_coef
         self.updates = progress.updates
         self.restore_env_steps(progress.env_steps)
+        self.greedy_decoder = None
         self.gather_whole_state()
 
     def export_tokenizer(self) -> Any:

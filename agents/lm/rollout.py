@@ -255,6 +255,134 @@ def greedy_tokens(model: torch.nn.Module, observation: dict[str, Any], pad_token
     return logits.argmax(-1)
 
 
+def _cache_layers(cache: Any) -> list[Any] | None:
+    """The layers of a key/value cache whose ``keys`` and ``values`` tensors (``[B, heads, L, d]``) can be edited per
+    row (a ``DynamicCache``); ``None`` for a cache of another kind."""
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(isinstance(getattr(x, "keys", None), torch.Tensor) and isinstance(
+            getattr(x, "values", None), torch.Tensor) for x in layers):
+        return None
+    return list(layers)
+
+
+class GreedyDecoder:
+    """Greedy next tokens for a batch of observations, decoded with a KV cache across the calls of one episode batch.
+
+    It is :func:`greedy_tokens` (the same tokens), but the prompts are prefilled once and each
+    later call feeds only the token each row appended. Which rows continue is read from the
+    observations themselves (right-padded, as the env gives them), compared with the previous
+    call's: a row whose observation is the previous one plus the token returned for it
+    *continues* (one cached step); a row whose observation did not change (an ended row,
+    frozen by the env) gets its previous token again; any other row (a reset or autoreset
+    row, a row stepped with another action) is re-encoded from its observation and spliced
+    into the cache. When no row continues (a new batch of prompts: every row of the env at
+    ``num_generated == 0``, another batch shape) the whole batch is prefilled afresh.
+    :meth:`reset` drops the cache (call it whenever the weights change).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the cached batch: the next call prefills every row."""
+        self.models: tuple[torch.nn.Module, ...] = ()
+        self.caches: list[Any] = []
+        self.ids: torch.Tensor | None = None  # [B, W] the previous call's observation (right-padded)
+        self.obs_mask: torch.Tensor | None = None  # [B, W]
+        self.mask: torch.Tensor | None = None  # [B, L] the cache's attention mask (left-padded columns)
+        self.next_position: torch.Tensor | None = None  # [B, 1]
+        self.logits: torch.Tensor | None = None  # [B, V] the (masked) next-token logits of the previous call
+        self.tokens: torch.Tensor | None = None  # [B] the tokens returned by the previous call
+        self.prefills = 0  # whole-batch prefills
+        self.splices = 0  # rows re-encoded into the cache
+
+    @torch.no_grad()
+    def __call__(self, model: torch.nn.Module, observation: dict[str, Any], pad_token_id: int,
+                 bos_token_id: int | None, vocab_size: int, device: torch.device,
+                 mask_model: torch.nn.Module | None = None, mask_top_p: float = 1.0,
+                 vector_env: Any = None) -> torch.Tensor:
+        """The argmax next token of each row (see :func:`greedy_tokens` for the arguments); ``vector_env`` (optional)
+        is asked for ``num_generated``: all zero means a new batch of episodes."""
+        ids = torch.as_tensor(observation["input_ids"], device=device).long()
+        obs_mask = torch.as_tensor(observation["attention_mask"], device=device).long()
+        ids = torch.where(obs_mask.bool(), ids, pad_token_id)
+        models = (model,) if mask_model is None else (model, mask_model)
+        self.settings = (pad_token_id, bos_token_id, vocab_size, mask_top_p)
+        fresh = (self.ids is None or self.ids.shape != ids.shape or self.ids.device != ids.device
+                 or len(models) != len(self.models) or any(a is not b for a, b in zip(models, self.models))
+                 or self.mask.shape[1] >= 2 * (ids.shape[1] + 1 + (bos_token_id is not None)))
+        if not fresh and vector_env is not None and hasattr(vector_env, "num_generated"):
+            fresh = bool((torch.as_tensor(vector_env.num_generated) == 0).all())
+        if not fresh:
+            lengths = self.obs_mask.sum(1)
+            room = lengths < ids.shape[1]
+            at = lengths.clamp(max=ids.shape[1] - 1).unsqueeze(1)
+            expected_ids = self.ids.scatter(1, at, self.tokens.unsqueeze(1))
+            expected_mask = self.obs_mask.scatter(1, at, torch.ones_like(at))
+            continues = room & (ids == expected_ids).all(1) & (obs_mask == expected_mask).all(1)
+            frozen = ~continues & (ids == self.ids).all(1) & (obs_mask == self.obs_mask).all(1)
+            # no row continues, or rows to re-encode into a cache that cannot be edited per row: prefill them all
+            fresh = not bool(continues.any()) or (
+                bool((~continues & ~frozen).any()) and any(_cache_layers(c) is None for c in self.caches))
+        if fresh:
+            self.models, self.prefills = models, self.prefills + 1
+            width = ids.shape[1] + (bos_token_id is not None)
+            left_ids, self.mask = left_pad(ids, obs_mask, width, pad_token_id, bos_token_id)
+            outputs = [self._forward(m, left_ids, self.mask, position_ids_from(self.mask)) for m in models]
+            self.caches = [output_cache(o) for o in outputs]
+            self.next_position = self.mask.sum(1, keepdim=True)
+            self.logits = self._logits(outputs)
+        else:
+            # one cached step: continuing rows attend to their new token, the others get a masked column
+            column = continues.long().unsqueeze(1)
+            self.mask = torch.cat([self.mask, column], dim=1)
+            fed = torch.where(continues, self.tokens, pad_token_id).unsqueeze(1)
+            outputs = [self._forward(m, fed, self.mask, self.next_position, cache) for m, cache in
+                       zip(models, self.caches)]
+            self.caches = [output_cache(o) for o in outputs]
+            self.next_position = self.next_position + column
+            self.logits = torch.where(continues.unsqueeze(1), self._logits(outputs), self.logits)
+            redo = ~continues & ~frozen
+            if redo.any():
+                self._splice(redo.nonzero().squeeze(1), ids, obs_mask)
+        self.ids, self.obs_mask = ids, obs_mask
+        self.tokens = self.logits.argmax(-1)
+        return self.tokens
+
+    def _forward(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
+                 cache: Any = None) -> Any:
+        extra = {} if cache is None else {cache_keyword(model): cache}
+        return model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                     **extra)
+
+    def _logits(self, outputs: list[Any]) -> torch.Tensor:
+        vocab_size, mask_top_p = self.settings[2], self.settings[3]
+        logits = outputs[0].logits[:, -1, :vocab_size]
+        if len(outputs) > 1:
+            outside = nucleus_mask(outputs[1].logits[:, -1, :vocab_size].float(), mask_top_p)
+            logits = logits.masked_fill(outside, float("-inf"))
+        return logits
+
+    def _splice(self, rows: torch.Tensor, ids: torch.Tensor, obs_mask: torch.Tensor) -> None:
+        """Re-encode ``rows`` from their observations, left-padded to the cache's width, into the cache."""
+        pad_token_id, bos_token_id = self.settings[0], self.settings[1]
+        width = self.mask.shape[1]
+        row_ids, row_mask = left_pad(ids[rows], obs_mask[rows], width, pad_token_id, bos_token_id)
+        outputs = [self._forward(m, row_ids, row_mask, position_ids_from(row_mask)) for m in self.models]
+        self.splices += len(rows)
+        for cache, output in zip(self.caches, outputs):
+            layers, new_layers = _cache_layers(cache), _cache_layers(output_cache(output))
+            if layers is None or new_layers is None or len(layers) != len(new_layers):
+                raise TypeError(f"cannot splice rows into a key/value cache of type {type(cache).__name__}: it has "
+                                f"no per-layer keys and values tensors")
+            for layer, new in zip(layers, new_layers):
+                layer.keys[rows] = new.keys.to(layer.keys.dtype)
+                layer.values[rows] = new.values.to(layer.values.dtype)
+        self.mask[rows] = row_mask
+        self.next_position[rows] = row_mask.sum(1, keepdim=True)
+        self.logits[rows] = self._logits(outputs).to(self.logits.dtype)
+
+
 def forward_responses(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
                       response_ids: torch.Tensor, response_mask: torch.Tensor, want_hidden: bool = False,
                       want_logits: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
