@@ -107,11 +107,13 @@ class LMGRPOAgent(LMAgent):
             policy_loss, ratio, log_ratio = clipped_surrogate(
                 logprobs, batch["old_logprobs"], batch["advantages"], c.clip_range
             )
-            kl = kl_per_token(logprobs, batch["ref_logprobs"], c.kl_estimator)
+            kl = kl_per_token(logprobs, batch.get("ref_logprobs"), c.kl_estimator)
             approx_kl, clipped = ratio_statistics(ratio, log_ratio, c.clip_range)
             return LossTerms(policy_loss + c.kl_coef * kl, (policy_loss, kl, approx_kl, clipped), logprobs)
 
-        per_token = {"old_logprobs": old_logprobs, "ref_logprobs": ref_logprobs, "advantages": advantages}
+        per_token = {"old_logprobs": old_logprobs, "advantages": advantages}
+        if ref_logprobs is not None:  # none when the KL coefficient is 0 (LMAgent.uses_reference)
+            per_token["ref_logprobs"] = ref_logprobs
         means, passes, rollout_mismatch = self.minibatch_passes(rollout, per_token, c.num_iterations, loss,
                                                                 len(self.stat_names))
         self.updates += 1
@@ -124,6 +126,7 @@ class LMGRPOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(
-            tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
-        )
+        numbers = {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
+        if ref_logprobs is None:  # no reference (the KL coefficient is 0): the KL is not measured
+            del tensors["train/kl_loss"], numbers["train/kl"]
+        return summary_scalars(tensors, numbers)

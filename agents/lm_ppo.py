@@ -185,6 +185,7 @@ class LMPPOAgent(LMAgent):
         episodes = mask.shape[0]
         episode_kl = self.dist.all_reduce_mean(kl.sum(1).mean().reshape(1)).item()
         self.kl_controller.update(episode_kl, episodes * self.dist.world_size)
+
         self.updates += 1
 
         explained_variance = 1 - masked_mean((returns - old_values) ** 2, mask) / masked_mean(
@@ -196,6 +197,7 @@ class LMPPOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(
-            tensors, {"train/kl": episode_kl, "train/kl_coef": beta, "train/epochs": float(epochs_done)}
-        )
+        numbers = {"train/kl": episode_kl, "train/kl_coef": beta, "train/epochs": float(epochs_done)}
+        if ref_logprobs is None:  # no reference (the KL coefficient is 0): the KL is not measured
+            del numbers["train/kl"]
+        return summary_scalars(tensors, numbers)

@@ -113,6 +113,7 @@ class LMRLOOAgent(LMAgent):
             "train/logprob_rollout_mismatch": rollout_mismatch,
             **{f"train/{name}": means[i] for i, name in enumerate(self.stat_names)},
         }
-        return summary_scalars(
-            tensors, {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
-        )
+        numbers = {"train/kl": episode_kl, "train/kl_coef": c.kl_coef, "train/epochs": float(passes)}
+        if ref_logprobs is None:  # no reference (the KL coefficient is 0): the KL is not measured
+            del numbers["train/kl"]
+        return summary_scalars(tensors, numbers)

@@ -3,6 +3,8 @@ a KL coefficient of 0 skips the reference model."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import pytest
 import torch
@@ -91,3 +93,57 @@ def test_eval_return_equals_the_full_forward_path(tmp_path, env_id):
     assert cached.mean == full.mean
     assert agent.greedy_decoder.prefills == (len(cached.scores) + 31) // 32  # one per batch of prompts
     agent.close()
+
+
+# -- no reference forward when the KL coefficient is 0 ----------------------------------------------
+
+
+def train_copy(tmp_path, name: str, agent: str, **hyperparameters) -> dict[str, Any]:
+    """A short run on Copy-v0; returns its metrics.csv text and its exported policy's weights."""
+    from safetensors.torch import load_file
+
+    from textgym_agents.train import train
+
+    run = RunConfig(agent=agent, env_id="textgym/Copy-v0", steps=64, seed=0, device="cpu", out=str(tmp_path / name),
+                    num_envs=8, eval_every=32, hyperparameters={**FAST, **hyperparameters})
+    train(run, progress=False)
+    metrics = (tmp_path / name / "metrics.csv").read_text()
+    return {"metrics": metrics, **load_file(str(tmp_path / name / "policy" / "model.safetensors"))}
+
+
+@pytest.mark.parametrize("agent, hyperparameters", [("lm-ppo", {"kl_coef": 0.0}),  # lm-ppo's KL adapts
+                                                    ("lm-rloo", {"kl_coef": 0.0, "group_size": 4}),
+                                                    ("lm-grpo", {"kl_coef": 0.0, "group_size": 4})])
+def test_kl_coef_zero_runs_no_reference_forward_and_trains_the_same(tmp_path, monkeypatch, agent, hyperparameters):
+    import textgym_agents.lm.base as base
+
+    calls = []
+    original = base.reference_logprobs
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(base, "reference_logprobs", counting)
+    skipped = train_copy(tmp_path, "skipped", agent, **hyperparameters)
+    assert calls == []
+    # the same run with the reference computed (its KL term is multiplied by 0)
+    monkeypatch.setattr(base.LMAgent, "uses_reference", property(lambda self: True))
+    computed = train_copy(tmp_path, "computed", agent, **hyperparameters)
+    assert len(calls) > 0
+    assert skipped["metrics"] == computed["metrics"]
+    assert skipped.keys() == computed.keys()
+    for key in skipped.keys() - {"metrics"}:
+        assert torch.equal(skipped[key], computed[key]), key
+
+
+@pytest.mark.parametrize("adaptive_kl", [False, True])
+def test_kl_coef_zero_builds_no_frozen_copy(tmp_path, adaptive_kl):
+    agent = make_agent(tmp_path, "textgym/Copy-v0", kl_coef=0.0, adaptive_kl=adaptive_kl)
+    assert agent.reference is None and not agent.uses_reference
+    assert "train/kl" not in agent.learn(16)  # not measured
+    agent.close()
+    default = make_agent(tmp_path, "textgym/Copy-v0", adaptive_kl=adaptive_kl)
+    assert default.reference is not None and default.uses_reference
+    assert "train/kl" in default.learn(16)
+    default.close()

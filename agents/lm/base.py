@@ -48,7 +48,7 @@ from textgym_agents.lm.credit import check_credit, credited_rewards, task_of
 from textgym_agents.lm.losses import masked_whiten
 from textgym_agents.lm.models import autocast_for, build_symbol_policy, disable_dropout, hidden_size_of, lora_wrap
 from textgym_agents.lm.parallel import DataParallel, global_masked_whiten
-from textgym_agents.lm.reference import FixedKLController, frozen_copy, reference_logprobs
+from textgym_agents.lm.reference import AdaptiveKLController, FixedKLController, frozen_copy, reference_logprobs
 from textgym_agents.lm.rollout import (
     GreedyDecoder,
     Rollout,
@@ -147,8 +147,10 @@ class LMAgent(Agent):
             self.policy_model.eval()
         if config.bf16_weights:
             self.policy_model.to(torch.bfloat16)
-        # the reference: under LoRA the base model itself (adapters disabled), else a frozen copy
-        self.reference = None if config.lora else frozen_copy(self.policy_model)
+        # the reference: under LoRA the base model itself (adapters disabled), else a frozen copy; none at all when the
+        # KL coefficient is fixed at 0 (no update reads its log-probabilities)
+        self.kl_controller = self.make_kl_controller()
+        self.reference = None if config.lora or not self.uses_reference else frozen_copy(self.policy_model)
         self.critic: torch.nn.Module | None = None
         self.value_head: torch.nn.Linear | None = None
         if self.uses_value_head:
@@ -175,7 +177,6 @@ class LMAgent(Agent):
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate, eps=config.adam_eps,
                                           fused=self.device.type in ("cpu", "cuda") and not config.fsdp)
 
-        self.kl_controller = self.make_kl_controller()
         self.sample_generator = torch.Generator(self.device).manual_seed(rank_seed)
         self.shuffle_generator = torch.Generator("cpu").manual_seed(rank_seed)
         self.updates = 0
@@ -372,19 +373,30 @@ class LMAgent(Agent):
             values = self.values_from(hidden) if shared_values else self.critic_values(rollout)
         return logprobs, entropy, values
 
-    def reference_logprobs(self, rollout: Rollout) -> torch.Tensor:
+    @property
+    def uses_reference(self) -> bool:
+        """Whether the updates need the reference's log-probabilities: not when ``kl_coef=0`` (fixed, or adaptive,
+        whose controller only ever multiplies it: it stays 0), where the KL term is 0 whatever they are; then no
+        frozen copy is built, no reference forward runs, and the KL statistics (``train/kl``, GRPO's
+        ``train/kl_loss``) are left out of the training scalars (not measured)."""
+        return not (self.config.kl_coef == 0
+                    and isinstance(self.kl_controller, FixedKLController | AdaptiveKLController))
+
+    def reference_logprobs(self, rollout: Rollout) -> torch.Tensor | None:
         """``log pi_ref`` of the rollout's tokens (call under ``no_grad`` and :meth:`autocast`); under LoRA, the
-        policy with its adapters disabled."""
+        policy with its adapters disabled; ``None`` without :attr:`uses_reference`."""
+        if not self.uses_reference:
+            return None
         if self.reference is None:
             with self.policy_model.disable_adapter():
                 return reference_logprobs(self.parallel.forward_module(self.policy_model), rollout,
                                           self.config.temperature, self.vocab_size)
         return reference_logprobs(self.reference, rollout, self.config.temperature, self.vocab_size)
 
-    def old_and_reference_logprobs(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+    def old_and_reference_logprobs(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor | None]:
         """For agents without a value function: the sampling policy's ``log pi`` of the rollout's tokens (recorded
         while decoding; recomputed by one full forward in low precision, see :attr:`low_precision`) and
-        ``log pi_ref``."""
+        ``log pi_ref`` (``None`` without :attr:`uses_reference`)."""
         old_logprobs = rollout.sample_logprobs
         with torch.no_grad(), self.autocast():
             if self.low_precision:

@@ -35,8 +35,11 @@ def reference_logprobs(
     return token_logprobs(logits, rollout.response_ids, temperature, vocab_size)[0]
 
 
-def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str) -> torch.Tensor:
-    """Per-token estimate of KL(pi || pi_ref) from the sampled token (see the module docstring)."""
+def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None, estimator: str) -> torch.Tensor:
+    """Per-token estimate of KL(pi || pi_ref) from the sampled token (see the module docstring); zeros when
+    ``ref_logprobs`` is ``None`` (no reference: the KL coefficient is 0, see ``LMAgent.uses_reference``)."""
+    if ref_logprobs is None:
+        return torch.zeros_like(logprobs)
     log_ratio = logprobs - ref_logprobs
     if estimator == "k1":
         return log_ratio
