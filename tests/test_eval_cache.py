@@ -61,6 +61,16 @@ def test_cached_greedy_tokens_equal_the_full_forward_through_autoresets(tmp_path
     agent.close()
 
 
+def test_cached_greedy_tokens_when_rows_cannot_be_spliced(tmp_path, monkeypatch):
+    import textgym_agents.lm.rollout as rollout
+
+    monkeypatch.setattr(rollout, "_cache_layers", lambda cache: None)  # a cache without editable rows
+    agent = make_agent(tmp_path, "textgym/QA-v1")
+    compare_step_by_step(agent, "textgym/QA-v1", num_envs=5, steps=30)
+    assert agent.greedy_decoder.splices == 0 and agent.greedy_decoder.prefills > 1  # prefilled afresh instead
+    agent.close()
+
+
 def test_cached_greedy_tokens_of_frozen_rows_and_a_new_batch(tmp_path):
     agent = make_agent(tmp_path, "textgym/Sentiment-v0")
     compare_step_by_step(agent, "textgym/Sentiment-v0", num_envs=4, steps=30, autoreset_mode="Disabled")

@@ -321,17 +321,9 @@ class GreedyDecoder:
             expected_mask = self.obs_mask.scatter(1, at, torch.ones_like(at))
             continues = room & (ids == expected_ids).all(1) & (obs_mask == expected_mask).all(1)
             frozen = ~continues & (ids == self.ids).all(1) & (obs_mask == self.obs_mask).all(1)
-            # no row continues, or rows to re-encode into a cache that cannot be edited per row: prefill them all
-            fresh = not bool(continues.any()) or (
-                bool((~continues & ~frozen).any()) and any(_cache_layers(c) is None for c in self.caches))
+            fresh = not bool(continues.any())  # no row continues: prefill them all
         if fresh:
-            self.models, self.prefills = models, self.prefills + 1
-            width = ids.shape[1] + (bos_token_id is not None)
-            left_ids, self.mask = left_pad(ids, obs_mask, width, pad_token_id, bos_token_id)
-            outputs = [self._forward(m, left_ids, self.mask, position_ids_from(self.mask)) for m in models]
-            self.caches = [output_cache(o) for o in outputs]
-            self.next_position = self.mask.sum(1, keepdim=True)
-            self.logits = self._logits(outputs)
+            self._prefill(models, ids, obs_mask)
         else:
             # one cached step: continuing rows attend to their new token, the others get a masked column
             column = continues.long().unsqueeze(1)
@@ -343,8 +335,8 @@ class GreedyDecoder:
             self.next_position = self.next_position + column
             self.logits = torch.where(continues.unsqueeze(1), self._logits(outputs), self.logits)
             redo = ~continues & ~frozen
-            if redo.any():
-                self._splice(redo.nonzero().squeeze(1), ids, obs_mask)
+            if redo.any() and not self._splice(redo.nonzero().squeeze(1), ids, obs_mask):
+                self._prefill(models, ids, obs_mask)  # a cache whose rows cannot be replaced: start afresh
         self.ids, self.obs_mask = ids, obs_mask
         self.tokens = self.logits.argmax(-1)
         return self.tokens
@@ -363,24 +355,41 @@ class GreedyDecoder:
             logits = logits.masked_fill(outside, float("-inf"))
         return logits
 
-    def _splice(self, rows: torch.Tensor, ids: torch.Tensor, obs_mask: torch.Tensor) -> None:
-        """Re-encode ``rows`` from their observations, left-padded to the cache's width, into the cache."""
+    def _prefill(self, models: tuple[torch.nn.Module, ...], ids: torch.Tensor, obs_mask: torch.Tensor) -> None:
+        """Encode every row from its observation: a new cache."""
+        pad_token_id, bos_token_id = self.settings[0], self.settings[1]
+        self.models, self.prefills = models, self.prefills + 1
+        width = ids.shape[1] + (bos_token_id is not None)
+        left_ids, self.mask = left_pad(ids, obs_mask, width, pad_token_id, bos_token_id)
+        outputs = [self._forward(m, left_ids, self.mask, position_ids_from(self.mask)) for m in models]
+        self.caches = [output_cache(o) for o in outputs]
+        self.next_position = self.mask.sum(1, keepdim=True)
+        self.logits = self._logits(outputs)
+
+    def _splice(self, rows: torch.Tensor, ids: torch.Tensor, obs_mask: torch.Tensor) -> bool:
+        """Re-encode ``rows`` from their observations, left-padded to the cache's width, into the cache; ``False``
+        (nothing changed) for a cache whose rows cannot be replaced (no per-layer ``keys``/``values`` tensors of the
+        mask's length, as a sliding-window cache)."""
         pad_token_id, bos_token_id = self.settings[0], self.settings[1]
         width = self.mask.shape[1]
         row_ids, row_mask = left_pad(ids[rows], obs_mask[rows], width, pad_token_id, bos_token_id)
         outputs = [self._forward(m, row_ids, row_mask, position_ids_from(row_mask)) for m in self.models]
-        self.splices += len(rows)
+        pairs = []
         for cache, output in zip(self.caches, outputs):
             layers, new_layers = _cache_layers(cache), _cache_layers(output_cache(output))
-            if layers is None or new_layers is None or len(layers) != len(new_layers):
-                raise TypeError(f"cannot splice rows into a key/value cache of type {type(cache).__name__}: it has "
-                                f"no per-layer keys and values tensors")
-            for layer, new in zip(layers, new_layers):
-                layer.keys[rows] = new.keys.to(layer.keys.dtype)
-                layer.values[rows] = new.values.to(layer.values.dtype)
+            if layers is None or new_layers is None or len(layers) != len(new_layers) or any(
+                    new.keys.shape[1:] != layer.keys.shape[1:] or new.values.shape[1:] != layer.values.shape[1:]
+                    for layer, new in zip(layers, new_layers)):
+                return False
+            pairs.extend(zip(layers, new_layers))
+        for layer, new in pairs:
+            layer.keys[rows] = new.keys.to(layer.keys.dtype)
+            layer.values[rows] = new.values.to(layer.values.dtype)
+        self.splices += len(rows)
         self.mask[rows] = row_mask
         self.next_position[rows] = row_mask.sum(1, keepdim=True)
         self.logits[rows] = self._logits(outputs).to(self.logits.dtype)
+        return True
 
 
 def forward_responses(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
