@@ -71,6 +71,38 @@ def test_cached_greedy_tokens_when_rows_cannot_be_spliced(tmp_path, monkeypatch)
     agent.close()
 
 
+def test_cached_greedy_tokens_when_a_longer_prompt_replaces_a_row(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from textgym_agents.lm.rollout import GreedyDecoder, greedy_tokens
+
+    agent = make_agent(tmp_path, "textgym/QA-v1")
+    env = gym.make_vec("textgym/QA-v1", num_envs=3, vectorization_mode="vector_entry_point", split="eval",
+                       device="cpu", output="numpy")
+    order = np.argsort([len(ids) for ids in env.setup.prompt_ids])
+    short, long = order[:3], order[-1]
+    obs, _ = env.reset(seed=0, options={"prompt_index": short})
+    long_obs, _ = env.reset(seed=0, options={"prompt_index": np.full(3, long)})
+    decoder, pad = GreedyDecoder(), env.tokenizer.pad_token_id
+    model, bos, vocab = agent.policy_model, agent.bos_token_id, agent.vocab_size
+    tokens = decoder(model, obs, pad, bos, vocab, torch.device("cpu"))
+    # the next observation: rows 0 and 2 continue with their tokens, row 1 holds the longest prompt
+    ids, mask = obs["input_ids"].copy(), obs["attention_mask"].copy()
+    for row in (0, 2):
+        ids[row, mask[row].sum()] = tokens[row]
+        mask[row, mask[row].sum()] = 1
+    ids[1], mask[1] = long_obs["input_ids"][1], long_obs["attention_mask"][1]
+    assert mask[1].sum() > obs["attention_mask"].sum(1).max() + 1  # longer than the cache
+    following = {"input_ids": ids, "attention_mask": mask}
+    cached = decoder(model, following, pad, bos, vocab, torch.device("cpu"), vector_env=SimpleNamespace())
+    assert decoder.splices == 1 and decoder.prefills == 1
+    torch.testing.assert_close(cached, greedy_tokens(model, following, pad, bos, vocab, torch.device("cpu")))
+    env.close()
+    agent.close()
+
+
 def test_cached_greedy_tokens_of_frozen_rows_and_a_new_batch(tmp_path):
     agent = make_agent(tmp_path, "textgym/Sentiment-v0")
     compare_step_by_step(agent, "textgym/Sentiment-v0", num_envs=4, steps=30, autoreset_mode="Disabled")

@@ -359,7 +359,8 @@ class GreedyDecoder:
         """Encode every row from its observation: a new cache."""
         pad_token_id, bos_token_id = self.settings[0], self.settings[1]
         self.models, self.prefills = models, self.prefills + 1
-        width = ids.shape[1] + (bos_token_id is not None)
+        # as wide as the longest row (the observations' right padding is not encoded)
+        width = max(1, int(obs_mask.sum(1).max())) + (bos_token_id is not None)
         left_ids, self.mask = left_pad(ids, obs_mask, width, pad_token_id, bos_token_id)
         outputs = [self._forward(m, left_ids, self.mask, position_ids_from(self.mask)) for m in models]
         self.caches = [output_cache(o) for o in outputs]
@@ -371,6 +372,18 @@ class GreedyDecoder:
         (nothing changed) for a cache whose rows cannot be replaced (no per-layer ``keys``/``values`` tensors of the
         mask's length, as a sliding-window cache)."""
         pad_token_id, bos_token_id = self.settings[0], self.settings[1]
+        if any(_cache_layers(cache) is None for cache in self.caches):
+            return False
+        needed = int(obs_mask[rows].sum(1).max()) + (bos_token_id is not None)
+        if needed > self.mask.shape[1]:  # a row longer than the cache: widen every row's cache with masked columns
+            extra = needed - self.mask.shape[1]
+            for cache in self.caches:
+                for layer in _cache_layers(cache):
+                    shape = (*layer.keys.shape[:-2], extra, layer.keys.shape[-1])
+                    layer.keys = torch.cat([layer.keys.new_zeros(shape), layer.keys], dim=-2)
+                    shape = (*layer.values.shape[:-2], extra, layer.values.shape[-1])
+                    layer.values = torch.cat([layer.values.new_zeros(shape), layer.values], dim=-2)
+            self.mask = torch.cat([self.mask.new_zeros((self.mask.shape[0], extra)), self.mask], dim=1)
         width = self.mask.shape[1]
         row_ids, row_mask = left_pad(ids[rows], obs_mask[rows], width, pad_token_id, bos_token_id)
         outputs = [self._forward(m, row_ids, row_mask, position_ids_from(row_mask)) for m in self.models]
