@@ -283,16 +283,24 @@ class KeywordsTask(Task):
         return any(ch in SENTENCE_END for ch in continuation)
 
 
+def draw_concept_words(rng: random.Random) -> list[str] | None:
+    """3 or 4 concept words, one or two of them verbs, nouns first (unshuffled); ``None`` when two share a form."""
+    size = rng.choice((3, 4))
+    verbs = 2 if size == 4 and rng.random() < 0.4 else 1
+    words = rng.sample(CONCEPT_NOUNS, size - verbs) + rng.sample(CONCEPT_VERBS, verbs)
+    forms = [word_forms(w) for w in words]
+    if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)):
+        return None
+    return words
+
+
 def concept_sets(count: int, seed: int) -> list[tuple[str, ...]]:
     """``count`` distinct concept sets of 3 or 4 words, each with one or two verbs (seeded)."""
     rng = random.Random(seed)
     chosen: dict[frozenset[str], tuple[str, ...]] = {}
     while len(chosen) < count:
-        size = rng.choice((3, 4))
-        verbs = 2 if size == 4 and rng.random() < 0.4 else 1
-        words = rng.sample(CONCEPT_NOUNS, size - verbs) + rng.sample(CONCEPT_VERBS, verbs)
-        forms = [word_forms(w) for w in words]
-        if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)):
+        words = draw_concept_words(rng)
+        if words is None:
             continue
         rng.shuffle(words)
         chosen.setdefault(frozenset(words), tuple(words))

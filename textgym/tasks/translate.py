@@ -513,7 +513,8 @@ def translate_to_glossa(sentence: str) -> str:
     return parse_english(sentence).glossa()
 
 
-def _allowed(allowed: str, entry: NounEntry) -> bool:
+def noun_allowed(allowed: str, entry: NounEntry) -> bool:
+    """Whether ``entry`` fits ``allowed``, a space-separated list of noun categories and nouns."""
     names = allowed.split()
     return entry.category in names or entry.english in names
 
@@ -537,15 +538,20 @@ def random_clause(rng: random.Random) -> Clause:
     subject = random_noun_phrase(rng, [n for n in NOUNS if n.category in ("person", "animal")], 0.4, 0.3)
     animal = NOUN_BY_ENGLISH[subject.noun].category == "animal"
     verb = rng.choice([v for v in VERBS if not animal or v.english in ANIMAL_VERBS])
+    return complete_clause(rng, subject, verb)
+
+
+def complete_clause(rng: random.Random, subject: NounPhrase, verb: VerbEntry) -> Clause:
+    """The rest of :func:`random_clause`'s sentence for a drawn subject and verb: object, place, tense, negation."""
     obj = None
     if verb.objects and (not verb.intransitive or rng.random() < 0.6):
-        candidates = [n for n in NOUNS if _allowed(verb.objects, n) and n.english != subject.noun]
+        candidates = [n for n in NOUNS if noun_allowed(verb.objects, n) and n.english != subject.noun]
         obj = random_noun_phrase(rng, candidates, 0.3, 0.3)
     preposition = place = None
     if rng.random() < (0.25 if obj else 0.6):
         preposition = rng.choice(sorted(POSTPOSITIONS))
         used = {subject.noun, obj.noun if obj else None}
-        candidates = [n for n in NOUNS if _allowed(PREPOSITION_OBJECTS[preposition], n) and n.english not in used]
+        candidates = [n for n in NOUNS if noun_allowed(PREPOSITION_OBJECTS[preposition], n) and n.english not in used]
         place = random_noun_phrase(rng, candidates, 0.2, 0.1)
     past = rng.random() < 0.35
     negated = rng.random() < 0.2

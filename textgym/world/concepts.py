@@ -33,11 +33,9 @@ from dataclasses import dataclass
 
 from textgym.prompt import Prompt
 from textgym.tasks.keywords import (
-    CONCEPT_NOUNS,
-    CONCEPT_VERBS,
     PROMPT_TEMPLATES,
     KeywordsTask,
-    word_forms,
+    draw_concept_words,
 )
 from textgym.tasks.keywords import generate_prompt_set as keywords_prompt_set
 from textgym.world.section import WorldSection
@@ -496,13 +494,8 @@ class ConceptsSection(WorldSection):
     def fresh_set(self, rng: random.Random) -> tuple[str, ...]:
         """A random concept set shaped like the task's (3 or 4 words, one or two verbs) that is no eval set."""
         while True:
-            size = rng.choice((3, 4))
-            num_verbs = 2 if size == 4 and rng.random() < 0.4 else 1
-            words = rng.sample(CONCEPT_NOUNS, size - num_verbs) + rng.sample(CONCEPT_VERBS, num_verbs)
-            forms = [word_forms(word) for word in words]
-            if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)):
-                continue
-            if frozenset(words) in self._eval_keys:
+            words = draw_concept_words(rng)
+            if words is None or frozenset(words) in self._eval_keys:
                 continue
             rng.shuffle(words)
             return tuple(words)

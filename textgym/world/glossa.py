@@ -45,9 +45,10 @@ from textgym.tasks.translate import (
     VERB_BY_ENGLISH,
     VERBS,
     Clause,
-    NounEntry,
     NounPhrase,
+    complete_clause,
     generate_prompt_set,
+    noun_allowed,
     parse_english,
     random_clause,
     random_noun_phrase,
@@ -161,11 +162,6 @@ def build_lexicon() -> tuple[GlossaWord, ...]:
         )
     )
     return tuple(words)
-
-
-def _fits(allowed: str, entry: NounEntry) -> bool:
-    names = allowed.split()
-    return entry.category in names or entry.english in names
 
 
 class GlossaSection(WorldSection):
@@ -314,17 +310,7 @@ class GlossaSection(WorldSection):
                 entry = VERB_BY_ENGLISH[verb]
                 if animal and entry.english not in ANIMAL_VERBS:
                     raise ValueError(f"the verb {verb!r} does not take an animal subject such as {head.noun!r}")
-            obj = None
-            if entry.objects and (not entry.intransitive or rng.random() < 0.6):
-                candidates = [n for n in NOUNS if _fits(entry.objects, n) and n.english != head.noun]
-                obj = random_noun_phrase(rng, candidates, 0.3, 0.3)
-            preposition = place = None
-            if rng.random() < (0.25 if obj else 0.6):
-                preposition = rng.choice(sorted(POSTPOSITIONS))
-                used = {head.noun, obj.noun if obj else None}
-                candidates = [n for n in NOUNS if _fits(PREPOSITION_OBJECTS[preposition], n) and n.english not in used]
-                place = random_noun_phrase(rng, candidates, 0.2, 0.1)
-            clause = Clause(head, entry.english, rng.random() < 0.35, rng.random() < 0.2, obj, preposition, place)
+            clause = complete_clause(rng, head, entry)
             if clause.english() not in self._eval_english:
                 return clause
         raise RuntimeError(f"no non-eval sentence with verb={verb!r}, subject={subject!r} in 1000 draws")
@@ -430,7 +416,7 @@ class GlossaSection(WorldSection):
             return f"It comes first in the noun phrase: {np.glossa()} is {np.english()}."
         if word.kind == "postposition":
             preposition = word.english
-            candidates = [n for n in NOUNS if _fits(PREPOSITION_OBJECTS[preposition], n)]
+            candidates = [n for n in NOUNS if noun_allowed(PREPOSITION_OBJECTS[preposition], n)]
             np = random_noun_phrase(rng, candidates, 0.2, 0.1)
             return f"So {preposition} {np.english()} is {np.glossa()} {word.glossa}."
         return self._both(rng, self._example_clause(rng, word))
@@ -554,7 +540,7 @@ class GlossaSection(WorldSection):
             )
         if rule == "postpositions":
             preposition = rng.choice(sorted(POSTPOSITIONS))
-            candidates = [n for n in NOUNS if _fits(PREPOSITION_OBJECTS[preposition], n)]
+            candidates = [n for n in NOUNS if noun_allowed(PREPOSITION_OBJECTS[preposition], n)]
             np = random_noun_phrase(rng, candidates, 0.2, 0.1)
             post = POSTPOSITIONS[preposition]
             return rng.choice(
