@@ -152,7 +152,6 @@ def calibrate(env_id: str, seed: int = 0, passes: int = 4, device: str = "cpu") 
     import gymnasium as gym
 
     from textgym.evaluation import evaluate_episodes
-    from textgym.tasks import make_task
 
     env = gym.make(env_id)
     setup, task = env.unwrapped.setup, env.unwrapped.task
@@ -161,8 +160,8 @@ def calibrate(env_id: str, seed: int = 0, passes: int = 4, device: str = "cpu") 
     count = len(task.prompts("eval"))
 
     def mean_score(policy) -> float:
-        return evaluate_episodes(policy, env_id, {"task": make_task(gym.spec(env_id).kwargs["task"])}, device,
-                                 batch_size=count, naturalness=False).mean
+        # the env's task object, built once, serves every evaluation env
+        return evaluate_episodes(policy, env_id, {"task": task}, device, batch_size=count, naturalness=False).mean
 
     random_score = float(np.mean([mean_score(_random_policy(seed + k)) for k in range(passes)]))
     greedy = sampled = None
