@@ -13,19 +13,21 @@ Because both sides come from the same objects, the corpus and the tasks cannot d
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Mapping
 
+from textgym.models.corpus import generate_documents
+from textgym.world.concepts import ConceptsSection
+from textgym.world.dialogues import DialogueSection
+from textgym.world.facts import FactsSection
+from textgym.world.glossa import GlossaSection
+from textgym.world.lengths import LengthSection
 from textgym.world.section import WorldSection
 
-#: section name -> "module:class", in the order their documents are drawn
-SECTIONS: Mapping[str, str] = {
-    "facts": "textgym.world.facts:FactsSection",
-    "glossa": "textgym.world.glossa:GlossaSection",
-    "dialogues": "textgym.world.dialogues:DialogueSection",
-    "concepts": "textgym.world.concepts:ConceptsSection",
-    "lengths": "textgym.world.lengths:LengthSection",
+#: section name -> class, in the order their documents are drawn
+SECTIONS: Mapping[str, type[WorldSection]] = {
+    section.name: section
+    for section in (FactsSection, GlossaSection, DialogueSection, ConceptsSection, LengthSection)
 }
 
 #: the corpus' share of each kind of document; "stories_and_reviews" is textgym.models.corpus's generator
@@ -39,18 +41,13 @@ CORPUS_SHARES: Mapping[str, float] = {
 }
 
 
-def _section_class(path: str) -> type[WorldSection]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 class World:
     """Every section of the world, built from ``seed`` (see the module docstring)."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.sections: dict[str, WorldSection] = {
-            name: _section_class(path)(seed) for name, path in SECTIONS.items()
+            name: section_class(seed) for name, section_class in SECTIONS.items()
         }
 
     def section_for(self, task: str) -> WorldSection:
@@ -79,8 +76,6 @@ class World:
         so a held-out corpus is the same world drawn with another ``draw_seed``. Every section gets at least its
         ``coverage`` documents, so every eval answer is stated.
         """
-        from textgym.models.corpus import generate_documents
-
         rng = random.Random(f"world-{self.seed}-draw-{draw_seed}")
         counts = self.document_counts(n)
         docs = generate_documents(counts["stories_and_reviews"], seed=draw_seed)
