@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,82 @@ def test_clean_separation_is_not_a_certainty():
     assert point == high == 1.0 and 0.5 < low < 0.8
     point, low, high = stats.probability_of_improvement_ci({"t": [1, 2, 3]}, {"t": [1, 2, 3]})
     assert point == 0.5 and low < 0.5 < high
+
+
+def test_mann_whitney_p_is_exact_at_five_seeds():
+    """5 runs that all beat 5 others: 2 of the 252 equally likely splits are as extreme (two-sided), p = 2 / 252."""
+    assert stats.mann_whitney_p([5, 6, 7, 8, 9], [0, 1, 2, 3, 4]) == pytest.approx(2 / 252)
+    assert stats.mann_whitney_p([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]) == pytest.approx(2 / 252)
+    # U = 24 of 25: the splits with U >= 24 are 2 on each side, p = 4 / 252
+    assert stats.mann_whitney_p([4, 6, 7, 8, 9], [0, 1, 2, 3, 5]) == pytest.approx(4 / 252)
+    assert stats.mann_whitney_p([0.0] * 5, [0.0] * 5) == 1.0  # every run the same: nothing to test
+    assert np.isnan(stats.mann_whitney_p([], [1.0]))
+    # ties: the permutation distribution, enumerated (a tie at the boundary: U = 24.5)
+    assert stats.mann_whitney_p([5, 6, 7, 8, 9], [0, 1, 2, 3, 5]) == pytest.approx(4 / 252)
+
+
+def test_stratified_permutation_on_one_task_is_the_exact_mann_whitney_test():
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x, y = rng.standard_normal(5) + rng.uniform(0, 2), rng.standard_normal(5)
+        exact = mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue
+        assert stats.stratified_permutation_p({"t": x}, {"t": y}) == pytest.approx(exact)
+        assert stats.mann_whitney_p(x, y) == pytest.approx(exact)
+
+
+def test_stratified_permutation_monte_carlo_agrees_with_its_enumeration(monkeypatch):
+    rng = np.random.default_rng(5)
+    x = {"a": rng.standard_normal(4) + 1.0, "b": rng.standard_normal(4) + 0.5}
+    y = {"a": rng.standard_normal(4), "b": rng.standard_normal(4)}
+    exact = stats.stratified_permutation_p(x, y)  # 70 x 70 splits: enumerated
+    monkeypatch.setattr(stats, "PERMUTATIONS", 4000)  # fewer than 4900 splits allowed: seeded draws
+    assert stats.stratified_permutation_p(x, y) == pytest.approx(exact, abs=0.02)
+    separated = {f"t{i}": [5.0, 6, 7, 8, 9] for i in range(3)}
+    below = {f"t{i}": [0.0, 1, 2, 3, 4] for i in range(3)}
+    assert stats.stratified_permutation_p(separated, below) < 0.01
+    assert stats.stratified_permutation_p(separated, separated) == 1.0
+
+
+def test_holm_hand_worked_example():
+    """m = 4: sorted 0.005, 0.01, 0.03, 0.04 are multiplied by 4, 3, 2, 1 (0.02, 0.03, 0.06, 0.04) and made
+    non-decreasing (0.02, 0.03, 0.06, 0.06); at 5% the two smallest are rejected."""
+    adjusted = stats.holm_adjusted([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm_adjusted([0.5, float("nan"), 0.6]) == pytest.approx([1.0, float("nan"), 1.0], nan_ok=True)
+    assert stats.holm_adjusted([0.01]) == [0.01]  # one test: nothing to adjust
+    with pytest.raises(ValueError, match="p-value lies in"):
+        stats.holm_adjusted([1.5])
+
+
+def _closed_testing_rejections(p_values: list[float], alpha: float) -> set[int]:
+    """The reference: Holm's procedure is the closed testing procedure of Bonferroni's intersection tests, so
+    hypothesis i is rejected iff every subset S holding i has min over S of p <= alpha / |S|."""
+    m = len(p_values)
+    rejected = set()
+    for i in range(m):
+        others = [j for j in range(m) if j != i]
+        if all(min(p_values[j] for j in (i, *subset)) <= alpha / (len(subset) + 1)
+               for size in range(m) for subset in itertools.combinations(others, size)):
+            rejected.add(i)
+    return rejected
+
+
+def test_holm_agrees_with_closed_testing_of_bonferroni_tests():
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        m = int(rng.integers(1, 8))
+        p_values = list(rng.uniform(0, 0.08, m) * rng.choice([1, 10], m))
+        p_values = [min(p, 1.0) for p in p_values]
+        adjusted = stats.holm_adjusted(p_values)
+        for alpha in (0.01, 0.05, 0.1):
+            assert {i for i, a in enumerate(adjusted) if a <= alpha} == _closed_testing_rejections(p_values, alpha)
+
+
+def test_verdicts_name_the_side_that_wins_only_after_adjustment():
+    assert stats.verdict(1.0, 0.03) == "dense > sparse"
+    assert stats.verdict(0.0, 0.03) == "sparse > dense"
+    assert stats.verdict(1.0, 0.06) == stats.NO_DIFFERENCE
+    assert stats.verdict(0.9, float("nan")) == stats.NO_DIFFERENCE
+    assert stats.verdict(0.1, 0.01, "attention", "sparse") == "sparse > attention"
