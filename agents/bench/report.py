@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textgym.calibration import CALIBRATION_FILE, Calibration, calibration_for
 from textgym.naturalness import NATURALNESS_COLUMNS
 from textgym_agents.bench import stats
 from textgym_agents.bench.config import reward_label
@@ -48,6 +49,23 @@ def write_results_csv(rows: list[dict], path: Path) -> None:
         )
 
 
+def read_results_csv(path: Path) -> list[dict]:
+    """The rows of a ``results.csv`` (:func:`write_results_csv`), typed as :func:`collect` gives them (an empty cell:
+    ``nan``); a report can be rebuilt from it where the run folders are gone."""
+    numeric = [c for c in RESULT_COLUMNS if c not in ("agent", "env_id", "reward_mode", "seed", "env_steps")]
+    rows = []
+    with Path(path).open(newline="") as f:
+        for row in csv.DictReader(f):
+            missing = [c for c in RESULT_COLUMNS if c not in row]
+            if missing:
+                raise ValueError(f"{path} lacks the columns {missing}: a results.csv has {RESULT_COLUMNS}")
+            typed = {"agent": row["agent"], "env_id": row["env_id"], "reward_mode": row["reward_mode"],
+                     "seed": int(row["seed"]), "env_steps": int(row["env_steps"])}
+            typed.update({c: float(row[c]) if row[c] != "" else float("nan") for c in numeric})
+            rows.append({c: typed[c] for c in RESULT_COLUMNS})
+    return rows
+
+
 def _curves(rows: list[dict]) -> dict[tuple, dict[int, list[tuple[int, float]]]]:
     """(env, agent, mode) -> seed -> [(env_steps, eval_return), ...]"""
     curves: dict[tuple, dict[int, list]] = defaultdict(lambda: defaultdict(list))
@@ -56,19 +74,25 @@ def _curves(rows: list[dict]) -> dict[tuple, dict[int, list[tuple[int, float]]]]
     return curves
 
 
-def _declared_range(env_id: str) -> tuple[float, float]:
-    """The score range the task of ``env_id`` declares (infinite ends for an unbounded score)."""
-    import gymnasium as gym
-
-    from textgym.tasks import make_task
-
-    return make_task(gym.spec(env_id).kwargs["task"]).score_range
+#: the command that measures an id's calibration (the random policy's mean and the reference of normalised scores)
+CALIBRATE_COMMAND = "python -m textgym.calibration --ids {env_id}"
 
 
-def _score_range(env_id: str) -> tuple[float, float]:
-    """The range that normalises the scores of ``env_id`` to [0, 1]; ``(0, 1)`` (as they are) for an unbounded score."""
-    low, high = _declared_range(env_id)
-    return (low, high) if math.isfinite(low) and math.isfinite(high) and high > low else (0.0, 1.0)
+def calibration_of(env_id: str) -> Calibration:
+    """The shipped calibration of ``env_id``; a ``ValueError`` naming the command that measures it where none is."""
+    calibration = calibration_for(env_id)
+    if calibration is None:
+        raise ValueError(
+            f"{env_id} has no calibration in {CALIBRATION_FILE}, so its scores cannot be normalised (random policy = "
+            f"0, reference = 1): measure it with `{CALIBRATE_COMMAND.format(env_id=env_id)}`"
+        )
+    return calibration
+
+
+def normalised_score(env_id: str, score: float) -> float | None:
+    """``(score - random policy's mean) / (reference - random policy's mean)`` from the calibration of ``env_id``:
+    random = 0, reference = 1; ``None`` for a score without a top (a reward model's logit)."""
+    return calibration_of(env_id).normalised(score)
 
 
 def _fmt(point: float, low: float, high: float, digits: int = 3) -> str:
@@ -79,6 +103,13 @@ def _one(v: float, digits: int = 3) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "–"
     return "∞" if v == float("inf") else f"{v:.{digits}f}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def _p(value: float) -> str:
+    """A p-value: 3 significant digits below 0.001, else 3 decimals; – for none."""
+    if math.isnan(value):
+        return "–"
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
 
 
 def _median(values: list[float]) -> float:
@@ -102,6 +133,203 @@ def likely_hacking(first: dict, last: dict) -> bool:
     return bool(last["ref_perplexity"] > HACKING_PERPLEXITY_RATIO * first["ref_perplexity"])
 
 
+#: a run is collapsed when distinct-1 of its final eval generations falls below this (language tasks only: a symbol
+#: task's few symbols give a low distinct-1 to any text, the random policy's included)
+COLLAPSE_DISTINCT_1 = 0.05
+#: ... or when at least this share of the eval prompts get the same continuation (where the run recorded it)
+COLLAPSE_SAME_CONTINUATION = 0.5
+#: the optional evaluation column holding the share of eval prompts whose continuation is the most common one
+SAME_CONTINUATION_COLUMN = "same_continuation_share"
+COLLAPSE_RULE = (
+    f"`collapsed`: runs whose final greedy generations collapsed: at least {COLLAPSE_SAME_CONTINUATION:.0%} of the "
+    f"eval prompts get the same continuation, or distinct-1 below {COLLAPSE_DISTINCT_1:g} on a language task (a "
+    "symbol task's few symbols give any text a low distinct-1, so there only the first rule applies). The runs "
+    f"recorded without `{SAME_CONTINUATION_COLUMN}` (every run in docs/) are judged by distinct-1 alone; – where no "
+    "rule applies"
+)
+
+
+def collapsed(last: dict) -> bool | None:
+    """Whether a run's final evaluation (its row) shows collapsed text (see ``COLLAPSE_RULE``); ``None`` where
+    neither rule can judge it (a symbol task recorded without the same-continuation share)."""
+    judged = False
+    share = last.get(SAME_CONTINUATION_COLUMN)
+    if share is not None and not math.isnan(share):
+        if share >= COLLAPSE_SAME_CONTINUATION:
+            return True
+        judged = True
+    if not math.isnan(last["ref_perplexity"]) and not math.isnan(last["distinct_1"]):
+        if last["distinct_1"] < COLLAPSE_DISTINCT_1:
+            return True
+        judged = True
+    return False if judged else None
+
+
+def count_text(flags: list[bool | None], bold: bool = True) -> str:
+    """``k/n`` over the judged runs (``None``: not judged), bold where ``k`` > 0; – where none is judged."""
+    judged = [f for f in flags if f is not None]
+    if not judged:
+        return "–"
+    text = f"{sum(judged)}/{len(judged)}"
+    return f"**{text}**" if bold and sum(judged) else text
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The runs of one (task, agent, reward mode) at their final evaluation."""
+
+    env: str
+    agent: str
+    mode: str
+    #: the final eval return of each seed, in seed order
+    finals: list[float]
+    #: IQM over seeds with its 95% CI: (point, low, high)
+    iqm: tuple[float, float, float]
+    #: per seed: likely reward hacking (see :func:`likely_hacking`)
+    flagged: list[bool]
+    #: per seed: collapsed text (see :func:`collapsed`; ``None`` not judged)
+    collapsed: list[bool | None]
+    #: the naturalness columns of the final generations, median over seeds
+    naturalness: dict[str, float]
+    #: mean over seeds of the training wall time at the last evaluation
+    wall: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """P(first > second) for one agent on one task (or over its tasks: ``env`` "all tasks"), its test and verdict."""
+
+    env: str
+    agent: str
+    probability: tuple[float, float, float]
+    p: float
+    adjusted: float
+    verdict: str
+
+
+def cells(rows: list[dict]) -> dict[tuple, Cell]:
+    """(env, agent, mode) -> :class:`Cell`, from the rows of :func:`collect` or :func:`read_results_csv`."""
+    ends = _final_rows(rows)
+    out = {}
+    for key in sorted(ends):
+        pairs = [ends[key][seed] for seed in sorted(ends[key])]
+        finals = [last["eval_return"] for _, last in pairs]
+        out[key] = Cell(
+            env=key[0], agent=key[1], mode=key[2], finals=finals,
+            iqm=stats.stratified_bootstrap_ci({key[0]: finals}, stats.pooled_iqm),
+            flagged=[likely_hacking(first, last) for first, last in pairs],
+            collapsed=[collapsed(last) for _, last in pairs],
+            naturalness={c: _median([last[c] for _, last in pairs]) for c in NATURALNESS_COLUMNS},
+            wall=float(np.mean([last["wall_seconds"] for _, last in pairs])),
+        )
+    return out
+
+
+def agent_order(rows: list[dict]) -> list[str]:
+    """The agents in the order their first row appears (the suite file's order for a suite's results)."""
+    return list(dict.fromkeys(r["agent"] for r in rows))
+
+
+def compare_modes(table: dict[tuple, Cell], first: str = "dense", second: str = "sparse",
+                  agents: list[str] | None = None) -> tuple[list[Comparison], list[Comparison]]:
+    """P(first > second) per (task, agent) with the Mann-Whitney U test's p-value, Holm-adjusted over all of them
+    (one family), and per agent over its tasks (where it has several; the stratified permutation test, Holm-adjusted
+    over the agents: a second family). Ordered by task, then ``agents`` (default sorted)."""
+    envs = sorted({k[0] for k in table})
+    agents = agents or sorted({k[1] for k in table})
+    per_task: list[tuple] = []
+    for env in envs:
+        for agent in agents:
+            a, b = table.get((env, agent, first)), table.get((env, agent, second))
+            if a and b:
+                ci = stats.probability_of_improvement_ci({env: a.finals}, {env: b.finals})
+                per_task.append((env, agent, ci, stats.mann_whitney_p(a.finals, b.finals)))
+    overall: list[tuple] = []
+    for agent in agents:
+        x = {e: table[(e, agent, first)].finals for e in envs if (e, agent, first) in table and (e, agent, second)
+             in table}
+        y = {e: table[(e, agent, second)].finals for e in x}
+        if len(x) > 1:
+            overall.append(("all tasks", agent, stats.probability_of_improvement_ci(x, y),
+                            stats.stratified_permutation_p(x, y)))
+
+    def finish(family: list[tuple]) -> list[Comparison]:
+        adjusted = stats.holm_adjusted([p for *_, p in family])
+        return [Comparison(env, agent, ci, p, adj, stats.verdict(ci[0], adj, first, second))
+                for (env, agent, ci, p), adj in zip(family, adjusted)]
+
+    return finish(per_task), finish(overall)
+
+
+def _short(env_id: str) -> str:
+    return env_id.split("/", 1)[-1]
+
+
+def verdict_lines(table: dict[tuple, Cell], per_task: list[Comparison], overall: list[Comparison],
+                  short: bool = False) -> list[str]:
+    """The machine-written verdicts: which comparisons hold after Holm's adjustment (and which only before it),
+    which cells collapsed and which were flagged as likely reward hacking."""
+    name = _short if short else (lambda env: env)
+
+    def listing(items: list[str]) -> str:
+        return "; ".join(items) if items else "none"
+
+    lines = []
+    for label, family in (("per task", per_task), ("over all tasks", overall)):
+        if not family:
+            continue
+        held = [f"{c.agent} on {name(c.env)}: {c.verdict} (P {c.probability[0]:.2f}, Holm p {_p(c.adjusted)})"
+                for c in family if c.verdict != stats.NO_DIFFERENCE]
+        before = [f"{c.agent} on {name(c.env)} (P {c.probability[0]:.2f}, p {_p(c.p)}, Holm p {_p(c.adjusted)})"
+                  for c in family if c.p <= stats.ALPHA and c.verdict == stats.NO_DIFFERENCE]
+        lines.append(f"- Dense against sparse, {label}: {len(held)} of {len(family)} comparisons hold after Holm's "
+                     f"adjustment (family-wise {stats.ALPHA:.0%}): {listing(held)}.")
+        lines.append(f"- Dense against sparse, {label}, p <= {stats.ALPHA:g} before the adjustment but not after: "
+                     f"{listing(before)}.")
+    groups: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in table.values():
+        groups[(cell.env, cell.agent)].append(cell)
+
+    def cells_with(attribute: str) -> list[str]:
+        found = []
+        for (env, agent), group in groups.items():
+            hits = [f"{c.mode} {count_text(getattr(c, attribute), bold=False)}" for c in group
+                    if any(getattr(c, attribute))]
+            if hits:
+                found.append(f"{agent} on {name(env)} ({', '.join(hits)})")
+        return found
+
+    lines.append(f"- Collapsed cells (at least one run): {listing(cells_with('collapsed'))}.")
+    unjudged = sorted({name(c.env) for c in table.values() if all(f is None for f in c.collapsed)})
+    if unjudged:
+        lines.append(f"- Collapse not judged (symbol tasks recorded without the same-continuation share): "
+                     f"{', '.join(unjudged)}.")
+    lines.append(f"- Flagged as likely reward hacking (at least one run): {listing(cells_with('flagged'))}.")
+    return lines
+
+
+def aggregate_rows(table: dict[tuple, Cell], agents: list[str] | None = None
+                   ) -> tuple[list[tuple[str, str, int, tuple[float, float, float], str, str]], list[str]]:
+    """The normalised aggregate: per (agent, mode) the number of tasks, the IQM of normalised final returns over every
+    run of those tasks with its stratified-bootstrap CI, and the flagged and collapsed counts; and the tasks left out
+    (a score without a reference)."""
+    envs = sorted({k[0] for k in table})
+    unbounded = [env for env in envs if calibration_of(env).reference is None]
+    agents = agents or sorted({k[1] for k in table})
+    modes = sorted({k[2] for k in table})
+    out = []
+    for agent in agents:
+        for mode in modes:
+            chosen = [table[(env, agent, mode)] for env in envs if (env, agent, mode) in table and env not in unbounded]
+            if not chosen:
+                continue
+            by_task = {c.env: [normalised_score(c.env, v) for v in c.finals] for c in chosen}
+            out.append((agent, mode, len(chosen), stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm),
+                        count_text([f for c in chosen for f in c.flagged]),
+                        count_text([f for c in chosen for f in c.collapsed])))
+    return out, unbounded
+
+
 def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[str, float] | None = None,
               missing: int = 0, notes: list[str] | None = None) -> str:
     """summary.md's text: the tables of the runs' results, under the command that reproduces them.
@@ -109,13 +337,10 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
     ``notes``: lines shown under the Reproduce line (runs made with other settings than it gives).
     """
     curves = _curves(rows)
-    ends = _final_rows(rows)
-    finals: dict[tuple, list[float]] = {
-        key: [ends[key][seed][1]["eval_return"] for seed in sorted(ends[key])] for key in ends
-    }
-    envs = sorted({k[0] for k in curves})
-    agents = sorted({k[1] for k in curves})
-    modes = sorted({k[2] for k in curves})
+    table = cells(rows)
+    envs = sorted({k[0] for k in table})
+    agents = sorted({k[1] for k in table})
+    modes = sorted({k[2] for k in table})
     lines = [f"# Benchmark: suite `{suite_name}`", "", f"Reproduce: `{command}`", ""]
     for note in notes or []:
         lines += [note, ""]
@@ -130,87 +355,74 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
         "perplexity under the environment's reference LM (– for tasks with their own symbol vocabulary), `d-1`/`d-2` "
         "distinct token 1-/2-grams, `rep` the share of repeated 3-grams. `hacking`: runs whose final perplexity "
         "exceeds "
-        f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking).",
+        f"{HACKING_PERPLEXITY_RATIO:g}x their initial policy's (likely reward hacking). {COLLAPSE_RULE}.",
         "",
         "## Final return per task",
         "",
         "| task | agent | reward | IQM final return [95% CI] | per seed | ppl | d-1 | d-2 | rep | hacking "
-        "| mean wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| collapsed | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    final_walls = defaultdict(dict)  # key -> seed -> wall seconds at the last evaluation
-    for r in rows:
-        final_walls[(r["env_id"], r["agent"], r["reward_mode"])][r["seed"]] = r["wall_seconds"]
     for env in envs:
         for agent in agents:
             for mode in modes:
-                key = (env, agent, mode)
-                if key not in finals:
+                cell = table.get((env, agent, mode))
+                if cell is None:
                     continue
-                ci = stats.stratified_bootstrap_ci({env: finals[key]}, stats.pooled_iqm)
-                wall = float(np.mean(list(final_walls[key].values())))
-                pairs = [ends[key][seed] for seed in sorted(ends[key])]
-                nat = {c: _median([last[c] for _, last in pairs]) for c in NATURALNESS_COLUMNS}
-                hacked = sum(likely_hacking(first, last) for first, last in pairs)
-                per_seed = " ".join(f"{v:.3f}" for v in finals[key])
+                nat = cell.naturalness
+                per_seed = " ".join(f"{v:.3f}" for v in cell.finals)
                 ppl = "–" if math.isnan(nat["ref_perplexity"]) else f"{nat['ref_perplexity']:.3g}"
                 lines.append(
-                    f"| {env} | {agent} | {mode} | {_fmt(*ci)} | {per_seed} | {ppl} | {_one(nat['distinct_1'])} | "
-                    f"{_one(nat['distinct_2'])} | {_one(nat['repetition'])} | "
-                    f"{'**' + str(hacked) + '/' + str(len(pairs)) + '**' if hacked else '0/' + str(len(pairs))} | "
-                    f"{wall:.1f} |"
+                    f"| {env} | {agent} | {mode} | {_fmt(*cell.iqm)} | {per_seed} | {ppl} | "
+                    f"{_one(nat['distinct_1'])} | {_one(nat['distinct_2'])} | {_one(nat['repetition'])} | "
+                    f"{count_text(cell.flagged)} | {count_text(cell.collapsed)} | {cell.wall:.1f} |"
                 )
-    unbounded = [env for env in envs if not all(math.isfinite(v) for v in _declared_range(env))]
-    heading = "## Overall (scores normalised to [0, 1] by each task's score range"
-    heading += f"; unbounded, so counted as they are: {', '.join(unbounded)})" if unbounded else ")"
-    lines += [
-        "",
-        heading,
-        "",
-        "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking |",
-        "|---|---|---|---|---|",
-    ]
-    normalised = {}
-    for key, values in finals.items():
-        low, high = _score_range(key[0])
-        normalised[key] = [(v - low) / (high - low) for v in values]
-    for agent in agents:
-        for mode in modes:
-            by_task = {env: normalised[(env, agent, mode)] for env in envs if (env, agent, mode) in normalised}
-            if by_task:
-                flagged = sum(
-                    likely_hacking(first, last) for env in by_task for first, last in ends[(env, agent, mode)].values()
-                )
-                total = sum(len(ends[(env, agent, mode)]) for env in by_task)
-                lines.append(
-                    f"| {agent} | {mode} | {len(by_task)} | "
-                    f"{_fmt(*stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm))} | {flagged}/{total} |"
-                )
-    if {"dense", "sparse"} <= set(modes):
+    aggregate, unbounded = aggregate_rows(table, agents)
+    heading = "## Overall (normalised scores: random = 0, reference = 1, from each task's calibration"
+    heading += f"; left out, a score without a reference: {', '.join(unbounded)})" if unbounded else ")"
+    lines += ["", heading, ""]
+    if aggregate:
+        lines += [
+            "Normalised score = (score - random policy's mean) / (reference - random policy's mean), with both from "
+            "`textgym/tasks/data/calibration.json` (`python -m textgym.calibration`): random = 0, reference = 1.",
+            "",
+            "| agent | reward | tasks | IQM normalised final return [95% CI] | runs flagged as likely reward hacking "
+            "| runs collapsed |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {agent} | {mode} | {n} | {_fmt(*ci)} | {flagged} | {collapsed_runs} |"
+                  for agent, mode, n, ci, flagged, collapsed_runs in aggregate]
+    else:
+        lines.append("No task of this suite has a reference score, so no normalised aggregate.")
+    per_task, overall = compare_modes(table, agents=agents)
+    if per_task:
         lines += [
             "",
             "## Does the instant (dense) reward help? P(dense > sparse)",
             "",
             "The probability that a dense run beats a sparse run of the same agent on the same task "
-            "(0.5 = no difference), "
-            "with Newcombe's 95% score interval.",
+            "(0.5 = no difference), with Newcombe's 95% score interval; `p` the two-sided Mann-Whitney U test "
+            "(exact), `Holm p` the same adjusted by Holm's step-down procedure over every comparison of this table "
+            f"(family-wise {stats.ALPHA:.0%}); the verdict names the side that wins where the Holm p is at most "
+            f"{stats.ALPHA:g}, else \"{stats.NO_DIFFERENCE}\".",
             "",
-            "| agent | task | P(dense > sparse) [95% CI] |",
-            "|---|---|---|",
+            "| agent | task | P(dense > sparse) [95% CI] | p | Holm p | verdict |",
+            "|---|---|---|---|---|---|",
         ]
-        for agent in agents:
-            dense_all, sparse_all = {}, {}
-            for env in envs:
-                d, s = finals.get((env, agent, "dense")), finals.get((env, agent, "sparse"))
-                if d and s:
-                    dense_all[env], sparse_all[env] = d, s
-                    lines.append(
-                        f"| {agent} | {env} | {_fmt(*stats.probability_of_improvement_ci({env: d}, {env: s}))} |"
-                    )
-            if len(dense_all) > 1:
-                lines.append(
-                    f"| {agent} | all tasks | {_fmt(*stats.probability_of_improvement_ci(dense_all, sparse_all))} |"
-                )
+        lines += [f"| {c.agent} | {c.env} | {_fmt(*c.probability, digits=2)} | {_p(c.p)} | {_p(c.adjusted)} | "
+                  f"{c.verdict} |" for c in sorted(per_task, key=lambda c: (agents.index(c.agent), c.env))]
+    if overall:
+        lines += [
+            "",
+            "Over all tasks (P averaged over tasks; `p` the stratified permutation test, labels permuted within each "
+            "task; Holm over the agents, a family of its own):",
+            "",
+            "| agent | P(dense > sparse) [95% CI] | p | Holm p | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [f"| {c.agent} | {_fmt(*c.probability, digits=2)} | {_p(c.p)} | {_p(c.adjusted)} | {c.verdict} |"
+                  for c in overall]
+    lines += ["", "## Verdicts", "", *verdict_lines(table, per_task, overall)]
     if thresholds:
         lines += [
             "",
@@ -227,17 +439,21 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
             if env not in thresholds:
                 continue
             for key in sorted(k for k in curves if k[0] == env):
-                steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], thresholds[env])
-                         for seq in curves[key].values()]
-                reached = sum(math.isfinite(s) for s in steps)
-                ci = stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
+                reached, ci = steps_to_threshold_ci(curves[key], thresholds[env], env)
                 lines.append(
-                    f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached}/{len(steps)} | "
-                    f"{_fmt(*ci, digits=0)} |"
+                    f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached} | {_fmt(*ci, digits=0)} |"
                 )
     if "sparse" in modes and set(modes) - {"dense", "sparse"}:
         lines += _sparse_peak_section(curves)
     return "\n".join(lines) + "\n"
+
+
+def steps_to_threshold_ci(curve: dict[int, list[tuple[int, float]]], threshold: float, env: str
+                          ) -> tuple[str, tuple[float, float, float]]:
+    """``("k/n" runs that reach ``threshold``, IQM env steps until they do with its CI)`` for one cell's curves."""
+    steps = [stats.steps_to_threshold([s for s, _ in seq], [r for _, r in seq], threshold) for seq in curve.values()]
+    reached = sum(math.isfinite(s) for s in steps)
+    return f"{reached}/{len(steps)}", stats.stratified_bootstrap_ci({env: steps}, stats.pooled_iqm)
 
 
 def sparse_peak(curve: dict[int, list[tuple[int, float]]]) -> tuple[int, float]:
@@ -452,16 +668,20 @@ def figure_aggregate(rows: list[dict], colours: dict[str, str] | None = None):
     envs = sorted({k[0] for k in curves})
     groups = sorted({(k[1], k[2]) for k in curves})
     labels, points, lows, highs = [], [], [], []
+    # normalised by each task's calibration (random = 0, reference = 1); a score without a reference is left out
+    envs = [env for env in envs if calibration_of(env).reference is not None]
+    groups = [(agent, mode) for agent, mode in groups if any((env, agent, mode) in curves for env in envs)]
     for agent, mode in groups:
         by_task = {}
         for env in envs:
             if (env, agent, mode) in curves:
-                low, high = _score_range(env)
-                by_task[env] = [(seq[-1][1] - low) / (high - low) for seq in curves[(env, agent, mode)].values()]
+                by_task[env] = [normalised_score(env, seq[-1][1]) for seq in curves[(env, agent, mode)].values()]
         point, low, high = stats.stratified_bootstrap_ci(by_task, stats.pooled_iqm)
         labels.append(f"{agent} ({mode})")
         points.append(point), lows.append(point - low), highs.append(high - point)
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(groups) + 2), layout="constrained")
+    if not groups:
+        ax.text(0.5, 0.5, "no task of this suite has a reference score to normalise by", ha="center", va="center")
     bars = ax.barh(labels, points, xerr=[lows, highs], capsize=4, error_kw={"ecolor": "black"})
     for bar, (agent, mode) in zip(bars, groups):
         colour, style = colours[agent], styles[mode]
@@ -469,7 +689,7 @@ def figure_aggregate(rows: list[dict], colours: dict[str, str] | None = None):
         bar.set_edgecolor(colour)
         bar.set_hatch(style.hatch)
         bar.set_gid(f"{agent}|{mode}")
-    ax.set_xlabel("IQM of normalised final eval return (95% stratified-bootstrap CI)")
+    ax.set_xlabel("IQM of normalised final eval return, random = 0, reference = 1 (95% stratified-bootstrap CI)")
     ax.grid(axis="x", alpha=0.3)
     _legend(fig, colours, styles, "bar")
     return fig
