@@ -489,3 +489,55 @@ def test_a_hyperparameter_added_after_a_run_was_made_is_no_difference_at_its_def
     asked.hyperparameters["credit"] = "uniform"
     with pytest.raises(RunConfigError, match="hyperparameters.credit: run has '<not set>', asked 'uniform'"):
         RunDirectory(asked, resume=True)
+
+
+def test_normalised_scores_put_the_random_policy_at_0_and_the_reference_at_1():
+    from textgym.calibration import calibration_for
+    from textgym_agents.bench.report import calibration_of, normalised_score
+
+    c = calibration_for("textgym/Sentiment-v0")
+    assert normalised_score("textgym/Sentiment-v0", c.random) == pytest.approx(0.0)
+    assert normalised_score("textgym/Sentiment-v0", 1.0) == pytest.approx(1.0)
+    # not the score range: a 0 on a [-1, 1] task is below the random policy's mean here, not 0.5
+    assert normalised_score("textgym/Sentiment-v0", 0.0) < 0
+    assert normalised_score("textgym/SentimentRM-v0", 1.0) is None  # a logit has no top
+    with pytest.raises(ValueError, match=r"python -m textgym\.calibration --ids textgym/Nowhere-v9"):
+        calibration_of("textgym/Nowhere-v9")
+
+
+def _row(env: str, seed: int, steps: int, score: float, ppl: float, d1: float, **extra) -> dict:
+    return {"agent": "a", "env_id": env, "reward_mode": "dense", "seed": seed, "env_steps": steps,
+            "eval_return": score, "ref_perplexity": ppl, "distinct_1": d1, "distinct_2": 0.5, "repetition": 0.1,
+            "wall_seconds": 1.0, **extra}
+
+
+def test_collapse_is_judged_by_distinct_1_on_language_tasks_and_by_repeated_continuations_where_recorded():
+    from textgym_agents.bench.report import COLLAPSE_DISTINCT_1, collapsed
+
+    nan = float("nan")
+    assert collapsed(_row("e", 0, 1, 0.5, 2.0, COLLAPSE_DISTINCT_1 / 2)) is True
+    assert collapsed(_row("e", 0, 1, 0.5, 2.0, COLLAPSE_DISTINCT_1 * 2)) is False
+    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001)) is None  # a symbol task: distinct-1 says nothing
+    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.5)) is True
+    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.2)) is False
+    assert collapsed(_row("e", 0, 1, 0.5, 2.0, 0.5, same_continuation_share=0.9)) is True
+
+
+def test_summary_states_its_rules_and_gives_holm_verdicts_and_collapsed_counts(tmp_path):
+    from textgym_agents.bench.report import read_results_csv, summarize, write_results_csv
+
+    rows = []
+    for mode, base in (("dense", 0.8), ("sparse", 0.2)):
+        for seed in range(5):
+            for steps, score in ((0, 0.1), (100, base + 0.01 * seed)):
+                row = _row("textgym/Sentiment-v0", seed, steps, score, 3.0, 0.01 if mode == "sparse" else 0.2)
+                rows.append({**row, "reward_mode": mode})
+    path = tmp_path / "results.csv"
+    write_results_csv(rows, path)
+    assert read_results_csv(path) == rows
+    summary = summarize(read_results_csv(path), "s", "cmd")
+    assert "random = 0, reference = 1" in summary and "distinct-1 below 0.05" in summary
+    # 5 dense runs all above 5 sparse runs: p = 2/252, one comparison, so Holm leaves it as it is
+    assert "| a | textgym/Sentiment-v0 | 1.00 [0.69, 1.00] | 0.008 | 0.008 | dense > sparse |" in summary
+    assert "| textgym/Sentiment-v0 | a | sparse |" in summary and "| 0/5 | **5/5** |" in summary
+    assert "## Verdicts" in summary and "1 of 1 comparisons hold after Holm's adjustment" in summary

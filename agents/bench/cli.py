@@ -61,6 +61,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     out = Path(args.out)
     suite = load_suite(args.suite, args.config, str(out), args.seeds, args.device)
+    # the report normalises every task by its calibration: an id without one fails here, not after hours of runs
+    from textgym_agents.bench.report import calibration_of
+
+    for env_id in sorted({run.env_id for run in suite.runs}):
+        calibration_of(env_id)
     command = bench_command(args)
     runs, missing = suite.runs, 0
     if args.report_only:

@@ -681,7 +681,9 @@ def figure_aggregate(rows: list[dict], colours: dict[str, str] | None = None):
         points.append(point), lows.append(point - low), highs.append(high - point)
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(groups) + 2), layout="constrained")
     if not groups:
-        ax.text(0.5, 0.5, "no task of this suite has a reference score to normalise by", ha="center", va="center")
+        ax.text(0.5, 0.5, "no task of this suite has a reference score to normalise by", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_xticks([]), ax.set_yticks([])
     bars = ax.barh(labels, points, xerr=[lows, highs], capsize=4, error_kw={"ecolor": "black"})
     for bar, (agent, mode) in zip(bars, groups):
         colour, style = colours[agent], styles[mode]
