@@ -4,8 +4,8 @@
   ``lm-grpo`` (GRPO), ``lm-rloo`` (REINFORCE leave-one-out) and ``lm-nlpo`` (NLPO), in
   ``lm_ppo``, ``lm_grpo``, ``lm_rloo``, ``lm_nlpo``, sharing rollouts, reference, checkpoints and
   the policy export in ``lm``.
-- Stable-Baselines3 agents (``sb3-ppo``, ``sb3-a2c``, ``sb3-dqn``, ``sb3-maskable-ppo``; ``sb3``,
-  with the ``textgym[agents]`` extra), tabular ``q-learning`` and ``sarsa`` (``tabular``), and the
+- Stable-Baselines3 agents (``sb3-ppo``, ``sb3-ppo-topk``, ``sb3-a2c``, ``sb3-dqn``, ``sb3-maskable-ppo``;
+  ``sb3``, with the ``textgym[agents]`` extra), tabular ``q-learning`` and ``sarsa`` (``tabular``), and the
   ``random`` baseline.
 - The training driver behind ``textgym train`` (``train``, ``run``, ``checkpoint``; data parallel
   with ``torchrun``: ``distributed``) and the benchmark behind ``textgym bench`` (``bench``).
@@ -25,8 +25,8 @@ import importlib
 from typing import Any
 
 #: the Python API's public names (textgym_agents.api), loaded on first use
-API_NAMES = ("Learner", "LMPPO", "LMGRPO", "LMRLOO", "LMNLPO", "SB3PPO", "SB3A2C", "SB3DQN", "SB3MaskablePPO",
-             "QLearning", "Sarsa", "UniformRandom")
+API_NAMES = ("Learner", "LMPPO", "LMGRPO", "LMRLOO", "LMNLPO", "SB3PPO", "SB3PPOTopK", "SB3A2C", "SB3DQN",
+             "SB3MaskablePPO", "QLearning", "Sarsa", "UniformRandom")
 
 __all__ = list(API_NAMES)
 

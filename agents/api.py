@@ -491,6 +491,13 @@ class SB3PPO(Learner):
     agent_name = "sb3-ppo"
 
 
+class SB3PPOTopK(Learner):
+    """``sb3-ppo-topk``: Stable-Baselines3 PPO whose actions are the env LM's ``top_k`` likeliest next tokens
+    (language tasks; ``textgym[agents]``). Hyper-parameters: :class:`textgym_agents.sb3.agents.SB3TopKConfig`."""
+
+    agent_name = "sb3-ppo-topk"
+
+
 class SB3A2C(Learner):
     """``sb3-a2c``: Stable-Baselines3 A2C with the token features extractor (``textgym[agents]``).
     Hyper-parameters: :class:`textgym_agents.sb3.agents.SB3Config`."""
@@ -532,5 +539,5 @@ class UniformRandom(Learner):
     agent_name = "random"
 
 
-__all__ = ["LEARNERS", "LMGRPO", "LMNLPO", "LMPPO", "LMRLOO", "SB3A2C", "SB3DQN", "SB3PPO", "Learner", "QLearning",
-           "SB3MaskablePPO", "Sarsa", "UniformRandom"]
+__all__ = ["LEARNERS", "LMGRPO", "LMNLPO", "LMPPO", "LMRLOO", "SB3A2C", "SB3DQN", "SB3PPO", "SB3PPOTopK", "Learner",
+           "QLearning", "SB3MaskablePPO", "Sarsa", "UniformRandom"]

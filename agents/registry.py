@@ -10,6 +10,7 @@ from textgym.extras import require
 AGENTS: dict[str, str] = {
     "random": "textgym_agents.random_agent:RandomAgent",
     "sb3-ppo": "textgym_agents.sb3.agents:SB3PPOAgent",
+    "sb3-ppo-topk": "textgym_agents.sb3.agents:SB3PPOTopKAgent",
     "sb3-a2c": "textgym_agents.sb3.agents:SB3A2CAgent",
     "sb3-dqn": "textgym_agents.sb3.agents:SB3DQNAgent",
     "sb3-maskable-ppo": "textgym_agents.sb3.agents:SB3MaskablePPOAgent",
@@ -25,6 +26,7 @@ AGENTS: dict[str, str] = {
 #: (the others need torch, transformers and numpy only, as the environments do)
 AGENT_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "sb3-ppo": (("stable_baselines3", "agents"),),
+    "sb3-ppo-topk": (("stable_baselines3", "agents"),),
     "sb3-a2c": (("stable_baselines3", "agents"),),
     "sb3-dqn": (("stable_baselines3", "agents"),),
     "sb3-maskable-ppo": (("stable_baselines3", "agents"), ("sb3_contrib", "agents")),

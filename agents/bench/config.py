@@ -15,7 +15,11 @@ A suite file::
       - name: lm-ppo        # the same agent again with another credit assignment (see agents/lm/credit.py):
         reward_modes: [sparse]   # its own reward modes; its runs are named and reported by the credit,
         hyperparameters: {credit: uniform}   # e.g. lm-ppo__Sentiment-v0__uniform__seed0
+      - name: sb3-ppo-topk  # acts on a language model's tokens (as do sb3-maskable-ppo, action_space: top-k):
+        tasks: [textgym/Sentiment-v0]   # language tasks only; 'tasks' lists the suite's tasks it runs on
     tasks:
+      - env: textgym/Sentiment-v0
+        threshold: 0.5
       - env: textgym/Copy-v0
         threshold: 0.5      # sample efficiency: env steps until the eval return reaches this
                             # (required, inside the task's score range, fixed before any run)
@@ -24,7 +28,8 @@ A suite file::
         # per-agent overrides for this task:
         agents: {lm-ppo: {hyperparameters: {learning_rate: 0.001}}}
 
-Every combination agent x task x reward mode x seed is one ``textgym train`` run. A run whose
+Every combination agent x task x reward mode x seed is one ``textgym train`` run; an agent entry's ``tasks``
+(env ids of the suite's tasks) restricts it to those tasks. A run whose
 ``credit`` hyper-parameter is not ``env`` is named, and reported in the reward column, by its
 credit (``uniform``, ``attention``): the env's reward mode does not change what such an agent
 learns from.
@@ -44,7 +49,7 @@ from textgym_agents.run import RunConfig
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 SUITE_KEYS = {"name", "description", "steps", "eval_every", "num_envs", "seeds", "reward_modes", "agents", "tasks"}
-AGENT_KEYS = {"name", "hyperparameters", "num_envs", "reward_modes"}
+AGENT_KEYS = {"name", "hyperparameters", "num_envs", "reward_modes", "tasks"}
 TASK_KEYS = {"env", "threshold", "steps", "eval_every", "env_kwargs", "agents", "num_envs"}
 
 
@@ -126,6 +131,43 @@ def _threshold(path: Path, j: int, task: dict) -> float:
     return float(value)
 
 
+def _agent_tasks(where: str, agent: dict, suite_tasks: list[str]) -> set[str]:
+    """The env ids an agent entry runs on: its ``tasks``, each one of the suite's, or every task of the suite."""
+    if "tasks" not in agent:
+        return set(suite_tasks)
+    chosen = agent["tasks"]
+    if not isinstance(chosen, list) or not chosen or any(env not in suite_tasks for env in chosen):
+        raise SuiteConfigError(
+            f"{where}: tasks must be a non-empty list of the suite's tasks ({', '.join(suite_tasks)}), got {chosen!r}"
+        )
+    return set(chosen)
+
+
+def _needs_language_model(agent: str, hyperparameters: dict[str, Any]) -> bool:
+    """Whether the agent acts on a language model's tokens (top-k actions, top-p masks), which symbol tasks lack."""
+    from textgym_agents.base import config_from_dict
+    from textgym_agents.registry import agent_class
+
+    cls = agent_class(agent)
+    needs = getattr(cls, "needs_language_model", None)
+    if needs is None:
+        return False
+    try:
+        return bool(needs(config_from_dict(cls.Config, hyperparameters, agent)))
+    except (TypeError, ValueError):  # bad hyper-parameters: reported with their run before anything starts
+        return False
+
+
+def _has_language_model(env_id: str, env_kwargs: dict[str, Any]) -> bool:
+    """Whether the task's env has a language model (the ``model`` it is given, or the task's own)."""
+    import gymnasium as gym
+
+    from textgym.tasks import make_task
+
+    kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
+    return kwargs.get("model") is not None or make_task(kwargs["task"], kwargs.get("task_kwargs")).tokenizer() is None
+
+
 def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> tuple[list[RunConfig], dict[str, float]]:
     import gymnasium as gym
 
@@ -150,6 +192,8 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
         if agent["name"] not in AGENTS:
             raise SuiteConfigError(f"{path}: unknown agent {agent['name']!r}; allowed: {', '.join(AGENTS)}")
         agents.append(agent)
+    suite_tasks = [t["env"] for t in data["tasks"] if isinstance(t, dict) and "env" in t]
+    agent_tasks = [_agent_tasks(f"{path}: agents[{i}]", agent, suite_tasks) for i, agent in enumerate(agents)]
     runs, thresholds = [], {}
     for j, task in enumerate(data["tasks"]):
         if not isinstance(task, dict) or "env" not in task:
@@ -163,7 +207,10 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
             if name not in [a["name"] for a in agents]:
                 raise SuiteConfigError(f"{path}: tasks[{j}] overrides agent {name!r}, which the suite does not run")
         for i, agent in enumerate(agents):
+            if task["env"] not in agent_tasks[i]:
+                continue
             merged = copy.deepcopy(agent)
+            merged.pop("tasks", None)
             extra = overrides.get(agent["name"], {}) or {}
             _check_keys(f"{path}: tasks[{j}].agents.{agent['name']}", extra, AGENT_KEYS - {"name"})
             merged.setdefault("hyperparameters", {})
@@ -172,6 +219,13 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
             steps = task.get("steps", data.get("steps", 10_000))
             eval_every = task.get("eval_every", data.get("eval_every", 0))
             agent_modes = _reward_modes(f"{path}: agents[{i}]", agent.get("reward_modes", modes))
+            if _needs_language_model(agent["name"], merged["hyperparameters"]) and not _has_language_model(
+                task["env"], dict(task.get("env_kwargs") or {})
+            ):
+                raise SuiteConfigError(
+                    f"{path}: agents[{i}] ({agent['name']}) acts on a language model's tokens, and {task['env']} has "
+                    f"no language model (a symbol task); list the tasks it runs on in the entry's 'tasks'"
+                )
             credit = merged["hyperparameters"].get("credit", "env")
             if credit != "env" and len(agent_modes) > 1:
                 raise SuiteConfigError(

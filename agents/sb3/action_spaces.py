@@ -24,8 +24,8 @@ class TopKActionsVecEnv(VecEnvWrapper):
     """Action ``i`` = the ``i``-th most likely next token; observations gain ``candidates``."""
 
     def __init__(self, venv: VecEnv, vector_env, k: int = 16, device="cpu") -> None:
+        self.reference = reference_for(vector_env, device)  # first: a symbol task's error names the missing LM
         self.k = check_top_k(k, venv.action_space.n)
-        self.reference = reference_for(vector_env, device)
         observation_space = spaces.Dict(
             {**venv.observation_space.spaces, "candidates": spaces.Box(0, venv.action_space.n - 1, (self.k,), np.int64)}
         )

@@ -87,6 +87,20 @@ class SB3Config:
     top_p: float = field(default=0.9, metadata=_help("nucleus for MaskablePPO's action masks"))
 
 
+#: sb3-ppo-topk's default k (chosen on seeds >= 100, Sentiment-v1 and Keywords-v1: benchmarks/RESULTS.md)
+TOP_K_DEFAULT = 16
+
+
+@dataclass
+class SB3TopKConfig(SB3Config):
+    """Hyper-parameters of ``sb3-ppo-topk``: :class:`SB3Config` with the action space fixed to the top-k tokens."""
+
+    action_space: str = field(
+        default="top-k", metadata=_help("top-k only (action i = the reference LM's i-th likeliest token)")
+    )
+    top_k: int = field(default=TOP_K_DEFAULT, metadata=_help("k: the actions are the reference LM's k likeliest"))
+
+
 @dataclass
 class DQNConfig:
     """Hyper-parameters of the SB3 DQN agent."""
@@ -141,6 +155,12 @@ class SB3Agent(Agent):
         )
         # progress (for schedules) over the whole run, not over each learn() chunk
         self.model._update_current_progress_remaining = self._progress
+
+    @classmethod
+    def needs_language_model(cls, config) -> bool:
+        """Whether this agent with ``config`` acts on the env's language model (top-k actions, top-p masks): it
+        then runs on language tasks only (or with ``model=...`` in the env's arguments)."""
+        return cls.masked or config.action_space == "top-k"
 
     def _progress(self, num_timesteps: int, total_timesteps: int) -> None:
         self.model._current_progress_remaining = max(0.0, 1.0 - num_timesteps / max(1, self.run.steps))
@@ -285,6 +305,25 @@ class SB3PPOAgent(SB3Agent):
 
     name = "sb3-ppo"
     algorithm = PPO
+
+
+class SB3PPOTopKAgent(SB3PPOAgent):
+    """SB3 PPO whose action ``i`` is the ``i``-th likeliest next token under the env's frozen language model
+    (:class:`~textgym_agents.sb3.action_spaces.TopKActionsVecEnv`), the SB3 analogue of NLPO's masking: the
+    policy picks among ``top_k`` fluent candidates instead of the whole vocabulary. ``sb3-ppo`` with
+    ``action_space=top-k``, under its own name so that its runs and reports never mix with ``sb3-ppo``'s;
+    language tasks only (the symbol tasks have no language model)."""
+
+    name = "sb3-ppo-topk"
+    Config = SB3TopKConfig
+
+    def __init__(self, run: RunConfig, config: SB3TopKConfig) -> None:
+        if config.action_space != "top-k":
+            raise ValueError(
+                f"{self.name} acts on the top-k tokens only (action_space='top-k'), got "
+                f"action_space={config.action_space!r}; for the full vocabulary use agent sb3-ppo"
+            )
+        super().__init__(run, config)
 
 
 class SB3A2CAgent(SB3Agent):
