@@ -120,7 +120,8 @@ def _check_rows_against_records(text: str, suite: str) -> int:
             else:
                 method = ("exact" if len(np.unique(pooled)) == len(pooled)
                           else scipy_stats.PermutationMethod(n_resamples=20_000, rng=np.random.default_rng(0)))
-                p_values.append(float(scipy_stats.mannwhitneyu(finals["dense"], finals["sparse"], method=method).pvalue))
+                test = scipy_stats.mannwhitneyu(finals["dense"], finals["sparse"], method=method)
+                p_values.append(float(test.pvalue))
     assert rows
     if p_values:
         for row, adjusted in zip([r for r in rows if r.get("Holm p", "–") != "–"], _holm(p_values)):
