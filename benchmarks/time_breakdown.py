@@ -51,11 +51,13 @@ DEFAULT_TASKS = ("textgym/Sentiment-v1", "textgym/Keywords-v1", "textgym/QA-v1",
 
 
 class PartTimer:
-    """Exclusive wall time per label: a label's clock pauses while a nested label runs."""
+    """Exclusive wall time and CPU time (this process's, ``time.process_time``) per label: a label's clocks pause
+    while a nested label runs."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.stack: list[list[Any]] = []  # [label, start of its current uninterrupted stretch]
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
+        self.stack: list[list[Any]] = []  # [label, wall and CPU clocks at the start of its current stretch]
 
     def current(self) -> str | None:
         """The innermost label running now (``None`` outside every wrapped function)."""
@@ -66,19 +68,21 @@ class PartTimer:
 
         @functools.wraps(function)
         def timed(*args, **kwargs):
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.process_time()
             if self.stack:
                 outer = self.stack[-1]
                 self.seconds[outer[0]] += now - outer[1]
-            self.stack.append([label() if callable(label) else label, now])
+                self.cpu_seconds[outer[0]] += cpu - outer[2]
+            self.stack.append([label() if callable(label) else label, now, cpu])
             try:
                 return function(*args, **kwargs)
             finally:
-                end = time.perf_counter()
-                name, started = self.stack.pop()
+                end, cpu_end = time.perf_counter(), time.process_time()
+                name, started, cpu_started = self.stack.pop()
                 self.seconds[name] += end - started
+                self.cpu_seconds[name] += cpu_end - cpu_started
                 if self.stack:
-                    self.stack[-1][1] = end
+                    self.stack[-1][1:] = [end, cpu_end]
 
         return timed
 
@@ -130,38 +134,49 @@ def time_run(agent: str, env_id: str, steps: int, eval_every: int, seed: int, nu
             a.collect = timer.wrap(a.collect, "rollout forward")
             a.save = timer.wrap(a.save, "checkpoint")
             training.evaluate = timer.wrap(training.evaluate, "eval")
-            tick = time.perf_counter()
+            tick, cpu_tick = time.perf_counter(), time.process_time()
             summary = timer.wrap(training.advance, "other")(progress=False)
-            total = time.perf_counter() - tick
+            total, cpu_total = time.perf_counter() - tick, time.process_time() - cpu_tick
             env_steps = a.env_steps
     finally:
         undo()
-    seconds = dict(timer.seconds)
     row: dict[str, Any] = {"agent": agent, "env_id": env_id, "seed": seed, "steps": steps, "eval_every": eval_every,
                            "num_envs": num_envs, "env_steps": env_steps, "threads": torch.get_num_threads(),
-                           "setup_s": round(setup, 3), "total_s": round(total, 3)}
-    for part in PARTS:
-        value = seconds.get(part, 0.0) + (sum(seconds.get(p, 0.0) for p in EVAL_PARTS) if part == "eval" else 0.0)
-        row[f"{part}_s"] = round(value, 3)
-        row[f"{part}_share"] = round(value / total, 4)
-    for part in EVAL_PARTS:
-        row[f"{part}_s"] = round(seconds.get(part, 0.0), 3)
+                           "setup_s": round(setup, 3), "total_s": round(total, 3), "total_cpu_s": round(cpu_total, 3)}
+    for clock, seconds, whole in (("s", timer.seconds, total), ("cpu_s", timer.cpu_seconds, cpu_total)):
+        for part in PARTS:
+            inner = sum(seconds.get(p, 0.0) for p in EVAL_PARTS) if part == "eval" else 0.0
+            value = seconds.get(part, 0.0) + inner
+            row[f"{part}_{clock}"] = round(value, 3)
+            row[f"{part}_{clock.replace('s', 'share')}"] = round(value / whole, 4)
+        for part in EVAL_PARTS:
+            row[f"{part}_{clock}"] = round(seconds.get(part, 0.0), 3)
     learn = sum(row[f"{p}_s"] for p in ("env", "rollout forward", "update"))
+    learn_cpu = sum(row[f"{p}_cpu_s"] for p in ("env", "rollout forward", "update"))
     row["steps_per_s"] = round(env_steps / total, 2)
     row["learn_steps_per_s"] = round(env_steps / learn, 2)
+    # CPU time: what the run would take on a core of its own (one thread); the wall time counts other jobs' turns
+    row["steps_per_cpu_s"] = round(env_steps / cpu_total, 2)
+    row["learn_steps_per_cpu_s"] = round(env_steps / learn_cpu, 2)
     row["final_eval_return"] = round(float(summary["final_eval_return"]), 4) if "final_eval_return" in summary else ""
     return row
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table: seconds and share of the run per part."""
-    head = ["agent", "task", "total s", *PARTS, "(eval env)", "(naturalness)", "steps/s", "learn steps/s"]
+def table(rows: list[dict[str, Any]], clock: str = "s") -> str:
+    """The rows as a Markdown table: seconds and share of the run per part, by wall time (``clock="s"``) or by
+    CPU time (``"cpu_s"``)."""
+    share = clock.replace("s", "share")
+    steps = "steps_per_s" if clock == "s" else "steps_per_cpu_s"
+    unit = "s" if clock == "s" else "CPU s"
+    head = ["agent", "task", f"total {unit}", *PARTS, "(eval env)", "(naturalness)", f"steps per {unit}",
+            f"learn steps per {unit}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["agent"], r["env_id"].split("/")[-1], f"{r['total_s']:.0f}"]
-        cells += [f"{r[f'{p}_s']:.1f} ({100 * r[f'{p}_share']:.0f}%)" for p in PARTS]
-        cells += [f"{r[f'{p}_s']:.1f}" for p in EVAL_PARTS]
-        cells += [f"{r['steps_per_s']:.0f}", f"{r['learn_steps_per_s']:.0f}"]
+        total = r["total_s"] if clock == "s" else r["total_cpu_s"]
+        cells = [r["agent"], r["env_id"].split("/")[-1], f"{total:.0f}"]
+        cells += [f"{r[f'{p}_{clock}']:.1f} ({100 * r[f'{p}_{share}']:.0f}%)" for p in PARTS]
+        cells += [f"{r[f'{p}_{clock}']:.1f}" for p in EVAL_PARTS]
+        cells += [f"{r[steps]:.0f}", f"{r['learn_' + steps]:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -197,7 +212,10 @@ def main(argv: list[str] | None = None) -> None:
                     writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
                     writer.writeheader()
                     writer.writerows(rows)
+    print("wall time:")
     print(table(rows))
+    print("\nCPU time of the process:")
+    print(table(rows, "cpu_s"))
 
 
 if __name__ == "__main__":
