@@ -9,7 +9,7 @@ the README's prose relies on. ``tests/test_readme_results.py`` recomputes them a
 
 ``python -m textgym_agents.bench.readme [--readme README.md] [--docs docs] [--check]`` rewrites the blocks in place
 (``--check``: rewrite nothing, exit 1 where a block differs from the records). ``--summary SUITE`` rewrites
-``docs/SUITE/summary.md`` from its ``results.csv`` (for a suite whose run records are not committed; the others:
+``summary.md`` of ``docs/SUITE`` from its ``results.csv`` (for a suite whose run records are not committed; the others:
 ``textgym bench --report-only``).
 """
 
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="the folder of the suites' outputs")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 where a block differs")
     parser.add_argument("--summary", nargs="+", metavar="SUITE",
-                        help="rewrite docs/SUITE/summary.md from its results.csv instead")
+                        help="rewrite the summary.md of docs/SUITE from its results.csv instead")
     args = parser.parse_args(argv)
     if args.summary:
         for suite in args.summary:

@@ -18,7 +18,14 @@ from textgym.tasks.reverse import ReverseTask
 from textgym.tasks.reward_model import RewardModelTask, SentimentRMTask
 from textgym.tasks.sentiment import SentimentTask
 from textgym.tasks.translate import TranslateTask
-from textgym.tasks.versions import WORLD_MODEL, WORLD_PROMPT_SETS, WORLD_REWARD_MODEL, next_version, version_of
+from textgym.tasks.versions import (
+    WORLD_HISTORY,
+    WORLD_MODEL,
+    WORLD_PROMPT_SETS,
+    WORLD_REWARD_MODEL,
+    next_version,
+    version_of,
+)
 
 #: task name -> (Task class, environment id)
 TASKS: dict[str, tuple[type[Task], str]] = {}
@@ -59,7 +66,17 @@ QATaskV1 = next_version(
                  "about one capital are in one split)"},
 )
 DialogueTaskV1 = next_version(DialogueTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/dialogue")
-LengthTaskV1 = next_version(LengthTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/length")
+LengthTaskV1 = next_version(
+    LengthTask, 1, WORLD_MODEL, f"{WORLD_PROMPT_SETS}/length",
+    doc_changes={"``closeness = max(0, 1 - |words - N| / N)``":
+                 "``closeness = max(0, 1 - |words - N| / (N / 2))``",
+                 "``0.125, 0.25, 0.375, 0.5, 1``": "``0, 0, 0.25, 0.5, 1``",
+                 "``+0.125, +0.125, +0.125, +0.125, +0.5``": "``0, 0, +0.25, +0.25, +0.5``",
+                 "``0.5 * 0.75 = 0.375``: reward ``-0.125``": "``0.5 * 0.5 = 0.25``: reward ``-0.25``"},
+    history=WORLD_HISTORY + " The closeness reaches 0 at a miss of N / 2 words, not N: a sentence of the same "
+    "few words whatever N is asked scored about two thirds of the top score with v0's closeness.",
+    tolerance=0.5,
+)
 SentimentRMTaskV1 = next_version(
     SentimentRMTask, 1, WORLD_MODEL, None, classifier=WORLD_REWARD_MODEL,
     doc_changes={'``"tiny-sentiment"``': '``"tiny-sentiment-v1"``',

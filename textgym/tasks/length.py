@@ -31,9 +31,12 @@ TEMPLATES = (
 )
 
 
-def length_score(words: int, target_words: int, has_full_stop: bool) -> float:
-    """``max(0, 1 - |words - N| / N)``, halved while the sentence has no full stop."""
-    closeness = max(0.0, 1.0 - abs(words - target_words) / target_words)
+def length_score(words: int, target_words: int, has_full_stop: bool, tolerance: float = 1.0) -> float:
+    """``max(0, 1 - |words - N| / (tolerance * N))``, halved while the sentence has no full stop.
+
+    ``tolerance`` is the miss, as a share of ``N``, at which the closeness reaches 0 (v0: 1, v1: 0.5).
+    """
+    closeness = max(0.0, 1.0 - abs(words - target_words) / (tolerance * target_words))
     return closeness if has_full_stop else UNFINISHED_FACTOR * closeness
 
 
@@ -74,7 +77,7 @@ class WordCountScorer(Scorer):
                 if not self.chunk_counted and ch.isalnum():
                     self.words += 1
                     self.chunk_counted = True
-        return length_score(self.words, self.target_words, self.stopped)
+        return length_score(self.words, self.target_words, self.stopped, self.task.tolerance)
 
 
 class LengthTask(Task):
@@ -130,6 +133,8 @@ class LengthTask(Task):
     score_range = (0.0, 1.0)
     max_new_tokens = 32
     model = "tiny"
+    #: the miss, as a share of N, at which the closeness reaches 0
+    tolerance = 1.0
 
     def __init__(self, prompts: PromptsLike | None = None) -> None:
         """The task on the shipped prompt set, or on yours.
@@ -151,7 +156,7 @@ class LengthTask(Task):
 
     def score(self, prompt: Prompt, continuation: str) -> float:
         sentence, full_stop, _ = continuation.partition(FULL_STOP)
-        return length_score(count_words(sentence), target_words(prompt, self.name), bool(full_stop))
+        return length_score(count_words(sentence), target_words(prompt, self.name), bool(full_stop), self.tolerance)
 
     def scorer(self, prompt: Prompt) -> Scorer:
         return WordCountScorer(self, prompt)
