@@ -9,6 +9,8 @@ from textgym.tasks import TASKS
 GENERIC_ID = "textgym/TextGenEnv-v0"
 ENTRY_POINT = "textgym.envs.textgen:TextGenEnv"
 VECTOR_ENTRY_POINT = "textgym.envs.vector:TextGenVectorEnv"
+#: the multi-turn conversation with a simulated user (textgym.conversation; not a TextGenEnv task, so not in env_ids)
+CONVERSATION_ID = "textgym/Conversation-v0"
 
 
 def env_ids() -> list[str]:
@@ -27,3 +29,10 @@ def register_envs() -> None:
             gym.register(
                 id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs={"task": task_name}
             )
+    if CONVERSATION_ID not in gym.registry:
+        gym.register(
+            id=CONVERSATION_ID,
+            entry_point="textgym.conversation.env:ConversationEnv",
+            vector_entry_point="textgym.conversation.vector:ConversationVectorEnv",
+            kwargs={"task": "conversation"},
+        )
