@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,24 +62,26 @@ class ConversationTask(Task):
 
     def score(self, prompt: Prompt, continuation: str, max_turns: int = DEFAULT_MAX_TURNS) -> float:
         """The score of the conversation whose agent turns are the lines of ``continuation``, answered by a fresh
-        :class:`~textgym.conversation.user.WorldUser` (no token budget; lines after the user ends, or after
-        ``max_turns``, are not read)."""
+        :class:`~textgym.conversation.user.WorldUser`, as the env scores it without a token budget: a last line
+        without its newline is a turn being written (counted, not yet judged by the user); lines after the user
+        ends the conversation, or after ``max_turns``, are not read."""
         from textgym.conversation.user import WorldUser
 
-        return replay_score(self.goal(prompt), continuation.split("\n"), WorldUser(), max_turns)
+        return replay_score(self.goal(prompt), continuation, WorldUser(), max_turns)
 
 
-def replay_score(goal: UserGoal, agent_turns: Sequence[str], user, max_turns: int = DEFAULT_MAX_TURNS) -> float:
-    """The score of a conversation of ``agent_turns`` with ``user`` (reset here with seed 0), as the env scores it."""
+def replay_score(goal: UserGoal, agent_text: str, user, max_turns: int = DEFAULT_MAX_TURNS) -> float:
+    """The score of the agent turns in ``agent_text`` (one per line) with ``user`` (reset here with seed 0)."""
     user.reset(0, goal)
     tally = ScoreTally()
-    for turn in list(agent_turns)[:max_turns]:
+    *finished, writing = agent_text.split("\n")
+    for number, turn in enumerate(finished, 1):
         tally.add(judge_turn(turn))
         user.reply(turn)
         tally.progress = float(user.progress)
-        if user.done:
-            break
-    return tally.score()
+        if user.done or number == max_turns:
+            return tally.score()
+    return tally.score(judge_turn(writing) if writing else None)
 
 
 @dataclass
