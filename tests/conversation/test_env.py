@@ -64,6 +64,7 @@ def test_agent_mask_marks_exactly_the_agents_tokens_and_each_step_adds_the_agent
         assert (ids[agent == 1] == tokens[:t]).all()
         assert not agent[:prompt_length].any() and (agent <= attention).all()
         assert attention.sum() == info["length"] and attention[: info["length"]].all()
+        assert info["length"] - prompt_length <= 120  # the budget counts agent and user tokens after the prompt
         if t:
             before = observations[t - 1]["attention_mask"].sum()
             assert agent[before] == 1 and ids[before] == tokens[t - 1]  # the agent's token comes first

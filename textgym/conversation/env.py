@@ -113,7 +113,7 @@ class Conversation:
             self.tally.add(self.judge.verdict())
             self.judge = None
             end_reason = self._user_turn(self.text[self.turn_start :].split("\n", 1)[0], eos)
-        elif self.position >= setup.obs_length:
+        elif self.position - self.prompt_length >= setup.max_new_tokens:
             end_reason = "max_new_tokens"
         if end_reason:
             self.text += self.decoder.flush()
@@ -161,7 +161,7 @@ class Conversation:
             return "max_turns"
         ids = self.tokenizer.encode(USER_TURN.format(turn=reply))
         end = self.position + len(ids)
-        if end >= self.setup.obs_length:  # no room left for an agent token after the user's turn
+        if end - self.prompt_length >= self.setup.max_new_tokens:  # no room for an agent token after the user's turn
             return "max_new_tokens"
         self.input_ids[self.position : end] = ids
         self.attention_mask[self.position : end] = 1
