@@ -81,8 +81,19 @@ def test_bad_progress_end_reasons_and_non_users_are_clear_errors():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"end_reason='bored'; allowed: \['goal_met', 'patience'\]"):
         say(env, " Hello.\n")
-    with pytest.raises(TypeError, match="user must be a UserSimulator"):
+    with pytest.raises(TypeError, match=r"user must be a UserSimulator.*lacks the method\(s\) \['reset', 'reply'\]"):
         ConversationEnv(user=object())
+
+    class Stateless:
+        def reset(self, seed, goal):
+            pass
+
+        def reply(self, agent_turn):
+            return "?"
+
+    env = ConversationEnv(task=example_task(), user=Stateless())
+    with pytest.raises(TypeError, match=r"has no \['done', 'end_reason', 'progress'\] after reset\(\)"):
+        env.reset(seed=0)
 
 
 def test_a_user_that_never_ends_is_stopped_at_max_turns():

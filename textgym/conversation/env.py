@@ -19,16 +19,31 @@ END_REASONS = ("eos", "goal_met", "patience", "max_turns", "max_new_tokens")
 RENDER_MODES = ("ansi", "human")
 
 
+USER_STATE = ("done", "end_reason", "progress")
+
+
 def check_user(user: object) -> UserSimulator:
-    """``user`` if it has every member of :class:`UserSimulator`, else a ``TypeError`` naming the missing ones."""
-    members = ("reset", "reply", "done", "end_reason", "progress")
-    missing = [name for name in members if not hasattr(user, name)]
-    if missing or not callable(user.reset) or not callable(user.reply):
+    """``user`` if it has the methods of :class:`UserSimulator`, else a ``TypeError`` naming the missing ones.
+
+    Its state (``done``, ``end_reason``, ``progress``) may be set by ``reset()``: it is checked after each reset.
+    """
+    missing = [name for name in ("reset", "reply") if not callable(getattr(user, name, None))]
+    if missing:
         raise TypeError(
-            f"user must be a UserSimulator (methods reset(seed, goal) and reply(agent_turn) -> str, properties done, "
-            f"end_reason and progress); {type(user).__name__} lacks {missing or ['callable reset/reply']}"
+            f"user must be a UserSimulator (methods reset(seed, goal) and reply(agent_turn) -> str, and after reset "
+            f"done, end_reason and progress); {type(user).__name__} lacks the method(s) {missing}"
         )
     return user  # type: ignore[return-value]
+
+
+def check_user_state(user: object) -> None:
+    """A ``TypeError`` if ``user`` lacks ``done``, ``end_reason`` or ``progress`` (after its reset)."""
+    missing = [name for name in USER_STATE if not hasattr(user, name)]
+    if missing:
+        raise TypeError(
+            f"user simulator {type(user).__name__} has no {missing} after reset(); a UserSimulator has done (bool), "
+            f"end_reason (str) and progress (a number in [0, 1])"
+        )
 
 
 def newline_tokens(tokenizer) -> np.ndarray:
@@ -84,6 +99,7 @@ class Conversation:
         self.agent_turn_ended = False
         self.rewards = []
         self.user.reset(int(user_seed), goal)
+        check_user_state(self.user)
         self.started, self.done = True, False
 
     def step(self, action: object) -> float:
