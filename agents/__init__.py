@@ -1,8 +1,9 @@
 """Agents that train on textgym environments, and what trains and compares them.
 
 - The LM agents, each a Hugging Face causal LM as the policy: ``lm-ppo`` (PPO with a value head),
-  ``lm-grpo`` (GRPO), ``lm-rloo`` (REINFORCE leave-one-out) and ``lm-nlpo`` (NLPO), in
-  ``lm_ppo``, ``lm_grpo``, ``lm_rloo``, ``lm_nlpo``, sharing rollouts, reference, checkpoints and
+  ``lm-grpo`` (GRPO), ``lm-rloo`` (REINFORCE leave-one-out), ``lm-nlpo`` (NLPO) and ``lm-rebn``
+  (REINFORCE with return batch normalisation), in ``lm_ppo``, ``lm_grpo``, ``lm_rloo``, ``lm_nlpo``,
+  ``lm_rebn``, sharing rollouts, reference, checkpoints and
   the policy export in ``lm``.
 - Stable-Baselines3 agents (``sb3-ppo``, ``sb3-ppo-topk``, ``sb3-a2c``, ``sb3-dqn``, ``sb3-maskable-ppo``;
   ``sb3``, with the ``textgym[agents]`` extra), tabular ``q-learning`` and ``sarsa`` (``tabular``), and the
@@ -25,7 +26,7 @@ import importlib
 from typing import Any
 
 #: the Python API's public names (textgym_agents.api), loaded on first use
-API_NAMES = ("Learner", "LMPPO", "LMGRPO", "LMRLOO", "LMNLPO", "SB3PPO", "SB3PPOTopK", "SB3A2C", "SB3DQN",
+API_NAMES = ("Learner", "LMPPO", "LMGRPO", "LMRLOO", "LMNLPO", "LMReBN", "SB3PPO", "SB3PPOTopK", "SB3A2C", "SB3DQN",
              "SB3MaskablePPO", "QLearning", "Sarsa", "UniformRandom")
 
 __all__ = list(API_NAMES)

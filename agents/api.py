@@ -24,8 +24,8 @@ settings (``out``, ``reward_mode``, ``seed``, ``device``, ``num_envs``, ``eval_e
 ``textgym train`` flags), and the agent's hyper-parameters by name (the fields of its config
 dataclass, as ``--set NAME=VALUE``; ``textgym train --agent A --help-agent`` lists them).
 
-The classes: :class:`LMPPO`, :class:`LMGRPO`, :class:`LMRLOO`, :class:`LMNLPO` (the LM agents),
-:class:`SB3PPO`, :class:`SB3A2C`, :class:`SB3DQN`, :class:`SB3MaskablePPO` (Stable-Baselines3,
+The classes: :class:`LMPPO`, :class:`LMGRPO`, :class:`LMRLOO`, :class:`LMNLPO`, :class:`LMReBN` (the LM
+agents), :class:`SB3PPO`, :class:`SB3A2C`, :class:`SB3DQN`, :class:`SB3MaskablePPO` (Stable-Baselines3,
 ``textgym[agents]``), :class:`QLearning`, :class:`Sarsa` (tabular) and :class:`UniformRandom`
 (the ``random`` baseline); :meth:`Learner.make` builds one by its agent name and
 :meth:`Learner.load` loads any run folder.
@@ -484,6 +484,13 @@ class LMNLPO(Learner):
     agent_name = "lm-nlpo"
 
 
+class LMReBN(Learner):
+    """``lm-rebn``: REINFORCE with the returns normalised over the batch (ReBN, GEM), no value function, no groups.
+    Hyper-parameters: :class:`textgym_agents.lm_rebn.LMReBNConfig`."""
+
+    agent_name = "lm-rebn"
+
+
 class SB3PPO(Learner):
     """``sb3-ppo``: Stable-Baselines3 PPO with the token features extractor (``textgym[agents]``).
     Hyper-parameters: :class:`textgym_agents.sb3.agents.SB3Config`."""
@@ -539,5 +546,5 @@ class UniformRandom(Learner):
     agent_name = "random"
 
 
-__all__ = ["LEARNERS", "LMGRPO", "LMNLPO", "LMPPO", "LMRLOO", "SB3A2C", "SB3DQN", "SB3PPO", "SB3PPOTopK", "Learner",
-           "QLearning", "SB3MaskablePPO", "Sarsa", "UniformRandom"]
+__all__ = ["LEARNERS", "LMGRPO", "LMNLPO", "LMPPO", "LMReBN", "LMRLOO", "SB3A2C", "SB3DQN", "SB3PPO", "SB3PPOTopK",
+           "Learner", "QLearning", "SB3MaskablePPO", "Sarsa", "UniformRandom"]

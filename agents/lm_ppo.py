@@ -27,8 +27,9 @@ Implementation Details of RLHF with PPO"):
    ``beta *= 1 + clip(KL / target_kl - 1, -0.2, 0.2) * n / kl_horizon`` with ``n`` the
    episodes in the update.
 4. **Advantages.** Per-token GAE (``gamma = 1``, ``lambda = 0.95`` by default) over each
-   episode; the step after the last token has value 0 (EOS ends the episode, and the horizon
-   is part of the task). Advantages are whitened over the batch's tokens.
+   episode's agent steps (on a multi-turn env the user's tokens between them are not steps);
+   the step after the last token has value 0 (EOS ends the episode, and the horizon is part
+   of the task). Advantages are whitened over the batch's tokens.
 5. **Update.** ``num_epochs`` passes over the batch in ``num_minibatches`` minibatches of
    episodes (each split into ``gradient_accumulation_steps`` micro-batches): clipped policy
    loss, clipped value loss, entropy bonus, gradient clipping; the epoch loop stops early when
@@ -48,7 +49,7 @@ import torch
 
 from textgym_agents.lm.base import LMAgent, LossTerms, summary_scalars
 from textgym_agents.lm.config import LMConfig, help_text
-from textgym_agents.lm.losses import clipped_surrogate, masked_mean, ratio_statistics
+from textgym_agents.lm.losses import AgentSteps, clipped_surrogate, masked_mean, ratio_statistics
 from textgym_agents.lm.reference import AdaptiveKLController, FixedKLController, kl_per_token
 from textgym_agents.lm.rollout import Rollout
 
@@ -149,7 +150,10 @@ class LMPPOAgent(LMAgent):
         kl = kl_per_token(old_logprobs, ref_logprobs, c.kl_estimator) * fmask
         beta = self.kl_controller.value
         rewards = rollout.env_rewards - beta * kl
-        advantages, returns = compute_gae(rewards, old_values, mask, c.gamma, c.gae_lambda)
+        steps = AgentSteps(mask)  # GAE runs over the agent's steps (a multi-turn rollout's user tokens are not steps)
+        advantages, returns = compute_gae(steps.pack(rewards), steps.pack(old_values), steps.mask, c.gamma,
+                                          c.gae_lambda)
+        advantages, returns = steps.unpack(advantages), steps.unpack(returns)
         if c.norm_adv:
             advantages = self.whiten(advantages, mask)
 

@@ -37,7 +37,13 @@ import torch
 
 from textgym_agents.lm.base import LMAgent, LossTerms, summary_scalars
 from textgym_agents.lm.config import GroupConfig, help_text
-from textgym_agents.lm.losses import clipped_surrogate, leave_one_out_mean, ratio_statistics, returns_to_go
+from textgym_agents.lm.losses import (
+    AgentSteps,
+    clipped_surrogate,
+    leave_one_out_mean,
+    ratio_statistics,
+    returns_to_go,
+)
 from textgym_agents.lm.reference import kl_per_token
 from textgym_agents.lm.rollout import Rollout
 
@@ -66,9 +72,11 @@ def sequence_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: i
 
 
 def token_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: int) -> torch.Tensor:
-    """``G_{i,t}`` minus the mean return-to-go at position ``t`` of the other completions of its group."""
-    returns = returns_to_go(rewards, mask)
-    return (returns - leave_one_out_mean(returns, group_size)) * mask.float()
+    """``G_{i,t}`` minus the mean return-to-go at step ``t`` of the other completions of its group (``t`` counts the
+    agent's steps: on a multi-turn rollout, the user's tokens between them are skipped)."""
+    steps = AgentSteps(mask)
+    returns = returns_to_go(steps.pack(rewards), steps.mask)
+    return steps.unpack((returns - leave_one_out_mean(returns, group_size)) * steps.mask.float())
 
 
 class LMRLOOAgent(LMAgent):
@@ -78,19 +86,22 @@ class LMRLOOAgent(LMAgent):
     Config = LMRLOOConfig
     stat_names = ("policy_loss", "approx_kl", "clip_fraction")
 
+    def advantages(self, rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each token's advantage from the per-token rewards (the env's minus the KL penalty): leave-one-out."""
+        advantage_of = token_advantages if self.per_token_rewards else sequence_advantages
+        advantages = advantage_of(rewards, mask, self.config.group_size)
+        return self.whiten(advantages, mask) if self.config.norm_adv else advantages
+
     def update(self, rollout: Rollout) -> dict[str, float]:
-        """One RLOO update on ``rollout`` (rows in groups of ``group_size``); returns statistics."""
+        """One REINFORCE update on ``rollout`` with :meth:`advantages` (RLOO: rows in groups of ``group_size``);
+        returns statistics."""
         c = self.config
         rollout = rollout.episodes(slice(None))
         mask = rollout.response_mask
         fmask = mask.float()
         old_logprobs, ref_logprobs = self.old_and_reference_logprobs(rollout)
         kl = kl_per_token(old_logprobs, ref_logprobs, c.kl_estimator) * fmask
-        rewards = rollout.env_rewards - c.kl_coef * kl
-        advantage_of = token_advantages if self.per_token_rewards else sequence_advantages
-        advantages = advantage_of(rewards, mask, c.group_size)
-        if c.norm_adv:
-            advantages = self.whiten(advantages, mask)
+        advantages = self.advantages(rollout.env_rewards - c.kl_coef * kl, mask)
 
         def loss(part: Rollout, batch: dict[str, torch.Tensor]) -> LossTerms:
             with self.autocast():

@@ -18,6 +18,7 @@ AGENTS: dict[str, str] = {
     "lm-grpo": "textgym_agents.lm_grpo:LMGRPOAgent",
     "lm-rloo": "textgym_agents.lm_rloo:LMRLOOAgent",
     "lm-nlpo": "textgym_agents.lm_nlpo:LMNLPOAgent",
+    "lm-rebn": "textgym_agents.lm_rebn:LMReBNAgent",
     "q-learning": "textgym_agents.tabular:QLearningAgent",
     "sarsa": "textgym_agents.tabular:SarsaAgent",
 }

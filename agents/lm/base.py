@@ -17,6 +17,11 @@ and loss), plus its config dataclass.
   ``group_size`` consecutive rows on one prompt, drawn from the env's own generator.
 - **Credit.** The per-token reward is the env's, or the final score redistributed
   (``credit="uniform"`` or ``"attention"``, :mod:`textgym_agents.lm.credit`).
+- **Conversations.** On a multi-turn env (an observation with ``agent_mask``) the user's tokens
+  are context: the rollout feeds them through the KV cache and every forward attends to them
+  (:attr:`Rollout.attention_mask`), but only the agent's tokens (``response_mask``) enter the
+  losses, the KL, the entropy and the statistics, and what runs over steps (GAE, per-step
+  baselines) runs over the agent's steps (:class:`~textgym_agents.lm.losses.AgentSteps`).
 - **Devices.** ``--device cuda`` runs rollouts, env state and updates on the GPU with bf16
   autocast (fp32 master weights); the CPU runs fp32. Several processes: ``torchrun -m
   textgym_agents.distributed``.
@@ -296,6 +301,9 @@ class LMAgent(Agent):
         """The rollout with its per-token rewards as ``config.credit`` says (called before the env is reset)."""
         if self.config.credit == "env":
             return rollout
+        if rollout.context_mask is not None and self.config.credit == "attention":
+            raise ValueError("credit='attention' reads a single-turn continuation; on a multi-turn env (user tokens "
+                             "between the agent's) use credit='env' or 'uniform'")
         rewards = credited_rewards(self.config.credit, self.env, rollout.env_rewards, rollout.response_ids,
                                    rollout.response_mask)
         return dataclasses.replace(rollout, env_rewards=rewards)
@@ -338,7 +346,7 @@ class LMAgent(Agent):
             rollout.prompt_ids,
             rollout.prompt_mask,
             rollout.response_ids,
-            rollout.response_mask,
+            rollout.attention_mask,
             want_hidden=True,
             want_logits=False,
         )
@@ -356,7 +364,7 @@ class LMAgent(Agent):
         """Current ``log pi``, entropy and values (``None`` without a value head) of the rollout's tokens."""
         shared_values = self.value_head is not None and self.critic is None
         logits, hidden = forward_responses(self.parallel.forward_module(self.policy_model), rollout.prompt_ids,
-                                           rollout.prompt_mask, rollout.response_ids, rollout.response_mask,
+                                           rollout.prompt_mask, rollout.response_ids, rollout.attention_mask,
                                            want_hidden=shared_values)
         logprobs, entropy = token_logprobs(
             logits,

@@ -31,7 +31,7 @@ def reference_logprobs(
 ) -> torch.Tensor:
     """``log pi_ref`` of the rollout's tokens (one full forward; the caller sets the precision)."""
     logits, _ = forward_responses(reference, rollout.prompt_ids, rollout.prompt_mask, rollout.response_ids,
-                                  rollout.response_mask)
+                                  rollout.attention_mask)
     return token_logprobs(logits, rollout.response_ids, temperature, vocab_size)[0]
 
 

@@ -8,6 +8,13 @@ token. Rows that end are frozen by the environment; the round stops when every r
 ended. The log-probability of each sampled token (and, with a value head, the value of
 each state) is recorded while decoding.
 
+Multi-turn envs (an observation with ``agent_mask``, as ``textgym/Conversation-v0``) append the
+other speaker's tokens to a row's observation after some of the agent's tokens: each step then
+feeds the decoder the agent's token followed by the user tokens the env appended (rows differ in
+how many: a left-padded chunk whose padding is masked out of attention), so the cache holds the
+whole conversation. The rollout's response columns hold both speakers' tokens; only the agent's
+are actions (see :class:`Rollout`).
+
 :func:`forward_responses` and :func:`token_logprobs` score a finished rollout with one full
 forward (the update's current policy, the reference, a critic).
 """
@@ -66,8 +73,15 @@ class Rollout:
     """One update's episodes (``B`` rows, horizon ``H``), all tensors on the device.
 
     ``response_mask[b, t]`` is True where token ``t`` of episode ``b`` was a real transition
-    (the episode was still running); rewards after an episode's end are 0. ``blocked``
-    (NLPO only) marks, per state, the tokens outside the mask policy's nucleus.
+    (the agent's action while the episode was still running); rewards after an episode's end
+    are 0. ``blocked`` (NLPO only) marks, per state, the tokens outside the mask policy's nucleus.
+
+    On a multi-turn env the response columns also hold the other speaker's tokens, which are
+    context, not actions: ``context_mask`` is True at every real token (the agent's and the
+    user's), ``response_mask`` at the agent's only; rewards, log-probabilities, values and
+    ``blocked`` live on the agent's columns (0 elsewhere). Single-turn rollouts have no
+    ``context_mask`` (``None``: every real token is an action). Either way the real tokens of
+    a row are a prefix of its columns, and :attr:`attention_mask` is what a forward attends to.
     """
 
     prompt_ids: torch.Tensor  # [B, P] left-padded prompts (with BOS when configured)
@@ -78,9 +92,16 @@ class Rollout:
     sample_logprobs: torch.Tensor  # [B, H] log pi(token) computed while decoding (KV cache)
     values: torch.Tensor  # [B, H] value of the state before each token, while decoding (0 without a value head)
     blocked: torch.Tensor | None = None  # [B, H, V] bool: tokens the sampling policy could not choose
+    context_mask: torch.Tensor | None = None  # [B, H] bool: every real token, the agent's and the user's (multi-turn)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        """``[B, H]`` the response tokens a forward attends to: :attr:`context_mask`, else :attr:`response_mask`."""
+        return self.response_mask if self.context_mask is None else self.context_mask
 
     @property
     def live_steps(self) -> torch.Tensor:
+        """The number of the agent's actions (env steps) in the rollout."""
         return self.response_mask.sum()
 
     def episodes(self, rows: torch.Tensor | slice) -> Rollout:
@@ -91,9 +112,9 @@ class Rollout:
         least one of each is kept). Attention never sees padding: the remaining tokens score
         the same, and a forward over fewer columns costs less.
         """
-        prompt_mask, response_mask = self.prompt_mask[rows], self.response_mask[rows]
+        prompt_mask, attention_mask = self.prompt_mask[rows], self.attention_mask[rows]
         prompt_width = max(1, int(prompt_mask.sum(1).max().item()))
-        response_width = max(1, int(response_mask.sum(1).max().item()))
+        response_width = max(1, int(attention_mask.sum(1).max().item()))
         per_token = [getattr(self, f.name) for f in dataclasses.fields(Rollout)[2:]]
         return Rollout(
             self.prompt_ids[rows][:, -prompt_width:], prompt_mask[:, -prompt_width:],
@@ -148,6 +169,7 @@ def collect_rollout(
     prompt_ids, prompt_mask = left_pad(
         obs["input_ids"], obs["attention_mask"], width, env.tokenizer.pad_token_id, bos_token_id
     )
+    conversation = "agent_mask" in obs  # a multi-turn env: it appends the user's tokens to the observation
 
     response_ids = torch.full((n, horizon), env.tokenizer.pad_token_id, dtype=torch.long, device=device)
     response_mask = torch.zeros((n, horizon), dtype=torch.bool, device=device)
@@ -155,6 +177,8 @@ def collect_rollout(
     sample_logprobs = torch.zeros((n, horizon), dtype=torch.float32, device=device)
     values = torch.zeros((n, horizon), dtype=torch.float32, device=device)
     blocked = torch.zeros((n, horizon, vocab_size), dtype=torch.bool, device=device) if mask_model is not None else None
+    context_mask = torch.zeros((n, horizon), dtype=torch.bool, device=device) if conversation else None
+    turns = ConversationColumns(env, obs) if conversation else None
     want_hidden = value_head is not None
     decoders = [Decoder(model, prompt_ids, prompt_mask, use_kv_cache, want_hidden)]
     if mask_model is not None:
@@ -164,29 +188,116 @@ def collect_rollout(
         logits = decoders[0].output.logits[:, -1, :vocab_size]
         if logits_processor is not None:
             logits = logits_processor(logits, t)
+        outside = None
         if mask_model is not None:
             outside = nucleus_mask(
                 decoders[1].output.logits[:, -1, :vocab_size].float() / config.temperature, mask_top_p
             )
-            blocked[:, t] = outside
             logits = logits.masked_fill(outside, float("-inf"))
         tokens, logprobs = sample_tokens(logits, config.temperature, config.top_k, config.top_p, generator)
         live = ~env.ended
-        _, rewards, _, _, _ = env.step(tokens)
-        response_ids[:, t] = tokens
-        response_mask[:, t] = live
-        env_rewards[:, t] = torch.where(live, rewards.float(), 0.0)
-        sample_logprobs[:, t] = torch.where(live, logprobs, 0.0)
+        obs, rewards, _, _, _ = env.step(tokens)
+        # the agent's token goes to column t (single-turn), or to each row's next free column (multi-turn)
+        put = turns.writer() if turns is not None else ColumnWriter(t)
+        put(response_ids, tokens)
+        put(response_mask, live)
+        put(env_rewards, torch.where(live, rewards.float(), 0.0))
+        put(sample_logprobs, torch.where(live, logprobs, 0.0))
+        if outside is not None:
+            put(blocked, outside)
         if value_head is not None:
             hidden = decoders[0].output.hidden_states[-1][:, -1].to(value_head.weight.dtype)
-            values[:, t] = torch.where(live, value_head(hidden).squeeze(-1).float(), 0.0)
+            put(values, torch.where(live, value_head(hidden).squeeze(-1).float(), 0.0))
+        chunk, chunk_mask = tokens, None
+        if turns is not None:
+            put(context_mask, live)
+            chunk, chunk_mask = turns.append_user_tokens(obs, live, tokens, response_ids, context_mask)
         if t + 1 == horizon or (all_ended(env.ended) if all_ended is not None else bool(env.ended.all())):
             break
         for decoder in decoders:
-            decoder.feed(tokens)
+            decoder.feed(chunk, chunk_mask)
     if blocked is not None:
         blocked &= response_mask.unsqueeze(-1)  # nothing is blocked after an episode's end
-    return Rollout(prompt_ids, prompt_mask, response_ids, response_mask, env_rewards, sample_logprobs, values, blocked)
+    return Rollout(prompt_ids, prompt_mask, response_ids, response_mask, env_rewards, sample_logprobs, values, blocked,
+                   context_mask)
+
+
+class ColumnWriter:
+    """Writes one step's per-row values (``[B]`` or ``[B, V]``) into column ``t`` of a ``[B, H(, V)]`` buffer."""
+
+    def __init__(self, t: int) -> None:
+        self.t = t
+
+    def __call__(self, buffer: torch.Tensor, values: torch.Tensor) -> None:
+        buffer[:, self.t] = values
+
+
+class RowColumnWriter:
+    """Writes one step's per-row values into each row's own column ``columns[b]`` (rows whose ``skip`` is True keep
+    what their column holds)."""
+
+    def __init__(self, columns: torch.Tensor, skip: torch.Tensor) -> None:
+        self.rows, self.columns, self.skip = torch.arange(len(columns), device=columns.device), columns, skip
+
+    def __call__(self, buffer: torch.Tensor, values: torch.Tensor) -> None:
+        skip = self.skip.view(-1, *([1] * (values.dim() - 1)))
+        buffer[self.rows, self.columns] = torch.where(skip, buffer[self.rows, self.columns], values)
+
+
+class ConversationColumns:
+    """Where each row of a multi-turn rollout writes: the agent's token of a step goes to the row's next free response
+    column, and the user tokens the env appended at that step (read from the observation) to the columns after it.
+
+    Every row advances by one column per step (an ended row too, writing only into columns past its end, as a
+    single-turn rollout does) plus its user tokens; an ended row past the last column writes nothing.
+    """
+
+    def __init__(self, env: Any, obs: dict[str, Any]) -> None:
+        self.horizon, self.pad_token_id = env.max_new_tokens, env.tokenizer.pad_token_id
+        self.lengths = obs["attention_mask"].sum(1)  # each row's observed tokens (prompt and conversation so far)
+        self.columns = torch.zeros_like(self.lengths)  # each row's next free response column
+
+    def writer(self) -> RowColumnWriter:
+        """The writer of this step's agent tokens (before :meth:`append_user_tokens`)."""
+        return RowColumnWriter(self.columns.clamp(max=self.horizon - 1), self.columns >= self.horizon)
+
+    def append_user_tokens(self, obs: dict[str, Any], live: torch.Tensor, tokens: torch.Tensor,
+                           response_ids: torch.Tensor, context_mask: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Copy the user tokens each live row's observation gained after the agent's token into the response columns
+        after it; return what the decoders take next: the step's new tokens per row, ``[B]`` (no user tokens) or a
+        left-padded chunk ``[B, 1 + k]`` (the agent's token, then the user's) with its attention mask."""
+        ids, mask = obs["input_ids"], obs["attention_mask"]
+        new_lengths = mask.sum(1)
+        counts = torch.where(live, new_lengths - self.lengths - 1, 0)  # user tokens after the agent's
+        at = self.lengths.clamp(max=ids.shape[1] - 1).unsqueeze(1)
+        agent_token_seen = (obs["agent_mask"].gather(1, at).squeeze(1) == 1) & (ids.gather(1, at).squeeze(1) == tokens)
+        bad = live & ((counts < 0) | ~agent_token_seen | (self.columns + 1 + counts > self.horizon))
+        if bool(bad.any()):
+            row = int(bad.nonzero()[0, 0])
+            raise ValueError(
+                f"multi-turn rollout: after step(), row {row}'s observation does not continue as the conversation "
+                f"contract says (its previous {int(self.lengths[row])} tokens, then the agent's token "
+                f"{int(tokens[row])} marked in agent_mask, then the user's tokens, all within "
+                f"max_new_tokens={self.horizon} after the prompt): it has {int(new_lengths[row])} tokens, the "
+                f"rollout's response so far {int(self.columns[row])} columns"
+            )
+        width = int(counts.max())
+        chunk, chunk_mask = tokens, None
+        if width > 0:
+            offsets = torch.arange(width, device=ids.device).unsqueeze(0)
+            valid = offsets < counts.unsqueeze(1)
+            where = (self.lengths.unsqueeze(1) + 1 + offsets).clamp(max=ids.shape[1] - 1)
+            user = torch.where(valid, ids.gather(1, where), self.pad_token_id)
+            rows, k = valid.nonzero(as_tuple=True)
+            response_ids[rows, self.columns[rows] + 1 + k] = user[rows, k]
+            context_mask[rows, self.columns[rows] + 1 + k] = True
+            right_padded = torch.cat([tokens.unsqueeze(1), user], dim=1)
+            right_mask = torch.cat([torch.ones_like(valid[:, :1]), valid], dim=1).long()
+            chunk, chunk_mask = left_pad(right_padded, right_mask, width + 1, self.pad_token_id, None)
+        self.lengths = new_lengths
+        self.columns = self.columns + 1 + counts
+        return chunk, chunk_mask
 
 
 class Decoder:
@@ -208,13 +319,17 @@ class Decoder:
         self.cache = output_cache(self.output) if use_kv_cache else None
         self.next_position = prompt_mask.sum(1, keepdim=True)  # position of the next token, per row
 
-    def feed(self, tokens: torch.Tensor) -> None:
-        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+    def feed(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Feed each row's new tokens: one token per row (``tokens`` ``[B]``), or a left-padded chunk (``tokens``
+        ``[B, k]`` with its ``mask``: the padding is masked out of attention, each row's last column is real)."""
+        chunk = tokens.unsqueeze(1) if tokens.dim() == 1 else tokens
+        mask = torch.ones_like(self.mask[:, :chunk.shape[1]]) if mask is None else mask.to(self.mask.dtype)
+        self.mask = torch.cat([self.mask, mask], dim=1)
         if self.use_kv_cache:
             self.output = self.model(
-                input_ids=tokens.unsqueeze(1),
+                input_ids=chunk,
                 attention_mask=self.mask,
-                position_ids=self.next_position,
+                position_ids=self.next_position + (mask.cumsum(1) - 1).clamp(min=0),
                 use_cache=True,
                 logits_to_keep=1,
                 output_hidden_states=self.want_hidden,
@@ -222,7 +337,7 @@ class Decoder:
             )
             self.cache = output_cache(self.output)
         else:
-            self.ids = torch.cat([self.ids, tokens.unsqueeze(1)], dim=1)
+            self.ids = torch.cat([self.ids, chunk], dim=1)
             self.output = self.model(
                 input_ids=self.ids,
                 attention_mask=self.mask,
@@ -231,7 +346,7 @@ class Decoder:
                 logits_to_keep=1,
                 output_hidden_states=self.want_hidden,
             )
-        self.next_position = self.next_position + 1
+        self.next_position = self.next_position + mask.sum(1, keepdim=True)
 
 
 @torch.no_grad()
@@ -269,10 +384,11 @@ class GreedyDecoder:
     """Greedy next tokens for a batch of observations, decoded with a KV cache across the calls of one episode batch.
 
     It is :func:`greedy_tokens` (the same tokens), but the prompts are prefilled once and each
-    later call feeds only the token each row appended. Which rows continue is read from the
+    later call feeds only the tokens each row appended. Which rows continue is read from the
     observations themselves (right-padded, as the env gives them), compared with the previous
-    call's: a row whose observation is the previous one plus the token returned for it
-    *continues* (one cached step); a row whose observation did not change (an ended row,
+    call's: a row whose observation is the previous one plus the token returned for it (and,
+    on a multi-turn env, the user's tokens the env appended after it) *continues* (one cached
+    step, the new tokens fed as a left-padded chunk); a row whose observation did not change (an ended row,
     frozen by the env) gets its previous token again; any other row (a reset or autoreset
     row, a row stepped with another action) is re-encoded from its observation and spliced
     into the cache. When no row continues (a new batch of prompts: every row of the env at
@@ -314,25 +430,31 @@ class GreedyDecoder:
         if not fresh and vector_env is not None and hasattr(vector_env, "num_generated"):
             fresh = bool((torch.as_tensor(vector_env.num_generated) == 0).all())
         if not fresh:
-            lengths = self.obs_mask.sum(1)
-            room = lengths < ids.shape[1]
+            lengths, new_lengths = self.obs_mask.sum(1), obs_mask.sum(1)
             at = lengths.clamp(max=ids.shape[1] - 1).unsqueeze(1)
-            expected_ids = self.ids.scatter(1, at, self.tokens.unsqueeze(1))
-            expected_mask = self.obs_mask.scatter(1, at, torch.ones_like(at))
-            continues = room & (ids == expected_ids).all(1) & (obs_mask == expected_mask).all(1)
+            positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
+            # the previous observation, then the token returned for the row, then (multi-turn) any other new tokens
+            continues = ((new_lengths > lengths) & ((ids == self.ids) | ~self.obs_mask.bool()).all(1)
+                         & (obs_mask == (positions < new_lengths.unsqueeze(1))).all(1)
+                         & (ids.gather(1, at).squeeze(1) == self.tokens))
             frozen = ~continues & (ids == self.ids).all(1) & (obs_mask == self.obs_mask).all(1)
             fresh = not bool(continues.any())  # no row continues: prefill them all
         if fresh:
             self._prefill(models, ids, obs_mask)
         else:
-            # one cached step: continuing rows attend to their new token, the others get a masked column
-            column = continues.long().unsqueeze(1)
-            self.mask = torch.cat([self.mask, column], dim=1)
-            fed = torch.where(continues, self.tokens, pad_token_id).unsqueeze(1)
-            outputs = [self._forward(m, fed, self.mask, self.next_position, cache) for m, cache in
+            # one cached step: continuing rows attend to their new tokens (the token returned for them and, on a
+            # multi-turn env, the user's after it; a left-padded chunk), the others get masked columns
+            grown = torch.where(continues, new_lengths - lengths, 0)
+            width = int(grown.max())
+            offsets = torch.arange(width, device=ids.device).unsqueeze(0)
+            new_ids = ids.gather(1, (lengths.unsqueeze(1) + offsets).clamp(max=ids.shape[1] - 1))
+            fed, chunk_mask = left_pad(new_ids, (offsets < grown.unsqueeze(1)).long(), width, pad_token_id, None)
+            self.mask = torch.cat([self.mask, chunk_mask], dim=1)
+            chunk_positions = self.next_position + (chunk_mask.cumsum(1) - 1).clamp(min=0)
+            outputs = [self._forward(m, fed, self.mask, chunk_positions, cache) for m, cache in
                        zip(models, self.caches)]
             self.caches = [output_cache(o) for o in outputs]
-            self.next_position = self.next_position + column
+            self.next_position = self.next_position + chunk_mask.sum(1, keepdim=True)
             self.logits = torch.where(continues.unsqueeze(1), self._logits(outputs), self.logits)
             redo = ~continues & ~frozen
             if redo.any() and not self._splice(redo.nonzero().squeeze(1), ids, obs_mask):
@@ -406,16 +528,17 @@ class GreedyDecoder:
 
 
 def forward_responses(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
-                      response_ids: torch.Tensor, response_mask: torch.Tensor, want_hidden: bool = False,
+                      response_ids: torch.Tensor, response_attention: torch.Tensor, want_hidden: bool = False,
                       want_logits: bool = True) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """One full forward over ``[prompt | response]``.
+    """One full forward over ``[prompt | response]``, attending to the response tokens where ``response_attention``
+    is True (a rollout's :attr:`Rollout.attention_mask`: on a multi-turn env, the user's tokens too).
 
     Returns ``(logits, hidden)`` at the positions that predict each response token
-    (``[B, T, V]`` and ``[B, T, D]``: position ``t`` is the state before action ``t``).
+    (``[B, T, V]`` and ``[B, T, D]``: position ``t`` is the state before token ``t``).
     """
     width = response_ids.shape[1]
     ids = torch.cat([prompt_ids, response_ids], dim=1)
-    mask = torch.cat([prompt_mask, response_mask.long()], dim=1)
+    mask = torch.cat([prompt_mask, response_attention.long()], dim=1)
     output = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from(mask), use_cache=False,
                    output_hidden_states=want_hidden, logits_to_keep=width + 1 if want_logits else 1)
     logits = output.logits[:, :-1] if want_logits else None
