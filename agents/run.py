@@ -132,6 +132,8 @@ class RunDirectory:
         walls = {row["env_steps"]: row["wall_seconds"] for row in _read_csv(Path(folder) / "timing.csv")}
         for row in rows:
             row["wall_seconds"] = walls.get(row["env_steps"], float("nan"))
+            for key in NATURALNESS_COLUMNS:  # a run recorded before a column existed: nan there
+                row.setdefault(key, float("nan"))
         return rows
 
     def keep_metrics_up_to(self, env_steps: int) -> list[dict[str, float]]:

@@ -47,7 +47,7 @@ def test_suite_runs_reports_and_skips_finished_runs(tmp_path, mini_config):
     with open(paths["results"], newline="") as f:
         rows = list(csv.DictReader(f))
     assert set(rows[0]) == {"agent", "env_id", "reward_mode", "seed", "env_steps", "eval_return", "wall_seconds",
-                            "ref_perplexity", "distinct_1", "distinct_2", "repetition"}
+                            "ref_perplexity", "distinct_1", "distinct_2", "repetition", "same_continuation_share"}
     assert rows[0]["ref_perplexity"] == ""  # Copy has its own symbol vocabulary: no reference LM
     assert 0 < float(rows[0]["distinct_1"]) <= 1
     assert len(rows) == 8 * 3  # three evaluations per run
@@ -508,7 +508,7 @@ def test_normalised_scores_put_the_random_policy_at_0_and_the_reference_at_1():
 def _row(env: str, seed: int, steps: int, score: float, ppl: float, d1: float, **extra) -> dict:
     return {"agent": "a", "env_id": env, "reward_mode": "dense", "seed": seed, "env_steps": steps,
             "eval_return": score, "ref_perplexity": ppl, "distinct_1": d1, "distinct_2": 0.5, "repetition": 0.1,
-            "wall_seconds": 1.0, **extra}
+            "same_continuation_share": float("nan"), "wall_seconds": 1.0, **extra}
 
 
 def test_collapse_is_judged_by_distinct_1_on_language_tasks_and_by_repeated_continuations_where_recorded():
@@ -530,7 +530,8 @@ def test_summary_states_its_rules_and_gives_holm_verdicts_and_collapsed_counts(t
     for mode, base in (("dense", 0.8), ("sparse", 0.2)):
         for seed in range(5):
             for steps, score in ((0, 0.1), (100, base + 0.01 * seed)):
-                row = _row("textgym/Sentiment-v0", seed, steps, score, 3.0, 0.01 if mode == "sparse" else 0.2)
+                row = _row("textgym/Sentiment-v0", seed, steps, score, 3.0, 0.01 if mode == "sparse" else 0.2,
+                           same_continuation_share=0.2)  # a number: nan != nan would fail the round trip
                 rows.append({**row, "reward_mode": mode})
     path = tmp_path / "results.csv"
     write_results_csv(rows, path)

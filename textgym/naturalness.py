@@ -12,6 +12,9 @@ and reads badly. For a set of continuations (the greedy generations of one evalu
   continuations (corpus level; Li et al. 2016).
 - ``repetition``: the share of token 3-grams that repeat an earlier 3-gram of the same
   continuation (0: no repeats; near 1: one phrase over and over).
+- ``same_continuation_share``: the share of the continuations that equal the most common one
+  (``1 / n`` when all ``n`` differ; 1 when every prompt gets the same text): a policy that
+  writes one output for every prompt has collapsed, however fluent that output is.
 
 The n-gram metrics count token ids (EOS excluded), so they apply to every task and
 vocabulary alike.
@@ -20,12 +23,13 @@ vocabulary alike.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
 
-NATURALNESS_COLUMNS = ("ref_perplexity", "distinct_1", "distinct_2", "repetition")
+NATURALNESS_COLUMNS = ("ref_perplexity", "distinct_1", "distinct_2", "repetition", "same_continuation_share")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Naturalness:
     distinct_1: float
     distinct_2: float
     repetition: float
+    same_continuation_share: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -57,6 +62,13 @@ def repetition_rate(sequences: Sequence[Sequence[int]], n: int = 3) -> float:
         total += len(grams)
         repeated += len(grams) - len(set(grams))
     return repeated / total if total else math.nan
+
+
+def same_continuation_share(sequences: Sequence[Sequence[int]]) -> float:
+    """The share of ``sequences`` equal to the most common one (``nan`` when there are none)."""
+    if not sequences:
+        return math.nan
+    return max(Counter(tuple(seq) for seq in sequences).values()) / len(sequences)
 
 
 @torch.no_grad()
@@ -100,7 +112,7 @@ def measure_naturalness(
     pad_token_id: int,
     device: str | torch.device = "cpu",
 ) -> Naturalness:
-    """The four naturalness numbers of ``continuations`` (token ids, EOS included where emitted).
+    """The five naturalness numbers of ``continuations`` (token ids, EOS included where emitted).
 
     ``model_name`` is the environment's reference LM (``env.setup.model``); ``None`` (a task
     with its own symbol vocabulary) gives ``ref_perplexity = nan``.
@@ -119,5 +131,6 @@ def measure_naturalness(
         distinct_1=float(distinct_n(words, 1)),
         distinct_2=float(distinct_n(words, 2)),
         repetition=float(repetition_rate(words, 3)),
+        same_continuation_share=float(same_continuation_share(words)),
     )
 

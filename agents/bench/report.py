@@ -29,6 +29,10 @@ RESULT_COLUMNS = [
 ]
 
 
+#: result columns that a results.csv written before they existed lacks (read as empty)
+OPTIONAL_RESULT_COLUMNS = ("same_continuation_share",)
+
+
 def collect(runs: list[RunConfig]) -> list[dict]:
     """One row per run per evaluation."""
     rows = []
@@ -56,6 +60,8 @@ def read_results_csv(path: Path) -> list[dict]:
     rows = []
     with Path(path).open(newline="") as f:
         for row in csv.DictReader(f):
+            for column in OPTIONAL_RESULT_COLUMNS:  # written by later versions: empty in an older results.csv
+                row.setdefault(column, "")
             missing = [c for c in RESULT_COLUMNS if c not in row]
             if missing:
                 raise ValueError(f"{path} lacks the columns {missing}: a results.csv has {RESULT_COLUMNS}")
@@ -138,7 +144,8 @@ def likely_hacking(first: dict, last: dict) -> bool:
 COLLAPSE_DISTINCT_1 = 0.05
 #: ... or when at least this share of the eval prompts get the same continuation (where the run recorded it)
 COLLAPSE_SAME_CONTINUATION = 0.5
-#: the optional evaluation column holding the share of eval prompts whose continuation is the most common one
+#: the evaluation column holding the share of eval prompts whose continuation is the most common one (runs recorded
+#: before it existed have none)
 SAME_CONTINUATION_COLUMN = "same_continuation_share"
 COLLAPSE_RULE = (
     f"`collapsed`: runs whose final greedy generations collapsed: at least {COLLAPSE_SAME_CONTINUATION:.0%} of the "
@@ -219,7 +226,7 @@ def cells(rows: list[dict]) -> dict[tuple, Cell]:
             iqm=stats.stratified_bootstrap_ci({key[0]: finals}, stats.pooled_iqm),
             flagged=[likely_hacking(first, last) for first, last in pairs],
             collapsed=[collapsed(last) for _, last in pairs],
-            naturalness={c: _median([last[c] for _, last in pairs]) for c in NATURALNESS_COLUMNS},
+            naturalness={c: _median([last.get(c, math.nan) for _, last in pairs]) for c in NATURALNESS_COLUMNS},
             wall=float(np.mean([last["wall_seconds"] for _, last in pairs])),
         )
     return out
