@@ -50,6 +50,11 @@ EVAL_PARTS = ("eval env", "naturalness")
 DEFAULT_TASKS = ("textgym/Sentiment-v1", "textgym/Keywords-v1", "textgym/QA-v1", "textgym/Translate-v1")
 
 
+def column(part: str) -> str:
+    """A part's name in the CSV's column names (``rollout forward`` -> ``rollout_forward``)."""
+    return part.replace(" ", "_")
+
+
 class PartTimer:
     """Exclusive wall time and CPU time (this process's, ``time.process_time``) per label: a label's clocks pause
     while a nested label runs."""
@@ -147,12 +152,12 @@ def time_run(agent: str, env_id: str, steps: int, eval_every: int, seed: int, nu
         for part in PARTS:
             inner = sum(seconds.get(p, 0.0) for p in EVAL_PARTS) if part == "eval" else 0.0
             value = seconds.get(part, 0.0) + inner
-            row[f"{part}_{clock}"] = round(value, 3)
-            row[f"{part}_{clock.replace('s', 'share')}"] = round(value / whole, 4)
+            row[f"{column(part)}_{clock}"] = round(value, 3)
+            row[f"{column(part)}_{clock.replace('s', 'share')}"] = round(value / whole, 4)
         for part in EVAL_PARTS:
-            row[f"{part}_{clock}"] = round(seconds.get(part, 0.0), 3)
-    learn = sum(row[f"{p}_s"] for p in ("env", "rollout forward", "update"))
-    learn_cpu = sum(row[f"{p}_cpu_s"] for p in ("env", "rollout forward", "update"))
+            row[f"{column(part)}_{clock}"] = round(seconds.get(part, 0.0), 3)
+    learn = sum(row[f"{column(p)}_s"] for p in ("env", "rollout forward", "update"))
+    learn_cpu = sum(row[f"{column(p)}_cpu_s"] for p in ("env", "rollout forward", "update"))
     row["steps_per_s"] = round(env_steps / total, 2)
     row["learn_steps_per_s"] = round(env_steps / learn, 2)
     # CPU time: what the run would take on a core of its own (one thread); the wall time counts other jobs' turns
@@ -174,8 +179,8 @@ def table(rows: list[dict[str, Any]], clock: str = "s") -> str:
     for r in rows:
         total = r["total_s"] if clock == "s" else r["total_cpu_s"]
         cells = [r["agent"], r["env_id"].split("/")[-1], f"{total:.0f}"]
-        cells += [f"{r[f'{p}_{clock}']:.1f} ({100 * r[f'{p}_{share}']:.0f}%)" for p in PARTS]
-        cells += [f"{r[f'{p}_{clock}']:.1f}" for p in EVAL_PARTS]
+        cells += [f"{r[f'{column(p)}_{clock}']:.1f} ({100 * r[f'{column(p)}_{share}']:.0f}%)" for p in PARTS]
+        cells += [f"{r[f'{column(p)}_{clock}']:.1f}" for p in EVAL_PARTS]
         cells += [f"{r[steps]:.0f}", f"{r['learn_' + steps]:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
