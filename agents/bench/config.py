@@ -28,6 +28,9 @@ A suite file::
         # per-agent overrides for this task:
         agents: {lm-ppo: {hyperparameters: {learning_rate: 0.001}}}
 
+Reward modes are checked per task against what its env accepts (:func:`task_reward_modes`): ``dense`` and
+``sparse`` everywhere, ``turn`` too on a multi-turn conversation (``textgym/Conversation-v0``).
+
 Every combination agent x task x reward mode x seed is one ``textgym train`` run; an agent entry's ``tasks``
 (env ids of the suite's tasks) restricts it to those tasks. A run whose
 ``credit`` hyper-parameter is not ``env`` is named, and reported in the reward column, by its
@@ -99,10 +102,53 @@ def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
         raise SuiteConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
+#: every reward mode some task's env accepts, in the order the reports compare them (dense > turn > sparse)
+ALL_REWARD_MODES = ("dense", "turn", "sparse")
+#: the entry point of the multi-turn conversation envs, whose reward modes are ``CONVERSATION_REWARD_MODES``
+CONVERSATION_ENTRY_POINT = "textgym.conversation.env:ConversationEnv"
+
+
+def task_reward_modes(env_id: str) -> tuple[str, ...]:
+    """The reward modes ``env_id``'s env accepts: ``CONVERSATION_REWARD_MODES`` (dense, turn, sparse) for a
+    conversation env, ``textgym.rewards.REWARD_MODES`` (dense, sparse) for every other."""
+    import gymnasium as gym
+
+    from textgym.conversation import CONVERSATION_REWARD_MODES
+
+    return CONVERSATION_REWARD_MODES if gym.spec(env_id).entry_point == CONVERSATION_ENTRY_POINT else REWARD_MODES
+
+
 def _reward_modes(where: str, modes: Any) -> list[str]:
-    if not isinstance(modes, list) or not modes or any(m not in REWARD_MODES for m in modes):
-        raise SuiteConfigError(f"{where}: reward_modes must be a non-empty list of {list(REWARD_MODES)}, got {modes!r}")
+    if not isinstance(modes, list) or not modes or any(m not in ALL_REWARD_MODES for m in modes):
+        raise SuiteConfigError(
+            f"{where}: reward_modes must be a non-empty list of {list(ALL_REWARD_MODES)}, got {modes!r}"
+        )
     return modes
+
+
+def _task_allows(where: str, env_id: str, modes: list[str]) -> None:
+    """Refuse a reward mode that ``env_id``'s env does not accept, naming the modes it does."""
+    allowed = task_reward_modes(env_id)
+    refused = [m for m in modes if m not in allowed]
+    if refused:
+        raise SuiteConfigError(
+            f"{where}: {env_id} has no reward mode {refused[0]!r}; its env accepts {list(allowed)} "
+            f"(give this agent or task other reward_modes)"
+        )
+
+
+def _task_of(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    """The task object of ``env_id`` with ``env_kwargs`` (a conversation env's :class:`ConversationTask`)."""
+    import gymnasium as gym
+
+    from textgym.conversation import ConversationTask
+    from textgym.tasks import make_task
+
+    kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
+    if gym.spec(env_id).entry_point == CONVERSATION_ENTRY_POINT:
+        task = kwargs.get("task", ConversationTask.name)
+        return ConversationTask() if task == ConversationTask.name else task
+    return make_task(kwargs["task"], kwargs.get("task_kwargs"))
 
 
 def reward_label(run: RunConfig) -> str:
@@ -113,13 +159,8 @@ def reward_label(run: RunConfig) -> str:
 
 def _threshold(path: Path, j: int, task: dict) -> float:
     """The task entry's sample-efficiency threshold: present, a number, inside the task's score range."""
-    import gymnasium as gym
-
-    from textgym.tasks import make_task
-
     env_id = task["env"]
-    kwargs = {**gym.spec(env_id).kwargs, **(task.get("env_kwargs") or {})}
-    low, high = make_task(kwargs["task"], kwargs.get("task_kwargs")).score_range
+    low, high = _task_of(env_id, dict(task.get("env_kwargs") or {})).score_range
     where = f"{path}: tasks[{j}] ({env_id})"
     if "threshold" not in task:
         raise SuiteConfigError(
@@ -162,10 +203,8 @@ def _has_language_model(env_id: str, env_kwargs: dict[str, Any]) -> bool:
     """Whether the task's env has a language model (the ``model`` it is given, or the task's own)."""
     import gymnasium as gym
 
-    from textgym.tasks import make_task
-
     kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
-    return kwargs.get("model") is not None or make_task(kwargs["task"], kwargs.get("task_kwargs")).tokenizer() is None
+    return kwargs.get("model") is not None or _task_of(env_id, env_kwargs).tokenizer() is None
 
 
 def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> tuple[list[RunConfig], dict[str, float]]:
@@ -219,6 +258,7 @@ def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> t
             steps = task.get("steps", data.get("steps", 10_000))
             eval_every = task.get("eval_every", data.get("eval_every", 0))
             agent_modes = _reward_modes(f"{path}: agents[{i}]", agent.get("reward_modes", modes))
+            _task_allows(f"{path}: agents[{i}] ({agent['name']}) on tasks[{j}]", task["env"], agent_modes)
             if _needs_language_model(agent["name"], merged["hyperparameters"]) and not _has_language_model(
                 task["env"], dict(task.get("env_kwargs") or {})
             ):

@@ -2,7 +2,9 @@
 
 Each block of README.md between ``<!-- results: SUITE: start -->`` and ``<!-- results: SUITE: end -->`` is
 :func:`suite_block` of ``docs/SUITE``: the final returns per task and agent (IQM over seeds with its 95% CI per
-reward mode), P(dense > sparse) with its Holm-adjusted verdict, the naturalness and the flagged and collapsed counts;
+reward mode), P(dense > sparse) with its Holm-adjusted verdict (where the suite runs the turn mode too: P(dense >
+turn), P(turn > sparse) and P(dense > sparse), one Holm family, in a table of their own), the naturalness and the
+flagged and collapsed counts;
 the normalised aggregate where the suite has several tasks; the sample efficiency where it has one task; the
 credit arms' steps to the sparse peak where it has arms beyond dense and sparse; and the machine-written verdicts
 the README's prose relies on. ``tests/test_readme_results.py`` recomputes them and fails on any difference.
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from textgym_agents.bench import stats
-from textgym_agents.bench.config import load_suite, suite_names
+from textgym_agents.bench.config import ALL_REWARD_MODES, load_suite, suite_names
 from textgym_agents.bench.report import (
     Cell,
     _curves,
@@ -35,8 +37,10 @@ from textgym_agents.bench.report import (
     agent_order,
     aggregate_rows,
     cells,
-    compare_modes,
+    compare_mode_pairs,
     count_text,
+    mode_pairs,
+    pair_name,
     read_results_csv,
     steps_to_threshold_ci,
     summarize,
@@ -57,7 +61,8 @@ def _perplexity(value: float) -> str:
 
 
 def _mode_order(modes: set[str]) -> list[str]:
-    return [m for m in ("dense", "sparse") if m in modes] + sorted(modes - {"dense", "sparse"})
+    """The env's reward modes in the order dense, turn, sparse, then the others (credit arms) sorted."""
+    return [m for m in ALL_REWARD_MODES if m in modes] + sorted(modes - set(ALL_REWARD_MODES))
 
 
 def thresholds_of(suite: str) -> dict[str, float]:
@@ -81,13 +86,21 @@ def suite_block(suite: str, docs: Path) -> str:
     agents = agent_order(rows)
     envs = sorted({k[0] for k in table})
     modes = _mode_order({k[2] for k in table})
-    per_task, overall = compare_modes(table, agents=agents)
+    pairs = mode_pairs(modes)
+    per_task, overall = compare_mode_pairs(table, pairs, agents=agents)
     compared = {(c.env, c.agent): c for c in per_task}
+    # one pair (dense, sparse): its columns in the main table; several (dense, turn, sparse): a table of their own
+    pair = pairs == [("dense", "sparse")]
+    if len(pairs) > 1:
+        compares = (f"{', '.join(pair_name(*p) for p in pairs)} each with Newcombe's 95% interval and its exact "
+                    "two-sided Mann-Whitney U test, Holm-adjusted over all the table's comparisons together, and the "
+                    "verdict at family-wise 5% (second table)")
+    else:
+        compares = ("P(dense > sparse) with Newcombe's 95% interval, its two-sided Mann-Whitney U test Holm-adjusted "
+                    "over the table's comparisons and the verdict at family-wise 5%")
     lines = [f"*Written by `{COMMAND}` from `docs/{suite}/results.csv`: final eval return, IQM over seeds [95% CI]; "
-             "P(dense > sparse) with Newcombe's 95% interval, its two-sided Mann-Whitney U test Holm-adjusted over "
-             "the table's comparisons and the verdict at family-wise 5%; the median reference-LM perplexity of the "
+             f"{compares}; the median reference-LM perplexity of the "
              "final generations; runs flagged as likely reward hacking and runs collapsed.*", ""]
-    pair = "dense" in modes and "sparse" in modes
     header = ["task", "agent", *modes]
     if pair:
         header += ["P(dense > sparse) [95% CI]", "Holm p", "verdict"]
@@ -109,6 +122,13 @@ def suite_block(suite: str, docs: Path) -> str:
                                    for m in modes))
             line += [count_text([f for c in row for f in c.flagged]), count_text([f for c in row for f in c.collapsed])]
             lines.append("| " + " | ".join(line) + " |")
+    if len(pairs) > 1 and per_task:
+        lines += ["", "| task | agent | comparison | P [95% CI] | p | Holm p | verdict |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in sorted(per_task, key=lambda c: (c.env, agents.index(c.agent), pairs.index((c.first, c.second)))):
+            verdict = f"**{c.verdict}**" if c.verdict != stats.NO_DIFFERENCE else c.verdict
+            lines.append(f"| {_short(c.env)} | {c.agent} | {pair_name(c.first, c.second)} | "
+                         f"{_fmt(*c.probability, digits=2)} | {_p(c.p)} | {_p(c.adjusted)} | {verdict} |")
     if len(envs) > 1:
         aggregate, unbounded = aggregate_rows(table, agents)
         if aggregate:
@@ -132,7 +152,7 @@ def suite_block(suite: str, docs: Path) -> str:
                     reached, ci = steps_to_threshold_ci(curves[(env, agent, mode)], thresholds[env], env)
                     lines.append(f"| {agent} | {mode} | {reached} | {_fmt(*ci, digits=0)} | "
                                  f"{table[(env, agent, mode)].wall:.0f} |")
-    if "sparse" in modes and set(modes) - {"dense", "sparse"}:
+    if "sparse" in modes and set(modes) - set(ALL_REWARD_MODES):  # credit arms beyond the env's reward modes
         from textgym_agents.bench.report import sparse_peak
 
         lines += ["", "Env steps until each run's eval return first reaches the sparse arm's peak (the highest IQM of "

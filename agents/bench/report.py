@@ -14,7 +14,7 @@ import numpy as np
 from textgym.calibration import CALIBRATION_FILE, Calibration, calibration_for
 from textgym.naturalness import NATURALNESS_COLUMNS
 from textgym_agents.bench import stats
-from textgym_agents.bench.config import reward_label
+from textgym_agents.bench.config import ALL_REWARD_MODES, reward_label
 from textgym_agents.run import HACKING_PERPLEXITY_RATIO, RunConfig, RunDirectory
 
 RESULT_COLUMNS = [
@@ -212,6 +212,9 @@ class Comparison:
     p: float
     adjusted: float
     verdict: str
+    #: the reward modes compared: P(``first`` > ``second``)
+    first: str = "dense"
+    second: str = "sparse"
 
 
 def cells(rows: list[dict]) -> dict[tuple, Cell]:
@@ -237,35 +240,64 @@ def agent_order(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["agent"] for r in rows))
 
 
+def mode_pairs(modes) -> list[tuple[str, str]]:
+    """The pairs of env reward modes a report compares, among ``modes``: each ``(first, second)`` with ``first``
+    before ``second`` in ``ALL_REWARD_MODES`` (dense, turn, sparse), neighbours first: (dense, turn), (turn,
+    sparse), then (dense, sparse). Dense and sparse alone give [(dense, sparse)]; other labels (credit arms) take
+    no part."""
+    present = [m for m in ALL_REWARD_MODES if m in set(modes)]
+    neighbours = list(zip(present, present[1:]))
+    return neighbours + [(a, b) for i, a in enumerate(present) for b in present[i + 1:] if (a, b) not in neighbours]
+
+
+def compare_mode_pairs(table: dict[tuple, Cell], pairs: list[tuple[str, str]] | None = None,
+                       agents: list[str] | None = None) -> tuple[list[Comparison], list[Comparison]]:
+    """P(first > second) for each pair of ``pairs`` (default :func:`mode_pairs` of the table's modes) per (task,
+    agent), with the exact two-sided Mann-Whitney U test's p-value, Holm-adjusted over all of them together (one
+    family: every comparison of the table); and per (agent, pair) over the agent's tasks where it has several (the
+    stratified permutation test, Holm-adjusted over those: a second family). Ordered by task, then ``agents``
+    (default sorted), then ``pairs``."""
+    envs = sorted({k[0] for k in table})
+    agents = agents or sorted({k[1] for k in table})
+    pairs = mode_pairs({k[2] for k in table}) if pairs is None else pairs
+    per_task: list[tuple] = []
+    for env in envs:
+        for agent in agents:
+            for first, second in pairs:
+                a, b = table.get((env, agent, first)), table.get((env, agent, second))
+                if a and b:
+                    ci = stats.probability_of_improvement_ci({env: a.finals}, {env: b.finals})
+                    per_task.append((env, agent, first, second, ci, stats.mann_whitney_p(a.finals, b.finals)))
+    overall: list[tuple] = []
+    for agent in agents:
+        for first, second in pairs:
+            x = {e: table[(e, agent, first)].finals for e in envs
+                 if (e, agent, first) in table and (e, agent, second) in table}
+            y = {e: table[(e, agent, second)].finals for e in x}
+            if len(x) > 1:
+                overall.append(("all tasks", agent, first, second, stats.probability_of_improvement_ci(x, y),
+                                stats.stratified_permutation_p(x, y)))
+
+    def finish(family: list[tuple]) -> list[Comparison]:
+        adjusted = stats.holm_adjusted([p for *_, p in family])
+        return [Comparison(env, agent, ci, p, adj, stats.verdict(ci[0], adj, first, second), first, second)
+                for (env, agent, first, second, ci, p), adj in zip(family, adjusted)]
+
+    return finish(per_task), finish(overall)
+
+
 def compare_modes(table: dict[tuple, Cell], first: str = "dense", second: str = "sparse",
                   agents: list[str] | None = None) -> tuple[list[Comparison], list[Comparison]]:
     """P(first > second) per (task, agent) with the Mann-Whitney U test's p-value, Holm-adjusted over all of them
     (one family), and per agent over its tasks (where it has several; the stratified permutation test, Holm-adjusted
-    over the agents: a second family). Ordered by task, then ``agents`` (default sorted)."""
-    envs = sorted({k[0] for k in table})
-    agents = agents or sorted({k[1] for k in table})
-    per_task: list[tuple] = []
-    for env in envs:
-        for agent in agents:
-            a, b = table.get((env, agent, first)), table.get((env, agent, second))
-            if a and b:
-                ci = stats.probability_of_improvement_ci({env: a.finals}, {env: b.finals})
-                per_task.append((env, agent, ci, stats.mann_whitney_p(a.finals, b.finals)))
-    overall: list[tuple] = []
-    for agent in agents:
-        x = {e: table[(e, agent, first)].finals for e in envs if (e, agent, first) in table and (e, agent, second)
-             in table}
-        y = {e: table[(e, agent, second)].finals for e in x}
-        if len(x) > 1:
-            overall.append(("all tasks", agent, stats.probability_of_improvement_ci(x, y),
-                            stats.stratified_permutation_p(x, y)))
+    over the agents: a second family). Ordered by task, then ``agents`` (default sorted). One pair of
+    :func:`compare_mode_pairs`."""
+    return compare_mode_pairs(table, [(first, second)], agents)
 
-    def finish(family: list[tuple]) -> list[Comparison]:
-        adjusted = stats.holm_adjusted([p for *_, p in family])
-        return [Comparison(env, agent, ci, p, adj, stats.verdict(ci[0], adj, first, second))
-                for (env, agent, ci, p), adj in zip(family, adjusted)]
 
-    return finish(per_task), finish(overall)
+def pair_name(first: str, second: str) -> str:
+    """``"P(first > second)"``."""
+    return f"P({first} > {second})"
 
 
 def _short(env_id: str) -> str:
@@ -283,16 +315,20 @@ def verdict_lines(table: dict[tuple, Cell], per_task: list[Comparison], overall:
 
     lines = []
     for label, family in (("per task", per_task), ("over all tasks", overall)):
-        if not family:
-            continue
-        held = [f"{c.agent} on {name(c.env)}: {c.verdict} (P {c.probability[0]:.2f}, Holm p {_p(c.adjusted)})"
-                for c in family if c.verdict != stats.NO_DIFFERENCE]
-        before = [f"{c.agent} on {name(c.env)} (P {c.probability[0]:.2f}, p {_p(c.p)}, Holm p {_p(c.adjusted)})"
-                  for c in family if c.p <= stats.ALPHA and c.verdict == stats.NO_DIFFERENCE]
-        lines.append(f"- Dense against sparse, {label}: {len(held)} of {len(family)} comparisons hold after Holm's "
-                     f"adjustment (family-wise {stats.ALPHA:.0%}): {listing(held)}.")
-        lines.append(f"- Dense against sparse, {label}, p <= {stats.ALPHA:g} before the adjustment but not after: "
-                     f"{listing(before)}.")
+        pairs = list(dict.fromkeys((c.first, c.second) for c in family))
+        # several pairs share one Holm family: each pair's line says how large the family is
+        of_family = f" over all {len(family)} comparisons {label}" if len(pairs) > 1 else ""
+        for first, second in pairs:
+            chosen = [c for c in family if (c.first, c.second) == (first, second)]
+            held = [f"{c.agent} on {name(c.env)}: {c.verdict} (P {c.probability[0]:.2f}, Holm p {_p(c.adjusted)})"
+                    for c in chosen if c.verdict != stats.NO_DIFFERENCE]
+            before = [f"{c.agent} on {name(c.env)} (P {c.probability[0]:.2f}, p {_p(c.p)}, Holm p {_p(c.adjusted)})"
+                      for c in chosen if c.p <= stats.ALPHA and c.verdict == stats.NO_DIFFERENCE]
+            title = f"{first.capitalize()} against {second}"
+            lines.append(f"- {title}, {label}: {len(held)} of {len(chosen)} comparisons hold after Holm's "
+                         f"adjustment (family-wise {stats.ALPHA:.0%}{of_family}): {listing(held)}.")
+            lines.append(f"- {title}, {label}, p <= {stats.ALPHA:g} before the adjustment but not after: "
+                         f"{listing(before)}.")
     groups: dict[tuple, list[Cell]] = defaultdict(list)
     for cell in table.values():
         groups[(cell.env, cell.agent)].append(cell)
@@ -401,8 +437,9 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                   for agent, mode, n, ci, flagged, collapsed_runs in aggregate]
     else:
         lines.append("No task of this suite has a reference score, so no normalised aggregate.")
-    per_task, overall = compare_modes(table, agents=agents)
-    if per_task:
+    pairs = mode_pairs(modes)
+    per_task, overall = compare_mode_pairs(table, pairs, agents=agents)
+    if per_task and len(pairs) == 1:
         lines += [
             "",
             "## Does the instant (dense) reward help? P(dense > sparse)",
@@ -418,7 +455,27 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
         ]
         lines += [f"| {c.agent} | {c.env} | {_fmt(*c.probability, digits=2)} | {_p(c.p)} | {_p(c.adjusted)} | "
                   f"{c.verdict} |" for c in sorted(per_task, key=lambda c: (agents.index(c.agent), c.env))]
-    if overall:
+    elif per_task:
+        names = ", ".join(pair_name(*pair) for pair in pairs)
+        lines += [
+            "",
+            f"## Which reward helps? {names}",
+            "",
+            "The probability that a run with the first reward mode beats a run with the second of the same agent on "
+            "the same task (0.5 = no difference), with Newcombe's 95% score interval; the modes are compared in the "
+            "order dense (a reward at every token) > turn (at the end of each turn) > sparse (at the end). `p` the "
+            "two-sided Mann-Whitney U test (exact), `Holm p` the same adjusted by Holm's step-down procedure over "
+            f"every comparison of this table, all pairs together (family-wise {stats.ALPHA:.0%}); the verdict names "
+            f"the side that wins where the Holm p is at most {stats.ALPHA:g}, else \"{stats.NO_DIFFERENCE}\".",
+            "",
+            "| agent | task | comparison | P [95% CI] | p | Holm p | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {c.agent} | {c.env} | {pair_name(c.first, c.second)} | {_fmt(*c.probability, digits=2)} | "
+                  f"{_p(c.p)} | {_p(c.adjusted)} | {c.verdict} |"
+                  for c in sorted(per_task, key=lambda c: (agents.index(c.agent), c.env,
+                                                           pairs.index((c.first, c.second))))]
+    if overall and len(pairs) == 1:
         lines += [
             "",
             "Over all tasks (P averaged over tasks; `p` the stratified permutation test, labels permuted within each "
@@ -429,6 +486,17 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
         ]
         lines += [f"| {c.agent} | {_fmt(*c.probability, digits=2)} | {_p(c.p)} | {_p(c.adjusted)} | {c.verdict} |"
                   for c in overall]
+    elif overall:
+        lines += [
+            "",
+            "Over all tasks (P averaged over tasks; `p` the stratified permutation test, labels permuted within each "
+            "task; Holm over the agents and pairs, a family of its own):",
+            "",
+            "| agent | comparison | P [95% CI] | p | Holm p | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {c.agent} | {pair_name(c.first, c.second)} | {_fmt(*c.probability, digits=2)} | {_p(c.p)} | "
+                  f"{_p(c.adjusted)} | {c.verdict} |" for c in overall]
     lines += ["", "## Verdicts", "", *verdict_lines(table, per_task, overall)]
     if thresholds:
         lines += [
@@ -450,7 +518,7 @@ def summarize(rows: list[dict], suite_name: str, command: str, thresholds: dict[
                 lines.append(
                     f"| {env} | {thresholds[env]:g} | {key[1]} | {key[2]} | {reached} | {_fmt(*ci, digits=0)} |"
                 )
-    if "sparse" in modes and set(modes) - {"dense", "sparse"}:
+    if "sparse" in modes and set(modes) - set(ALL_REWARD_MODES):  # credit arms beyond the env's reward modes
         lines += _sparse_peak_section(curves)
     return "\n".join(lines) + "\n"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from textgym_agents.base import config_from_dict
-from textgym_agents.bench.config import Suite, SuiteConfigError
+from textgym_agents.bench.config import CONVERSATION_ENTRY_POINT, Suite, SuiteConfigError
 from textgym_agents.checkpoint import atomic_write_text, latest_checkpoint
 from textgym_agents.registry import agent_class
 from textgym_agents.run import RunConfig, _differences, drop_new_defaults
@@ -42,6 +42,15 @@ def check_runs(suite: Suite) -> None:
         except (ValueError, TypeError) as error:
             raise SuiteConfigError(f"suite {suite.name!r}, run {Path(run.out).name}: {error}") from None
         key = (run.env_id, json.dumps(run.env_kwargs, sort_keys=True))
+        if key not in setups and gym.spec(run.env_id).entry_point == CONVERSATION_ENTRY_POINT:
+            try:  # a conversation env checks its own arguments (max_turns, max_conversation_tokens, ...)
+                env = gym.make(run.env_id, reward_mode=run.reward_mode, **run.env_kwargs)
+            except (ValueError, TypeError) as error:
+                raise SuiteConfigError(
+                    f"suite {suite.name!r}, {run.env_id} env_kwargs {run.env_kwargs}: {error}"
+                ) from None
+            setups[key] = env.unwrapped.setup
+            env.close()
         if key not in setups:
             kwargs = {**gym.spec(run.env_id).kwargs, **run.env_kwargs}
             try:
