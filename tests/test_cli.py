@@ -28,6 +28,18 @@ def test_info_prints_docstring_and_sample_episode(capsys):
     assert "instant reward" in out and "sum of instant rewards" in out
 
 
+def test_list_and_info_know_the_conversation(capsys):
+    assert cli.main(["list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("textgym/Conversation-v0"))
+    assert "dense | turn | sparse" in row and "[-0.7, 1]" in row
+    assert cli.main(["info", "textgym/Conversation-v0"]) == 0
+    out = capsys.readouterr().out
+    for section in ("## Description", "## Observation Space", "## Rewards", "## Episode End", "## Version History"):
+        assert section in out
+    assert "agent_mask" in out and "Prompts: 225 train, 54 eval" in out
+    assert "sum of instant rewards" in out and "terminated (" in out
+
+
 def test_unknown_id_is_a_clear_error(capsys):
     assert cli.main(["info", "textgym/Poetry-v0"]) == 2
     assert "unknown environment id 'textgym/Poetry-v0'; registered:" in capsys.readouterr().err

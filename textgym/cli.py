@@ -15,7 +15,7 @@ import torch
 import textgym
 from textgym.calibration import calibration_for
 from textgym.quiet_loading import quiet_model_loading
-from textgym.registration import GENERIC_ID, env_ids
+from textgym.registration import CONVERSATION_ID, GENERIC_ID, env_ids
 from textgym.tasks import TASKS
 
 
@@ -57,10 +57,23 @@ def _error_text(error: BaseException) -> str:
 def _task_for(env_id: str):
     if env_id == GENERIC_ID:
         return TASKS["sentiment"][0]
+    if env_id == CONVERSATION_ID:
+        from textgym.conversation import ConversationTask
+
+        return ConversationTask
     for task_class, task_env_id in TASKS.values():
         if task_env_id == env_id:
             return task_class
-    raise CommandError(f"unknown environment id {env_id!r}; registered: {', '.join(env_ids())}")
+    raise CommandError(f"unknown environment id {env_id!r}; registered: {', '.join([*env_ids(), CONVERSATION_ID])}")
+
+
+def _documentation(env_id: str) -> str:
+    """The Gymnasium-style docstring of ``env_id``: its task's, or (a conversation) its environment's."""
+    if env_id == CONVERSATION_ID:
+        from textgym.conversation import ConversationEnv
+
+        return ConversationEnv.__doc__ or ""
+    return _task_for(env_id).__doc__ or ""
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> str:
@@ -77,6 +90,10 @@ def list_table() -> str:
         task = task_class()
         low, high = task.score_range
         rows.append((env_id, task.description, f"[{low:g}, {high:g}]", str(task.max_new_tokens), "dense | sparse"))
+    conversation = _task_for(CONVERSATION_ID)()
+    low, high = conversation.score_range
+    rows.append((CONVERSATION_ID, conversation.description, f"[{low:g}, {high:g}]",
+                 f"{conversation.max_new_tokens} (agent + user)", "dense | turn | sparse"))
     return format_table(rows)
 
 
@@ -99,9 +116,9 @@ def cmd_info(args) -> int:
     """An environment's documentation, its train and eval prompt counts, and one sample episode."""
     from textgym.episodes import run_episode
 
-    task_class = _task_for(args.id)
+    _task_for(args.id)
     print(f"{args.id}\n")
-    print(inspect.cleandoc(task_class.__doc__ or ""))
+    print(inspect.cleandoc(_documentation(args.id)))
     env = gym.make(args.id, reward_mode="dense")
     task = env.unwrapped.task
     print(f"\nPrompts: {len(task.prompts('train'))} train, {len(task.prompts('eval'))} eval "

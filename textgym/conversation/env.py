@@ -13,6 +13,7 @@ from textgym.conversation.score import ScoreTally, TurnJudge
 from textgym.conversation.task import DEFAULT_MAX_TURNS, ConversationSetup, ConversationTask, build_conversation_setup
 from textgym.conversation.user import USER_END_REASONS, UserSimulator, WorldUser
 from textgym.envs.textgen import EpisodeFinishedError, check_action
+from textgym.prompt import Prompt
 
 #: the ways a conversation ends (``info["end_reason"]``; ``""`` before its last step)
 END_REASONS = ("eos", "goal_met", "patience", "max_turns", "max_new_tokens")
@@ -71,6 +72,7 @@ class Conversation:
         self.started = False
         self.done = True
         self.prompt_index = -1
+        self.prompt: Prompt | None = None
         self.position = self.prompt_length = self.num_generated = self.turn = 0
         self.text, self.score, self.end_reason, self.goal_text = "", 0.0, "", ""
         self.agent_turn_ended = False
@@ -195,6 +197,7 @@ class Conversation:
 
     def info(self) -> dict[str, Any]:
         return {
+            "prompt": self.prompt.text if self.prompt is not None else "",
             "text": self.text,
             "score": self.score,
             "turn": self.turn,
@@ -292,7 +295,8 @@ class ConversationEnv(gym.Env):
     - Truncation: never by the env; only an outer time limit (``max_episode_steps``).
 
     ## Info
-    The same keys at ``reset()`` and every step: ``text`` (str: the whole conversation after the prompt, agent
+    The same keys at ``reset()`` and every step: ``prompt`` (str: the opening), ``text`` (str: the whole
+conversation after the prompt, agent
     and user turns, decoded), ``score`` (float), ``turn`` (int: agent turns begun), ``user_goal`` (str: the goal's
     kind), ``end_reason`` (str), ``agent_turn_ended`` (bool: this step ended an agent turn), ``prompt_index``
     (int), ``num_generated`` (int: agent tokens), ``length`` (int: real tokens in the observation).

@@ -23,7 +23,7 @@ from textgym.envs.vector import OUTPUTS, _autoreset_mode
 
 #: info keys and their dtypes (strings as object arrays), as :class:`~textgym.conversation.env.ConversationEnv` gives
 INFO_DTYPES: dict[str, Any] = {
-    "text": object, "score": np.float64, "turn": np.int64, "user_goal": object, "end_reason": object,
+    "prompt": object, "text": object, "score": np.float64, "turn": np.int64, "user_goal": object, "end_reason": object,
     "agent_turn_ended": bool, "prompt_index": np.int64, "num_generated": np.int64, "length": np.int64,
 }
 
