@@ -68,7 +68,12 @@ def check_run_config(run: RunConfig) -> None:
     agent_class(run.agent)
     if run.env_id not in gym.registry or not run.env_id.startswith("textgym/"):
         raise RunConfigError(f"unknown env {run.env_id!r}; allowed: {', '.join(textgym.env_ids())}")
-    check_reward_mode(run.reward_mode)
+    if gym.spec(run.env_id).entry_point == "textgym.conversation.env:ConversationEnv":
+        from textgym.conversation.task import check_conversation_reward_mode
+
+        check_conversation_reward_mode(run.reward_mode)  # dense, turn or sparse
+    else:
+        check_reward_mode(run.reward_mode)
     check_env_kwargs(run.env_kwargs)
     if isinstance(run.steps, bool) or not isinstance(run.steps, int) or run.steps < 0:
         raise RunConfigError(f"--steps must be a non-negative integer, got {run.steps!r}")
@@ -278,7 +283,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", required=True, help=f"one of: {', '.join(AGENTS)}")
     # --env and --out are required unless --help-agent (checked in run_from_args)
     parser.add_argument("--env", help="a textgym id, e.g. textgym/Copy-v0 (required)")
-    parser.add_argument("--reward-mode", default="dense", help="dense or sparse")
+    parser.add_argument("--reward-mode", default="dense", help="dense or sparse (turn too on a conversation)")
     parser.add_argument("--steps", type=int, default=10_000, help="environment steps in total")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")

@@ -65,7 +65,13 @@ def evaluate_episodes(
     kwargs = dict(env_kwargs or {})
     kwargs.pop("split", None)
     # build the task once: it sizes the batches and the env reuses it (and its loaded prompts)
-    kwargs["task"] = make_task(kwargs.get("task", gym.spec(env_id).kwargs["task"]), kwargs.pop("task_kwargs", None))
+    task = kwargs.get("task", gym.spec(env_id).kwargs["task"])
+    if gym.spec(env_id).entry_point == "textgym.conversation.env:ConversationEnv":
+        from textgym.conversation import ConversationTask
+
+        kwargs["task"] = ConversationTask() if task == ConversationTask.name else task  # not a make_task task
+    else:
+        kwargs["task"] = make_task(task, kwargs.pop("task_kwargs", None))
     count = len(kwargs["task"].prompts("eval"))
     width = min(batch_size, count)
     env = make_env(env_id, width, device, output, kwargs)  # one env for every batch of prompts
