@@ -17,7 +17,10 @@ LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
 
 
 def task_ids() -> list[str]:
-    return [env_id for env_id in textgym.env_ids() if "TextGenEnv" not in env_id]
+    """Every registered id but the configurable one: one per shipped task, and the conversation id."""
+    from textgym.registration import CONVERSATION_ID
+
+    return [env_id for env_id in textgym.env_ids() if "TextGenEnv" not in env_id] + [CONVERSATION_ID]
 
 
 def test_every_task_id_has_a_shipped_calibration():
