@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from textgym.conversation.goals import SYSTEM_LINE, USER_TURN, UserGoal, world_prompts
 from textgym.conversation.score import SCORE_RANGE, ScoreTally, judge_turn
-from textgym.envs.setup import TextGenSetup, check_positive_int
+from textgym.envs.setup import TextGenSetup, check_positive_int, fit_prompt_width
 from textgym.models.loader import context_length_of, load_tokenizer
 from textgym.prompt import SPLITS, Prompt, TaskError
 from textgym.task import PromptsLike, Task
@@ -141,15 +141,7 @@ def build_conversation_setup(
     prompt_ids = [np.asarray(tokenizer.encode(prompt.text), dtype=np.int64) for prompt in prompts]
     other = next(s for s in SPLITS if s != split)
     longest = max(len(ids) for ids in prompt_ids + [tokenizer.encode(p.text) for p in task.prompts(other)])
-    if max_prompt_tokens is None:
-        max_prompt_tokens = longest
-    else:
-        max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
-        if longest > max_prompt_tokens:
-            raise ValueError(
-                f"the conversations have an opening of {longest} tokens, more than max_prompt_tokens="
-                f"{max_prompt_tokens}; raise it or pass None to fit the longest opening"
-            )
+    max_prompt_tokens = fit_prompt_width(longest, max_prompt_tokens, "the conversations have an", "opening")
     context = context_length_of(model_name)
     if max_prompt_tokens + budget > context:
         raise ValueError(

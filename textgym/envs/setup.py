@@ -40,6 +40,21 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def fit_prompt_width(longest: int, max_prompt_tokens: int | None, holder: str, prompt: str = "prompt") -> int:
+    """``max_prompt_tokens`` checked against the ``longest`` prompt (of both splits, so that the observation's length
+    does not depend on the split); ``None``: exactly that longest. ``holder`` and ``prompt`` name them in the error
+    (``"task 'qa' has a"``, ``"prompt"``)."""
+    if max_prompt_tokens is None:
+        return longest
+    max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
+    if longest > max_prompt_tokens:
+        raise ValueError(
+            f"{holder} {prompt} of {longest} tokens, more than max_prompt_tokens={max_prompt_tokens}; raise it or "
+            f"pass None to fit the longest {prompt}"
+        )
+    return max_prompt_tokens
+
+
 @dataclass
 class TextGenSetup:
     """Everything an environment needs, checked once: task, vocabulary, horizon, tokenised prompts."""
@@ -144,15 +159,7 @@ def build_setup(
     # the observation length must not depend on the split: fit the longest prompt of both
     other = [encode(prompt) for prompt in task_obj.prompts(next(s for s in SPLITS if s != split))]
     longest = max(len(ids) for ids in prompt_ids + other)
-    if max_prompt_tokens is None:
-        max_prompt_tokens = longest
-    else:
-        max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
-        if longest > max_prompt_tokens:
-            raise ValueError(
-                f"task {task_obj.name!r} has a prompt of {longest} tokens, more than "
-                f"max_prompt_tokens={max_prompt_tokens}; raise it or pass None to fit the longest prompt"
-            )
+    max_prompt_tokens = fit_prompt_width(longest, max_prompt_tokens, f"task {task_obj.name!r} has a")
     if model_name is not None:
         context = context_length_of(model_name)
         if max_prompt_tokens + max_new_tokens > context:
