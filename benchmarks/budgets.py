@@ -10,6 +10,7 @@ multiple of ``--eval-every``; the rule, the curves and the gains are written out
 
     python benchmarks/budgets.py [--ids ID ...] [--seeds 100 101] [--steps 32768] [--eval-every 2048]
                                  [--out runs/budgets] [--csv benchmarks/results/budget_curves.csv]
+                                 [--set NAME=VALUE ...]
 
 Runs already finished in ``--out`` are read back, not rerun. The standard suite's budgets
 (``agents/suites/standard.yaml``) were chosen with this script before any reported run.
@@ -36,14 +37,16 @@ LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
 Z95 = 1.959964
 
 
-def run_curve(env_id: str, seed: int, steps: int, eval_every: int, out: Path) -> list[dict]:
+def run_curve(env_id: str, seed: int, steps: int, eval_every: int, out: Path,
+              hyperparameters: dict | None = None) -> list[dict]:
     """The eval rows (env_steps, eval_return, eval_std) of one lm-ppo run; trained here unless already in ``out``."""
     from textgym_agents import LMPPO
 
-    folder = out / f"{env_id.split('/')[1]}__seed{seed}__steps{steps}__every{eval_every}"
+    settings = "".join(f"__{name}={value}" for name, value in sorted((hyperparameters or {}).items()))
+    folder = out / f"{env_id.split('/')[1]}__seed{seed}__steps{steps}__every{eval_every}{settings}"
     if not (folder / "summary.json").is_file():
-        LMPPO(env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=eval_every).learn(
-            total_env_steps=steps)
+        LMPPO(env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=eval_every,
+              **(hyperparameters or {})).learn(total_env_steps=steps)
     with (folder / "metrics.csv").open() as f:
         return [{"env_steps": int(float(r["env_steps"])), "eval_return": float(r["eval_return"]),
                  "eval_std": float(r["eval_std"])} for r in csv.DictReader(f)]
@@ -74,6 +77,18 @@ def flat_budget(curve: list[dict]) -> int | None:
     return None
 
 
+def parse_value(text: str):
+    """An int or a float where ``text`` is one (YAML reads ``1e-5`` as a string), else what YAML reads."""
+    import yaml
+
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
@@ -82,14 +97,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=2048)
     parser.add_argument("--out", type=Path, default=Path("runs/budgets"))
     parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "budget_curves.csv")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an lm-ppo hyper-parameter other than its default (repeatable)")
     args = parser.parse_args(argv)
+    hyperparameters = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set {item!r}: expected NAME=VALUE, e.g. --set learning_rate=1e-5")
+        hyperparameters[name] = parse_value(value)
     if min(args.seeds) < 100:
         raise SystemExit(f"--seeds {args.seeds}: budgets are chosen on seeds >= 100, which no suite reports")
     import gymnasium as gym
 
     rows, table = [], []
     for env_id in args.ids:
-        curves = [run_curve(env_id, seed, args.steps, args.eval_every, args.out) for seed in args.seeds]
+        curves = [run_curve(env_id, seed, args.steps, args.eval_every, args.out, hyperparameters)
+                  for seed in args.seeds]
         for seed, curve in zip(args.seeds, curves):
             rows += [{"env_id": env_id, "seed": seed, **r} for r in curve]
         env = gym.make(env_id)  # the env's own task: a make_task task or a conversation's
@@ -107,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
             - calibration.normalised(curve[0]["mean"]),
         })
     write_csv(args.csv, rows)
-    print(f"lm-ppo dense, seeds {args.seeds}, {args.steps} env steps, evaluated every {args.eval_every}")
+    settings = ", ".join(f"{k}={v}" for k, v in hyperparameters.items()) or "default hyper-parameters"
+    print(f"lm-ppo dense ({settings}), seeds {args.seeds}, {args.steps} env steps, evaluated every {args.eval_every}")
     print("| id | flat at (env steps) | eval at 0 | at that budget | at the end | normalised gain there | at the end |")
     print("|---|---|---|---|---|---|---|")
     for t in table:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from textgym import Prompt, TaskError, TextGenEnv, TextGenVectorEnv
+from textgym.tasks import LengthTaskV1
 from textgym.tasks.length import LengthTask, count_words, generate_prompt_set
 
 FOUR = Prompt("Write a sentence of exactly 4 words about the sea:", data={"n": 4})
@@ -73,13 +74,22 @@ def test_score_by_hand(output, expected):
     assert LengthTask().score(FOUR, output) == pytest.approx(expected)
 
 
-def test_worked_example_of_the_docstring():
-    class OnePrompt(LengthTask):
+@pytest.mark.parametrize(
+    "task_class, model, dense, docstring",
+    [
+        (LengthTask, "tiny", [0.125, 0.125, 0.125, 0.125, 0.5], None),
+        # v1 misses twice as hard: the dense rewards are its closeness differences 0, 0, 0.25, 0.5, 1
+        (LengthTaskV1, "tiny-v1", [0, 0, 0.25, 0.25, 0.5], "``0, 0, 0.25, 0.5, 1``"),
+    ],
+)
+def test_worked_example_of_the_docstring(task_class, model, dense, docstring):
+    class OnePrompt(task_class):
         def load_prompts(self, split):
             return [FOUR]
 
-    for mode, expected in (("dense", [0.125, 0.125, 0.125, 0.125, 0.5]), ("sparse", [0, 0, 0, 0, 1])):
-        env = TextGenEnv(task=OnePrompt(), reward_mode=mode)
+    assert docstring is None or docstring in task_class.__doc__
+    for mode, expected in (("dense", dense), ("sparse", [0, 0, 0, 0, 1])):
+        env = TextGenEnv(task=OnePrompt(), reward_mode=mode, model=model)
         env.reset(seed=0)
         ids = env.tokenizer.encode(" The sea is calm.")
         assert len(ids) == 5
@@ -89,8 +99,9 @@ def test_worked_example_of_the_docstring():
 
 
 @given(chunks=st.lists(st.text(alphabet="ab1 ,.-\t\n\u00a0\u2003\x1c'", max_size=4), max_size=10), n=st.integers(3, 12))
-def test_incremental_scorer_equals_full_score(chunks, n):
-    task = LengthTask()
+@pytest.mark.parametrize("task_class", [LengthTask, LengthTaskV1])
+def test_incremental_scorer_equals_full_score(task_class, chunks, n):
+    task = task_class()
     prompt = Prompt("Write:", data={"n": n})
     scorer, text = task.scorer(prompt), ""
     assert scorer.update("", "") == 0.0
