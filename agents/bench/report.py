@@ -151,8 +151,8 @@ COLLAPSE_RULE = (
     f"`collapsed`: runs whose final greedy generations collapsed: at least {COLLAPSE_SAME_CONTINUATION:.0%} of the "
     f"eval prompts get the same continuation, or distinct-1 below {COLLAPSE_DISTINCT_1:g} on a language task (a "
     "symbol task's few symbols give any text a low distinct-1, so there only the first rule applies). The runs "
-    f"recorded without `{SAME_CONTINUATION_COLUMN}` (every run in docs/) are judged by distinct-1 alone; – where no "
-    "rule applies"
+    f"recorded without `{SAME_CONTINUATION_COLUMN}` (the suites measured before 2026-12-07) are judged by "
+    "distinct-1 alone; – where no rule applies"
 )
 
 
