@@ -32,13 +32,16 @@ FAST = {
     "lm-grpo": {"group_size": 2, **SYMBOL_MODEL},
     "lm-rloo": {"group_size": 2, "num_epochs": 1, **SYMBOL_MODEL},
     "lm-nlpo": {"num_epochs": 1, **SYMBOL_MODEL},
+    "lm-rebn": {**SYMBOL_MODEL},
+    "sb3-ppo-topk": {"n_steps": 4, "batch_size": 16, "n_epochs": 1, "top_k": 4, **SB3_SMALL},
     "q-learning": {},
     "sarsa": {},
 }
 #: the LM-vocabulary agent needs an environment with a language model
-ENV_KWARGS = {"sb3-maskable-ppo": {"model": "tiny", "max_new_tokens": 3}}
+ENV_KWARGS = {"sb3-maskable-ppo": {"model": "tiny", "max_new_tokens": 3},
+              "sb3-ppo-topk": {"model": "tiny", "max_new_tokens": 3}}
 RUN = {"device": "cpu", "num_envs": 4, "eval_every": 16}
-LM_AGENTS = ("lm-ppo", "lm-grpo", "lm-rloo", "lm-nlpo")
+LM_AGENTS = ("lm-ppo", "lm-grpo", "lm-rloo", "lm-nlpo", "lm-rebn")
 
 
 def metrics_of(folder) -> str:
@@ -52,6 +55,7 @@ def same(a: dict[str, float], b: dict[str, float]) -> bool:
 
 def test_there_is_one_class_per_agent():
     assert sorted(LEARNERS) == sorted(AGENTS)
+    assert sorted(FAST) == sorted(AGENTS), "every agent is exercised by the learn/evaluate/save/load test"
     assert all(LEARNERS[name].agent_name == name for name in AGENTS)
     import textgym_agents
 
