@@ -143,7 +143,7 @@ def test_bad_configs_fail_before_any_run(tmp_path, text, message):
 def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
     assert cli.main(["bench", "--suite", "gigantic", "--out", str(tmp_path / "o")]) == 2
     assert (
-        "unknown suite 'gigantic'; allowed: credit, full, lm_agents, quick, sentiment_rm, standard"
+        "unknown suite 'gigantic'; allowed: conversation, credit, full, lm_agents, quick, sentiment_rm, standard"
         in capsys.readouterr().err
     )
     out = tmp_path / "taken"
@@ -153,14 +153,18 @@ def test_unknown_suite_and_foreign_out_folder(tmp_path, mini_config, capsys):
     assert "holds results of another suite ('other'" in capsys.readouterr().err
 
 
-def test_out_folder_of_another_seed_count_is_refused(tmp_path, mini_config, capsys):
-    out = tmp_path / "out"
-    suite = load_suite(None, str(mini_config), str(out), seeds=1, device="cpu")
+def test_out_folder_of_more_seeds_is_refused_and_one_of_fewer_is_extended(tmp_path, mini_config, capsys):
     from textgym_agents.bench.runner import claim_output
 
-    claim_output(suite, out)
-    assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "2", "--no-progress"]) == 2
-    assert "1 seeds, asked 2" in capsys.readouterr().err
+    out = tmp_path / "out"
+    claim_output(load_suite(None, str(mini_config), str(out), seeds=2, device="cpu"), out)
+    assert cli.main(["bench", "--config", str(mini_config), "--out", str(out), "--seeds", "1", "--no-progress"]) == 2
+    assert "2 seeds, asked 1" in capsys.readouterr().err
+    # a suite that gained seeds since keeps its folder: the runs of the first seeds are reused
+    fewer = tmp_path / "fewer"
+    claim_output(load_suite(None, str(mini_config), str(fewer), seeds=1, device="cpu"), fewer)
+    record = claim_output(load_suite(None, str(mini_config), str(fewer), seeds=2, device="cpu"), fewer)
+    assert {name.rsplit("__seed", 1)[1] for name in record["runs"]} == {"0", "1"}
 
 
 def test_report_only_reports_the_finished_runs_of_a_suite_run_in_parts(tmp_path, mini_config, capsys):

@@ -90,8 +90,8 @@ def read_marker(out: Path) -> dict[str, Any]:
 def claim_output(suite: Suite, out: Path, command: str | None = None, threads: int | None = None) -> dict[str, Any]:
     """Refuse an ``--out`` that holds another suite's results; record this suite's runs there.
 
-    A folder of the same suite with fewer runs (the suite file has gained agents, tasks or
-    reward modes since, with the same seeds) is extended: its runs are reused, the new ones run.
+    A folder of the same suite with fewer runs (the suite file has gained agents, tasks, reward
+    modes or seeds since) is extended: its runs are reused, the new ones run.
 
     ``command`` and ``threads`` (the ``textgym bench`` command and the torch threads per run)
     are recorded while no run of the suite has finished; after that the recorded ones, those
@@ -104,8 +104,8 @@ def claim_output(suite: Suite, out: Path, command: str | None = None, threads: i
         previous = json.loads(marker.read_text(encoding="utf-8"))
         theirs, mine = set(previous.get("runs", [])), set(names)
         seeds = lambda runs: len({r.rsplit("__seed", 1)[-1] for r in runs})  # noqa: E731
-        # the same suite grown by agents, tasks or reward modes (same seeds): the folder is extended
-        grown = previous.get("name") == suite.name and theirs < mine and seeds(theirs) == seeds(mine)
+        # the same suite grown by agents, tasks, reward modes or seeds: the folder is extended
+        grown = previous.get("name") == suite.name and theirs < mine
         if not grown and (previous.get("name") != suite.name or previous.get("runs") != names):
             detail = []
             if previous.get("name") != suite.name:
