@@ -5,15 +5,16 @@ For every id and seed, one long run evaluated every ``--eval-every`` env steps. 
 of the eval return; each point's 95% CI is ``1.96 * std / sqrt(prompts * seeds)`` (the eval split's prompts are
 scored once per evaluation, greedily). A budget ``B`` (an evaluation point) is *flat* when the curve at ``B`` is
 within the CIs of both the evaluation before it and the last one of the run (``|a - b| <= ci_a + ci_b``): the
-last stretch adds nothing the noise does not cover. The chosen budget is the first flat point, rounded up to a
-multiple of ``--eval-every``; the rule, the curves and the gains are written out, so the choice can be checked::
+last stretch adds nothing the noise does not cover. The chosen budget is the first flat point (at its nominal
+``k * --eval-every``); the rule, the curves and the gains are written out, so the choice can be checked::
 
     python benchmarks/budgets.py [--ids ID ...] [--seeds 100 101] [--steps 32768] [--eval-every 2048]
                                  [--out runs/budgets] [--csv benchmarks/results/budget_curves.csv]
                                  [--set NAME=VALUE ...]
 
-Runs already finished in ``--out`` are read back, not rerun. The standard suite's budgets
-(``agents/suites/standard.yaml``) were chosen with this script before any reported run.
+Runs already finished in ``--out`` are read back, not rerun. ``--set`` takes lm-ppo's hyper-parameters as
+``textgym train --set`` does. The conversation suite's budget (``agents/suites/conversation.yaml``) was chosen with
+this script before any reported run; the curves of the -v1 language tasks are in ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from csv_rows import write_csv  # noqa: E402
+from learnability import LANGUAGE_V1  # noqa: E402
 
 import textgym  # noqa: E402,F401
 from textgym.calibration import calibration_for  # noqa: E402
 
-LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
-               ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length")]
 Z95 = 1.959964
 
 
@@ -77,18 +77,6 @@ def flat_budget(curve: list[dict]) -> int | None:
     return None
 
 
-def parse_value(text: str):
-    """An int or a float where ``text`` is one (YAML reads ``1e-5`` as a string), else what YAML reads."""
-    import yaml
-
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return yaml.safe_load(text)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
@@ -100,12 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an lm-ppo hyper-parameter other than its default (repeatable)")
     args = parser.parse_args(argv)
-    hyperparameters = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--set {item!r}: expected NAME=VALUE, e.g. --set learning_rate=1e-5")
-        hyperparameters[name] = parse_value(value)
+    from textgym_agents.run import RunConfigError
+    from textgym_agents.train import parse_hyperparameters
+
+    try:
+        hyperparameters = parse_hyperparameters("lm-ppo", args.set)
+    except RunConfigError as error:
+        raise SystemExit(str(error)) from None
     if min(args.seeds) < 100:
         raise SystemExit(f"--seeds {args.seeds}: budgets are chosen on seeds >= 100, which no suite reports")
     import gymnasium as gym

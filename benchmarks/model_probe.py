@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from csv_rows import write_csv  # noqa: E402
-
-LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
-               ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length")]
+from learnability import LANGUAGE_V1  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from textgym.calibration import _lm_policy, calibration_for
     from textgym.evaluation import evaluate_episodes
 
+    policy = _lm_policy(args.model, "cpu", greedy=True, seed=0)  # greedy: one policy serves every id
     rows = []
     print("| id | shipped greedy | normalised | candidate greedy | normalised |")
     print("|---|---|---|---|---|")
@@ -43,7 +42,6 @@ def main(argv: list[str] | None = None) -> None:
         task = env.unwrapped.task
         env.close()
         count = len(task.prompts("eval"))
-        policy = _lm_policy(args.model, "cpu", greedy=True, seed=0)
         score = evaluate_episodes(policy, env_id, {"task": task, "model": args.model}, "cpu", batch_size=count,
                                   naturalness=False).mean
         shipped = calibration_for(env_id)
