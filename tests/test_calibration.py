@@ -34,7 +34,7 @@ def test_every_task_id_has_a_shipped_calibration():
 
 
 @pytest.mark.parametrize("env_id", LANGUAGE_V1 + ["textgym/Conversation-v0"])
-def test_the_bundled_model_has_a_foothold_and_headroom_on_every_v1_language_task(env_id):
+def test_the_bundled_model_has_a_foothold_and_headroom_on_every_v1_language_task_and_the_conversation(env_id):
     normalised = calibration_for(env_id).greedy_normalised
     assert BAND[0] <= normalised <= BAND[1], f"{env_id}: greedy normalised {normalised:.3f} outside {BAND}"
 
