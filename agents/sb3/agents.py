@@ -148,6 +148,11 @@ class SB3Agent(Agent):
             venv = self.top_k_env = TopKActionsVecEnv(venv, self.vector_env, config.top_k)
         if self.masked:
             venv = self.mask_env = TopPMaskVecEnv(venv, self.vector_env, config.top_p)
+        # cached views of the reference LM for policy()'s batches (evaluation steps its own env token by token)
+        self._policy_references = {
+            name: wrapper.reference.incremental()
+            for name, wrapper in (("top_k", self.top_k_env), ("mask", self.mask_env)) if wrapper is not None
+        }
         self.env = VecMonitor(venv)
         self.model = self.algorithm(
             "MultiInputPolicy", self.env, seed=run.seed, device=self.device, verbose=0,
@@ -203,9 +208,12 @@ class SB3Agent(Agent):
         return scalars
 
     def policy(self, observation, vector_env):
+        references = self._policy_references
         if self.top_k_env is not None:
-            observation = self.top_k_env.observe(observation)
-        kwargs = {"action_masks": self.mask_env.masks(observation)} if self.mask_env is not None else {}
+            observation = self.top_k_env.observe(observation, references["top_k"])
+        kwargs = {}
+        if self.mask_env is not None:
+            kwargs["action_masks"] = self.mask_env.masks(observation, references["mask"])
         actions, _ = self.model.predict(observation, deterministic=True, **kwargs)
         if self.top_k_env is not None:
             return observation["candidates"][np.arange(len(actions)), actions]
