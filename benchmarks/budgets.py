@@ -1,5 +1,5 @@
-"""Where do learning curves flatten? lm-ppo (dense, default hyper-parameters) curves on seeds the suites do not
-report, and the budget each task needs.
+"""Where do learning curves flatten? An agent's curves (lm-ppo by default; dense, default hyper-parameters) on seeds
+the suites do not report, and the budget each task needs.
 
 For every id and seed, one long run evaluated every ``--eval-every`` env steps. The curve is the mean over seeds
 of the eval return; each point's 95% CI is ``1.96 * std / sqrt(prompts * seeds)`` (the eval split's prompts are
@@ -10,9 +10,9 @@ last stretch adds nothing the noise does not cover. The chosen budget is the fir
 
     python benchmarks/budgets.py [--ids ID ...] [--seeds 100 101] [--steps 32768] [--eval-every 2048]
                                  [--out runs/budgets] [--csv benchmarks/results/budget_curves.csv]
-                                 [--set NAME=VALUE ...]
+                                 [--agent lm-ppo] [--set NAME=VALUE ...]
 
-Runs already finished in ``--out`` are read back, not rerun. ``--set`` takes lm-ppo's hyper-parameters as
+Runs already finished in ``--out`` are read back, not rerun. ``--set`` takes the agent's hyper-parameters as
 ``textgym train --set`` does. The conversation suite's budget (``agents/suites/conversation.yaml``) was chosen with
 this script before any reported run; the curves of the -v1 language tasks are in ``benchmarks/RESULTS.md``.
 """
@@ -38,15 +38,17 @@ Z95 = 1.959964
 
 
 def run_curve(env_id: str, seed: int, steps: int, eval_every: int, out: Path,
-              hyperparameters: dict | None = None) -> list[dict]:
-    """The eval rows (env_steps, eval_return, eval_std) of one lm-ppo run; trained here unless already in ``out``."""
-    from textgym_agents import LMPPO
+              hyperparameters: dict | None = None, agent: str = "lm-ppo") -> list[dict]:
+    """The eval rows (env_steps, eval_return, eval_std) of one dense run of ``agent``; trained here unless already in
+    ``out``."""
+    from textgym_agents.api import LEARNERS
 
     settings = "".join(f"__{name}={value}" for name, value in sorted((hyperparameters or {}).items()))
-    folder = out / f"{env_id.split('/')[1]}__seed{seed}__steps{steps}__every{eval_every}{settings}"
+    prefix = "" if agent == "lm-ppo" else f"{agent}__"  # lm-ppo's folders keep their first names
+    folder = out / f"{prefix}{env_id.split('/')[1]}__seed{seed}__steps{steps}__every{eval_every}{settings}"
     if not (folder / "summary.json").is_file():
-        LMPPO(env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=eval_every,
-              **(hyperparameters or {})).learn(total_env_steps=steps)
+        LEARNERS[agent](env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=eval_every,
+                        **(hyperparameters or {})).learn(total_env_steps=steps)
     with (folder / "metrics.csv").open() as f:
         return [{"env_steps": int(float(r["env_steps"])), "eval_return": float(r["eval_return"]),
                  "eval_std": float(r["eval_std"])} for r in csv.DictReader(f)]
@@ -85,14 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=2048)
     parser.add_argument("--out", type=Path, default=Path("runs/budgets"))
     parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "budget_curves.csv")
+    parser.add_argument("--agent", default="lm-ppo", help="the agent whose curves are drawn (default: lm-ppo)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="an lm-ppo hyper-parameter other than its default (repeatable)")
+                        help="a hyper-parameter of the agent other than its default (repeatable)")
     args = parser.parse_args(argv)
     from textgym_agents.run import RunConfigError
     from textgym_agents.train import parse_hyperparameters
 
     try:
-        hyperparameters = parse_hyperparameters("lm-ppo", args.set)
+        hyperparameters = parse_hyperparameters(args.agent, args.set)
     except RunConfigError as error:
         raise SystemExit(str(error)) from None
     if min(args.seeds) < 100:
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows, table = [], []
     for env_id in args.ids:
-        curves = [run_curve(env_id, seed, args.steps, args.eval_every, args.out, hyperparameters)
+        curves = [run_curve(env_id, seed, args.steps, args.eval_every, args.out, hyperparameters, args.agent)
                   for seed in args.seeds]
         for seed, curve in zip(args.seeds, curves):
             rows += [{"env_id": env_id, "seed": seed, **r} for r in curve]
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         })
     write_csv(args.csv, rows)
     settings = ", ".join(f"{k}={v}" for k, v in hyperparameters.items()) or "default hyper-parameters"
-    print(f"lm-ppo dense ({settings}), seeds {args.seeds}, {args.steps} env steps, evaluated every {args.eval_every}")
+    print(f"{args.agent} dense ({settings}), seeds {args.seeds}, {args.steps} env steps, "
+          f"evaluated every {args.eval_every}")
     print("| id | flat at (env steps) | eval at 0 | at that budget | at the end | normalised gain there | at the end |")
     print("|---|---|---|---|---|---|---|")
     for t in table:

@@ -59,8 +59,9 @@ def test_agent_learns_short_copy(tmp_path, agent):
 def test_lm_ppo_learns_a_world_task_from_the_bundled_models_foothold(tmp_path):
     """The world's point (textgym.world): RL starts from what tiny-v1 half knows. lm-ppo with its default
     hyper-parameters, dense rewards, on Dialogue-v1 at a small budget: the normalised eval score (random = 0,
-    reference = 1, from the shipped calibration) rises by at least 0.1. Measured on seed 100 at the standard
-    suite's 2,048 steps: +0.34 (benchmarks/results/learnability_standard_budgets.csv); here seed 0, 1,024 steps."""
+    reference = 1, from the shipped calibration) rises by at least 0.1. Measured on seed 100 at 2,048 steps
+    (the -v0 standard suite's Dialogue budget): +0.34 (benchmarks/results/learnability_standard_budgets.csv);
+    here seed 0, 1,024 steps."""
     from textgym.calibration import calibration_for
 
     run = RunConfig(agent="lm-ppo", env_id="textgym/Dialogue-v1", steps=1024, eval_every=1024, seed=0, num_envs=16,
