@@ -75,7 +75,11 @@ def _final_runs(suite: str) -> dict[tuple, list[tuple[dict, dict]]]:
 
 
 def _number(row: dict, column: str) -> float:
-    return float(row[column]) if row[column] != "" else math.nan
+    return float(row[column]) if row.get(column, "") != "" else math.nan
+
+
+def row_has_share(row: dict) -> bool:
+    return not math.isnan(_number(row, "same_continuation_share"))
 
 
 def _holm(p_values: list[float]) -> list[float]:
@@ -106,10 +110,14 @@ def _check_rows_against_records(text: str, suite: str) -> int:
             assert row[mode].split(" [")[0] == f"{iqm:.3f}", (suite, row["task"], row["agent"], mode)
         pairs = [pair for mode in finals for pair in runs[(row["task"], row["agent"], mode)]]
         flagged = sum(_number(last, "ref_perplexity") > 3 * _number(first, "ref_perplexity") for first, last in pairs)
-        language = [last for _, last in pairs if not math.isnan(_number(last, "ref_perplexity"))]
         assert row["flagged"].strip("*") == f"{flagged}/{len(pairs)}", (suite, row["task"], row["agent"])
-        collapsed = sum(_number(last, "distinct_1") < 0.05 for last in language)
-        assert row["collapsed"].strip("*") == (f"{collapsed}/{len(language)}" if language else "–")
+        # collapsed: at least half the eval prompts get the same continuation (where recorded), or, on a language
+        # task, distinct-1 below 0.05; runs with neither measure are not judged
+        judged = [last for _, last in pairs if row_has_share(last) or not math.isnan(_number(last, "ref_perplexity"))]
+        collapsed = sum((row_has_share(last) and _number(last, "same_continuation_share") >= 0.5)
+                        or (not math.isnan(_number(last, "ref_perplexity")) and _number(last, "distinct_1") < 0.05)
+                        for last in judged)
+        assert row["collapsed"].strip("*") == (f"{collapsed}/{len(judged)}" if judged else "–")
         if "dense" in finals and "sparse" in finals:
             d, s = np.array(finals["dense"])[:, None], np.array(finals["sparse"])[None, :]
             probability = ((d > s).sum() + 0.5 * (d == s).sum()) / d.size / s.size
