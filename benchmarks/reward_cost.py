@@ -30,6 +30,11 @@ time divided by ``N``. Each measurement is the best of ``--rounds`` rounds, fewe
 round takes more than ``--budget`` seconds; the kinds are timed in interleaved rounds so that
 load on a shared machine does not land on one kind only. The final scores of the ways are
 compared (they agree to float32 rounding).
+
+``--csv PATH`` also writes the table's rows to a CSV (the recorded ones are
+``benchmarks/results/reward_cost_<table>.csv``, the table being ``scorer``, ``env``, ``bidirectional``,
+``env_steps`` (``env_steps_cpu`` with ``--clock cpu``) or ``lm_ppo``). Without it no file is written, so that
+a short trial run leaves the recorded data files alone.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from csv_rows import write_csv  # noqa: E402  (benchmarks/, the script's own folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -87,11 +93,15 @@ def time_scorer(
     scorer.lazy = lazy
     rows, active = arrays.arange(n), arrays.from_host(np.ones(n, dtype=bool), "bool")
     steps = [arrays.from_host(step) for step in tokens]
+    # the tokens generated so far before each step, as the batched env passes them to ``advance`` (score_every=k
+    # counts with them)
+    generated = [arrays.from_host(np.full(n, i + 1, dtype=np.int64)) for i in range(len(steps))]
     indices = arrays.from_host(prompt_indices)
     sync(device)
     start = time.perf_counter()
     scorer.reset_rows(rows, indices)
-    for step in steps:
+    for step, count in zip(steps, generated):
+        scorer.advance(count, None)
         scorer.step(step, active)
     scores = scorer.finish_rows(rows)
     sync(device)
@@ -201,7 +211,7 @@ def save_bert_classifier(folder: Path, tokenizer, hidden: int = 256, layers: int
     return str(folder)
 
 
-def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
+def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> list[dict[str, object]]:
     """Per-episode reward cost of a BERT-like classifier read whole at every scoring step, at each score_every."""
     import tempfile
 
@@ -238,6 +248,7 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
             "| token / word | forwards token / word / 4 | max abs final score diff |"
         )
         print_table_header(header)
+        rows: list[dict[str, object]] = []
         for n in args.n:
             for t in args.t:
                 rng = np.random.default_rng(n * 1000 + t)
@@ -267,7 +278,16 @@ def bidirectional_table(args, device, tokenizer, pool: np.ndarray) -> None:
                     f"| {diff:.1e} |",
                     flush=True,
                 )
+                rows.append({
+                    "n": n, "t": t, "token_ms_per_episode": round(ms["token"], 3),
+                    "word_ms_per_episode": round(ms["word"], 3), "every4_ms_per_episode": round(ms[4], 3),
+                    "sparse_ms_per_episode": round(ms["sparse"], 3),
+                    "token_over_word": round(ms["token"] / ms["word"], 3),
+                    "forwards_token": counts["token"], "forwards_word": counts["word"], "forwards_every4": counts[4],
+                    "max_abs_score_diff": diff,
+                })
         hook.remove()
+    return rows
 
 
 # -- --env-steps: every task's batched env step against the policy's forward; --lm-ppo: dense against sparse ----------
@@ -334,7 +354,7 @@ def env_step_round(env, actions: np.ndarray, seconds: float, device, clock=time.
         IncrementalClassifier._forward = plain
 
 
-def env_steps_table(args, device) -> None:
+def env_steps_table(args, device) -> list[dict[str, object]]:
     """``--env-steps``: each task's batched env step at N rows against one KV-cached forward of the tiny policy."""
     from textgym.models import load_frozen
 
@@ -357,6 +377,7 @@ def env_steps_table(args, device) -> None:
         "reward-model forwards / policy forward | target <= 0.25x |"
     )
     print_table_header(header)
+    rows: list[dict[str, object]] = []
     for env_id in args.env_ids or all_env_ids():
         try:
             env = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
@@ -383,9 +404,18 @@ def env_steps_table(args, device) -> None:
         floor = f"{model_s / forward_s:.3f}x | " if model_s else "- | "
         print(f"| {env_id} | {step_s * 1e3:.2f} | {model}{forward_s * 1e3:.2f} | **{ratio:.3f}x** | {floor}"
               f"{'yes' if ratio <= 0.25 else 'no'} |", flush=True)
+        rows.append({
+            "env_id": env_id, "rows": n, "clock": args.clock, "actions": args.env_actions,
+            "env_step_ms": round(step_s * 1e3, 3),
+            "reward_model_forwards_ms": round(model_s * 1e3, 3) if model_s else "",
+            "policy_forward_ms": round(forward_s * 1e3, 3), "env_over_forward": round(ratio, 4),
+            "reward_model_over_forward": round(model_s / forward_s, 4) if model_s else "",
+            "meets_0_25x": ratio <= 0.25,
+        })
+    return rows
 
 
-def lm_ppo_table(args, device) -> None:
+def lm_ppo_table(args, device) -> list[dict[str, object]]:
     """``--lm-ppo``: seconds per LM-PPO iteration (rollout + update) on SentimentRM-v0, dense against sparse,
     defaults."""
     import statistics
@@ -425,6 +455,7 @@ def lm_ppo_table(args, device) -> None:
     print("| reward | rollout s | update s | iteration s | live env steps / iteration |")
     print("|---|---|---|---|---|")
     total = {}
+    rows: list[dict[str, object]] = []
     for mode in modes:
         rollout_s, update_s = statistics.median(times[mode]["rollout"]), statistics.median(times[mode]["update"])
         total[mode] = statistics.median([r + u for r, u in zip(times[mode]["rollout"], times[mode]["update"])])
@@ -432,11 +463,19 @@ def lm_ppo_table(args, device) -> None:
             f"| {mode} | {rollout_s:.3f} | {update_s:.3f} | {total[mode]:.3f} | "
             f"{statistics.median(times[mode]['steps']):.0f} |"
         )
+        rows.append({
+            "env_id": ENV_ID, "reward_mode": mode, "iterations": args.lm_ppo_iterations,
+            "rollout_s": round(rollout_s, 4), "update_s": round(update_s, 4), "iteration_s": round(total[mode], 4),
+            "live_env_steps": statistics.median(times[mode]["steps"]),
+        })
     ratio = total["dense"] / total["sparse"]
     print(
         f"\ndense / sparse iteration time: **{ratio:.2f}x** (target <= 1.3x: {'met' if ratio <= 1.3 else 'missed'})",
         flush=True,
     )
+    for row in rows:
+        row["dense_over_sparse_iteration"] = round(ratio, 4)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -495,16 +534,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--lm-ppo-iterations", type=int, default=4, help="--lm-ppo: timed iterations per mode (after one warm-up)"
     )
+    parser.add_argument(
+        "--csv",
+        default=None,
+        help="also write the table's rows to this CSV (the recorded ones: benchmarks/results/reward_cost_<table>.csv, "
+        "<table> one of scorer, env, bidirectional, env_steps, env_steps_cpu, lm_ppo); default: none. With "
+        "--env-steps and --lm-ppo together, the lm_ppo rows go to the same name with _lm_ppo before .csv",
+    )
     args = parser.parse_args(argv)
+
+    def save(rows: list[dict[str, object]], path: str | Path | None) -> None:
+        if rows and path:
+            print(f"wrote {write_csv(path, rows)}", file=sys.stderr)
+
     if args.env_steps or args.lm_ppo:
         torch.set_num_threads(args.threads)
         device = resolve_device(args.device)
         if args.clock == "cpu" and device.type != "cpu":
             parser.error("--clock cpu measures this process's CPU time: use it with --device cpu")
         if args.env_steps:
-            env_steps_table(args, device)
+            save(env_steps_table(args, device), args.csv)
         if args.lm_ppo:
-            lm_ppo_table(args, device)
+            path = args.csv
+            if path and args.env_steps:  # the --env-steps rows took --csv
+                path = Path(path).with_name(Path(path).stem + "_lm_ppo.csv")
+            save(lm_ppo_table(args, device), path)
         return None
     args.n = args.n or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
     args.t = args.t or ([16, 64] if args.quick or args.bidirectional else [16, 64, 256])
@@ -514,7 +568,7 @@ def main(argv: list[str] | None = None) -> None:
     tokenizer = load_tokenizer("tiny")
     pool = whole_tokens(tokenizer)
     if args.bidirectional:
-        return bidirectional_table(args, device, tokenizer, pool)
+        return save(bidirectional_table(args, device, tokenizer, pool), args.csv)
     tasks = {
         kind: SentimentRMTask(device=str(device), incremental=kind == "incremental") for kind in ("full", "incremental")
     }
@@ -526,6 +580,7 @@ def main(argv: list[str] | None = None) -> None:
     header = ("| N | T | full (ms/episode) | incremental (ms/episode) | sparse, scored once (ms/episode) "
               "| full / incremental | full / sparse | max abs score diff |")
     print_table_header(header)
+    rows: list[dict[str, object]] = []
     for n in args.n:
         for t in args.t:
             best = measure(args, tasks, tokenizer, device, n, t, pool)
@@ -536,6 +591,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"| **{ms['full'] / ms['incremental']:.1f}x** | {ms['full'] / ms['sparse']:.1f}x | {diff:.1e} |",
                 flush=True,
             )
+            rows.append({
+                "n": n, "t": t, "full_ms_per_episode": round(ms["full"], 3),
+                "incremental_ms_per_episode": round(ms["incremental"], 3),
+                "sparse_ms_per_episode": round(ms["sparse"], 3),
+                "full_over_incremental": round(ms["full"] / ms["incremental"], 3),
+                "full_over_sparse": round(ms["full"] / ms["sparse"], 3), "max_abs_score_diff": diff,
+            })
+    save(rows, args.csv)
 
 
 if __name__ == "__main__":

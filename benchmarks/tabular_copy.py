@@ -58,8 +58,18 @@ def steps_to_threshold(metrics: list[dict[str, float]], threshold: float) -> int
 
 
 def read_metrics(folder: Path) -> list[dict[str, float]]:
+    """The run's ``metrics.csv`` rows, their numeric cells as floats (empty and text cells left out)."""
+
+    def number(value: str) -> float | None:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+
     with (folder / "metrics.csv").open(newline="", encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [
+            {k: x for k, v in row.items() if (x := number(v)) is not None} for row in csv.DictReader(f)
+        ]
 
 
 def run_one(args, agent: str, reward_mode: str, seed: int, runs_dir: Path) -> dict:
