@@ -130,3 +130,35 @@ def test_top_k_wrapper_candidates_are_the_uncached_ones(reference):
     assert staggered > 0  # rows ended while others went on
     assert venv.rollout_reference.steps > 0 and venv.rollout_reference.splices > 0
     assert masks.rollout_reference.steps > 0
+
+
+def test_single_env_wrappers_give_the_uncached_candidates_and_masks():
+    """TopKActions and TopPActionMask (one env) ask their reference through the cache; at every step, across episode
+    ends (reset), the candidates and the masks equal an uncached forward over the same observation."""
+    import pickle
+
+    from textgym.wrappers.action_spaces import TopKActions, TopPActionMask
+
+    env = TopKActions(gym.make(ENV_ID), k=K)
+    masked = TopPActionMask(gym.make(ENV_ID), top_p=0.9)
+    rng = np.random.default_rng(0)
+    episodes = 0
+    obs, _ = env.reset(seed=0)
+    masked.reset(seed=0)
+    while episodes < 3:
+        expected = env.reference.top_k(obs["input_ids"][None], obs["attention_mask"][None], K)[0].cpu().numpy()
+        np.testing.assert_array_equal(obs["candidates"], expected)
+        mask = masked.action_masks()
+        uncached = masked.reference.top_p_mask(masked._obs["input_ids"][None], masked._obs["attention_mask"][None],
+                                               0.9)[0].cpu().numpy()
+        np.testing.assert_array_equal(mask, uncached)
+        action = int(rng.integers(K))
+        obs, _, terminated, truncated, _ = env.step(action)
+        _, _, done_m, cut_m, _ = masked.step(int(rng.choice(np.flatnonzero(mask))))  # a token of the nucleus
+        if terminated or truncated:
+            episodes += 1
+            obs, _ = env.reset(seed=episodes)
+        if done_m or cut_m:
+            masked.reset(seed=episodes)
+    assert env.cached_reference.steps > 0  # the cache was used, not only full encodings
+    pickle.loads(pickle.dumps(env))  # the wrapper still pickles mid-episode, its cache with it

@@ -68,10 +68,12 @@ class TopKActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
             {**env.observation_space.spaces, "candidates": spaces.Box(0, env.action_space.n - 1, (self.k,), np.int64)}
         )
         self.candidates = np.zeros(self.k, dtype=np.int64)
+        # each step's observation is the last one plus a token: a key/value-cached view encodes only that token
+        self.cached_reference = self.reference.incremental()
 
     def _observe(self, obs):
         self.candidates = (
-            self.reference.top_k(obs["input_ids"][None], obs["attention_mask"][None], self.k)[0].cpu().numpy()
+            self.cached_reference.top_k(obs["input_ids"][None], obs["attention_mask"][None], self.k)[0].cpu().numpy()
         )
         return {**obs, "candidates": self.candidates.copy()}
 
@@ -108,6 +110,7 @@ class TopPActionMask(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.Wrapper.__init__(self, env)
         self.top_p = check_top_p(top_p)
         self.reference = _reference_for(env, model, device)
+        self.cached_reference = self.reference.incremental()  # as in TopKActions
         self._obs = None
 
     def reset(self, **kwargs):
@@ -122,7 +125,8 @@ class TopPActionMask(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def action_masks(self) -> np.ndarray:
         return (
-            self.reference.top_p_mask(self._obs["input_ids"][None], self._obs["attention_mask"][None], self.top_p)[0]
+            self.cached_reference.top_p_mask(self._obs["input_ids"][None], self._obs["attention_mask"][None],
+                                             self.top_p)[0]
             .cpu()
             .numpy()
         )
