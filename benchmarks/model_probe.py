@@ -21,36 +21,43 @@ from csv_rows import write_csv  # noqa: E402
 from learnability import LANGUAGE_V1  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="a model folder (or name) to probe")
-    parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
-    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "model_probe.csv")
-    args = parser.parse_args(argv)
+def probe(model: str, ids: list[str]) -> list[dict]:
+    """``model``'s greedy eval score on each of ``ids``, beside the shipped model's, normalised by the shipped
+    calibration: one row per id."""
     import gymnasium as gym
 
     import textgym  # noqa: F401
     from textgym.calibration import _lm_policy, calibration_for
     from textgym.evaluation import evaluate_episodes
 
-    policy = _lm_policy(args.model, "cpu", greedy=True, seed=0)  # greedy: one policy serves every id
+    policy = _lm_policy(model, "cpu", greedy=True, seed=0)  # greedy: one policy serves every id
     rows = []
-    print("| id | shipped greedy | normalised | candidate greedy | normalised |")
-    print("|---|---|---|---|---|")
-    for env_id in args.ids:
+    for env_id in ids:
         env = gym.make(env_id)
         task = env.unwrapped.task
         env.close()
         count = len(task.prompts("eval"))
-        score = evaluate_episodes(policy, env_id, {"task": task, "model": args.model}, "cpu", batch_size=count,
+        score = evaluate_episodes(policy, env_id, {"task": task, "model": model}, "cpu", batch_size=count,
                                   naturalness=False).mean
         shipped = calibration_for(env_id)
-        rows.append({"env_id": env_id, "model": args.model, "greedy": score, "normalised": shipped.normalised(score),
+        rows.append({"env_id": env_id, "model": model, "greedy": score, "normalised": shipped.normalised(score),
                      "shipped_model": shipped.model, "shipped_greedy": shipped.greedy,
                      "shipped_normalised": shipped.normalised(shipped.greedy)})
-        r = rows[-1]
-        print(f"| `{env_id}` | {r['shipped_greedy']:.3f} | {r['shipped_normalised']:.2f} | {score:.3f} | "
-              f"{r['normalised']:.2f} |", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="a model folder (or name) to probe")
+    parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
+    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "model_probe.csv")
+    args = parser.parse_args(argv)
+    rows = probe(args.model, args.ids)
+    print("| id | shipped greedy | normalised | candidate greedy | normalised |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| `{r['env_id']}` | {r['shipped_greedy']:.3f} | {r['shipped_normalised']:.2f} | {r['greedy']:.3f} | "
+              f"{r['normalised']:.2f} |")
     write_csv(args.csv, rows)
 
 

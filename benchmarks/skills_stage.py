@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from csv_rows import write_csv  # noqa: E402
 from learnability import LANGUAGE_V1  # noqa: E402
+from model_probe import probe as model_probe  # noqa: E402
 
 BASE = ROOT / "textgym" / "models" / "tiny-v1"
 DOCS_PER_SECTION, REPLAY_DOCS, REPLAY_DRAW_SEED = 20_000, 40_000, 7
@@ -88,29 +89,16 @@ def stage(sections: list[str], save_at: list[int], out: str, seed: int) -> list[
 
 
 def probe(folders: list[Path], ids: list[str]) -> list[dict]:
-    """Each candidate's greedy eval score on each id, normalised by the shipped calibration."""
-    import gymnasium as gym
-
-    import textgym  # noqa: F401
-    from textgym.calibration import _lm_policy, calibration_for
-    from textgym.evaluation import evaluate_episodes
-
+    """Each candidate's greedy eval score on each id, normalised by the shipped calibration
+    (:func:`model_probe.probe`)."""
     rows = []
     for folder in folders:
-        policy = _lm_policy(str(folder), "cpu", greedy=True, seed=0)
-        for env_id in ids:
-            env = gym.make(env_id)
-            task = env.unwrapped.task
-            env.close()
-            count = len(task.prompts("eval"))
-            score = evaluate_episodes(policy, env_id, {"task": task, "model": str(folder)}, "cpu", batch_size=count,
-                                      naturalness=False).mean
-            shipped = calibration_for(env_id)
-            rows.append({"candidate": folder.name, "env_id": env_id, "greedy": score,
-                         "normalised": shipped.normalised(score), "shipped_greedy": shipped.greedy,
-                         "shipped_normalised": shipped.normalised(shipped.greedy)})
-            print(f"| {folder.name} | `{env_id}` | {shipped.greedy:.3f} | {rows[-1]['shipped_normalised']:.2f} | "
-                  f"{score:.3f} | {rows[-1]['normalised']:.2f} |", flush=True)
+        for r in model_probe(str(folder), ids):
+            rows.append({"candidate": folder.name, "env_id": r["env_id"], "greedy": r["greedy"],
+                         "normalised": r["normalised"], "shipped_greedy": r["shipped_greedy"],
+                         "shipped_normalised": r["shipped_normalised"]})
+            print(f"| {folder.name} | `{r['env_id']}` | {r['shipped_greedy']:.3f} | {r['shipped_normalised']:.2f} | "
+                  f"{r['greedy']:.3f} | {r['normalised']:.2f} |", flush=True)
     return rows
 
 
