@@ -79,6 +79,19 @@ def flat_budget(curve: list[dict]) -> int | None:
     return None
 
 
+def normalised_gain(env_id: str, start: dict, point: dict) -> float | None:
+    """``point``'s mean less ``start``'s, normalised by ``env_id``'s calibration (``None``: the task has no reference,
+    as a reward model's unbounded logit)."""
+    calibration = calibration_for(env_id)
+    if calibration.reference is None:
+        return None
+    return calibration.normalised(point["mean"]) - calibration.normalised(start["mean"])
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", nargs="*", default=LANGUAGE_V1)
@@ -113,14 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         env.close()
         curve = mean_curve(curves, prompts, args.eval_every)
         budget = flat_budget(curve)
-        calibration = calibration_for(env_id)
         at = next((p for p in curve if p["budget"] == budget), curve[-1])
         table.append({
             "env_id": env_id, "flat_at": budget, "start": curve[0]["mean"], "at_budget": at["mean"],
-            "end": curve[-1]["mean"], "normalised_gain_at_budget": calibration.normalised(at["mean"])
-            - calibration.normalised(curve[0]["mean"]),
-            "normalised_gain_at_end": calibration.normalised(curve[-1]["mean"])
-            - calibration.normalised(curve[0]["mean"]),
+            "end": curve[-1]["mean"], "normalised_gain_at_budget": normalised_gain(env_id, curve[0], at),
+            "normalised_gain_at_end": normalised_gain(env_id, curve[0], curve[-1]),
         })
     write_csv(args.csv, rows)
     settings = ", ".join(f"{k}={v}" for k, v in hyperparameters.items()) or "default hyper-parameters"
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     for t in table:
         flat = "not within the run" if t["flat_at"] is None else f"{t['flat_at']:,}"
         print(f"| `{t['env_id']}` | {flat} | {t['start']:.3f} | {t['at_budget']:.3f} | {t['end']:.3f} | "
-              f"{t['normalised_gain_at_budget']:+.2f} | {t['normalised_gain_at_end']:+.2f} |")
+              f"{_signed(t['normalised_gain_at_budget'])} | {_signed(t['normalised_gain_at_end'])} |")
 
 
 if __name__ == "__main__":
