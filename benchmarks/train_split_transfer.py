@@ -23,7 +23,8 @@ The prompt files are written under ``--out`` from fixed seeds, so a rerun makes 
 Runs already finished in ``--out`` are read back, not rerun; ``--arms`` limits which are trained. ``--csv`` gets every
 evaluation of every finished run; ``--greedy-csv`` gets the greedy mean score of the candidate and of each
 ``shipped`` arm's final policy on the first 300 train prompts and on the eval prompts (seed 100; each split scored the
-same way for both models).
+same way for both models); ``--qa-csv`` gets the candidate's and the ``qa_eval_halves`` run's greedy answers to
+the eval half's questions.
 """
 
 from __future__ import annotations
@@ -178,6 +179,39 @@ def greedy_scores(env_id: str, models: dict[str, str]) -> list[dict]:
     return rows
 
 
+def qa_answers(models: dict[str, str], out: Path) -> list[dict]:
+    """Each model's greedy answer (``generate``, up to 16 tokens, cut at the first newline) to every question of the
+    ``qa_eval_halves`` arm's eval half, whether it is right, and whether it is an answer of the train half."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import GPT2LMHeadModel
+
+    train, evals = (_read_jsonl(path) for path in qa_eval_halves(out / "prompts"))
+    train_answers = {a.lower() for r in train for a in r["answers"]}
+    rows = []
+    for label, model in models.items():
+        lm = GPT2LMHeadModel.from_pretrained(model).eval()
+        tokenizer = Tokenizer.from_file(str(Path(model) / "tokenizer.json"))
+        bos = lm.config.bos_token_id
+        for r in evals:
+            ids = [bos, *tokenizer.encode(r["prompt"]).ids]
+            with torch.no_grad():
+                made = lm.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False,
+                                   pad_token_id=lm.config.pad_token_id)
+            answer = tokenizer.decode(made[0, len(ids):].tolist()).split("\n")[0].strip()
+            rows.append({"model": label, "question": r["prompt"], "answer": answer,
+                         "right": answer.lower() in {a.lower() for a in r["answers"]},
+                         "a_train_answer": answer.lower() in train_answers})
+        mine = [row for row in rows if row["model"] == label]
+        print(f"QA eval half, {label}: {sum(row['right'] for row in mine)} of {len(mine)} right, "
+              f"{sum(row['a_train_answer'] for row in mine)} answered with a train-half answer", flush=True)
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="runs/skills/mix800")
@@ -185,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "results" / "train_split_transfer.csv")
     parser.add_argument("--greedy-csv", type=Path,
                         default=ROOT / "benchmarks" / "results" / "train_split_transfer_greedy.csv")
+    parser.add_argument("--qa-csv", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "train_split_transfer_qa_answers.csv")
     parser.add_argument("--seeds", nargs="+", type=int, default=[100], help="lm-ppo seeds (>= 100, no suite's)")
     parser.add_argument("--arms", nargs="*", default=[],
                         help="train only these ARM:TASK pairs (e.g. fresh:Translate-v1); the others are read back "
@@ -216,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
             greedy += greedy_scores(env_id, {"candidate": args.model, "after lm-ppo": str(folder / "policy")})
     write_csv(args.csv, rows)
     write_csv(args.greedy_csv, greedy)
+    qa_run = args.out / f"qa_eval_halves__QA-v1__seed{GREEDY_SEED}__16384"
+    if (qa_run / "summary.json").is_file():
+        write_csv(args.qa_csv, qa_answers({"candidate": args.model, "after lm-ppo": str(qa_run / "policy")}, args.out))
 
 
 if __name__ == "__main__":
