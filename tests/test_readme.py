@@ -96,7 +96,7 @@ def test_sentiment_rm_miniature_commands_run(tmp_path, monkeypatch):
     blocks = bash_blocks("Your own model and reward model")
     train_line, play_line = blocks[-1].strip().splitlines()
     argv = shlex.split(train_line)[2:]
-    assert argv[:2] == ["--agent", "lm-ppo"] and "textgym/SentimentRM-v0" in argv
+    assert argv[:2] == ["--agent", "lm-ppo"] and "textgym/SentimentRM-v1" in argv
     argv[argv.index("--steps") + 1] = "32"
     argv[argv.index("--out") + 1] = str(tmp_path / "srm")
     assert textgym_main(["train", *argv, "--num-envs", "4", "--eval-every", "32", "--no-progress"]) in (0, None)

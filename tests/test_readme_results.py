@@ -139,6 +139,6 @@ def _check_rows_against_records(text: str, suite: str) -> int:
     return len(rows)
 
 
-@pytest.mark.parametrize("suite", ["standard", "quick", "lm_agents", "credit"])
+@pytest.mark.parametrize("suite", ["standard", "quick", "lm_agents", "credit", "sentiment_rm"])
 def test_table_rows_recomputed_from_the_records(suite):
     assert _check_rows_against_records(README.read_text(encoding="utf-8"), suite) > 0
