@@ -146,8 +146,8 @@ def run_arm(arm: str, env_id: str, steps: int, every: int, model: str, out: Path
     folder = out / f"{arm}__{env_id.split('/')[1]}__seed{seed}__{steps}"
     env_kwargs: dict = {"model": model}
     if (arm, env_id) in PROMPT_FILES:
-        train, evals = PROMPT_FILES[arm, env_id](out / "prompts")
-        env_kwargs["task_kwargs"] = {"prompts": {"train": str(train), "eval": str(evals)}}
+        train_file, eval_file = PROMPT_FILES[arm, env_id](out / "prompts")
+        env_kwargs["task_kwargs"] = {"prompts": {"train": str(train_file), "eval": str(eval_file)}}
     if train and not (folder / "summary.json").is_file():
         LEARNERS["lm-ppo"](env_id, out=str(folder), reward_mode="dense", seed=seed, eval_every=every,
                            num_envs=NUM_ENVS, env_kwargs=env_kwargs).learn(total_env_steps=steps)
