@@ -28,10 +28,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from csv_rows import write_csv  # noqa: E402
 
 import textgym  # noqa: E402,F401
-from textgym.calibration import calibration_for  # noqa: E402
+from textgym.calibration import BAND_IDS, calibration_for  # noqa: E402
 
-LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
-               ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length")]
+LANGUAGE_V1 = list(BAND_IDS)
 SUITE = ROOT / "agents" / "suites" / "standard.yaml"
 
 

@@ -7,13 +7,18 @@ from pathlib import Path
 import pytest
 
 import textgym
-from textgym.calibration import BAND, Calibration, calibrate, calibration_for, load_calibrations, readme_with_table
+from textgym.calibration import (
+    BAND,
+    BAND_IDS,
+    Calibration,
+    calibrate,
+    calibration_for,
+    load_calibrations,
+    readme_with_table,
+)
 from textgym.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the seven language tasks the band applies to, in the world's version
-LANGUAGE_V1 = [f"textgym/{name}-v1" for name in
-               ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length")]
 
 
 def task_ids() -> list[str]:
@@ -33,7 +38,7 @@ def test_every_task_id_has_a_shipped_calibration():
         assert (c.greedy is None) == (c.sampled is None) == (c.model is None)
 
 
-@pytest.mark.parametrize("env_id", LANGUAGE_V1 + ["textgym/Conversation-v0"])
+@pytest.mark.parametrize("env_id", [*BAND_IDS, "textgym/Conversation-v0"])
 def test_the_bundled_model_has_a_foothold_and_headroom_on_every_v1_language_task_and_the_conversation(env_id):
     normalised = calibration_for(env_id).greedy_normalised
     assert BAND[0] <= normalised <= BAND[1], f"{env_id}: greedy normalised {normalised:.3f} outside {BAND}"
