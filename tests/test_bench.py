@@ -546,3 +546,36 @@ def test_summary_states_its_rules_and_gives_holm_verdicts_and_collapsed_counts(t
     assert "| a | textgym/Sentiment-v0 | 1.00 [0.69, 1.00] | 0.008 | 0.008 | dense > sparse |" in summary
     assert "| textgym/Sentiment-v0 | a | sparse |" in summary and "| 0/5 | **5/5** |" in summary
     assert "## Verdicts" in summary and "1 of 1 comparisons hold after Holm's adjustment" in summary
+
+
+def test_publish_copies_the_report_and_each_finished_runs_records_and_refuses_other_folders(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(RANDOM_ONLY)
+    out, docs = tmp_path / "out", tmp_path / "docs" / "tiny"
+    args = ["bench", "--config", str(config), "--out", str(out), "--no-heatmap", "--no-progress"]
+    assert cli.main([*args, "--publish", str(docs)]) == 0
+    assert "published: the report and the records of 2 runs" in capsys.readouterr().out
+    assert (docs / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
+    assert {p.name for p in docs.glob("*")} >= {"results.csv", "summary.md", "suite.json", "records"}
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert sorted(p.name for p in (docs / "records").iterdir()) == runs
+    records = ("run.json", "metrics.csv", "timing.csv", "summary.json")
+    for run in runs:  # the records only: no checkpoints, weights or logs
+        assert sorted(p.name for p in (docs / "records" / run).iterdir()) == sorted(
+            name for name in records if (out / "runs" / run / name).exists())
+    # a run left unfinished is not published, and publishing again replaces the folder
+    (out / "runs" / runs[0] / "summary.json").unlink()
+    (docs / "stale.txt").write_text("from an older publish")
+    assert cli.main(["bench", "--config", str(config), "--out", str(out), "--report-only", "--no-heatmap",
+                     "--publish", str(docs)]) == 0
+    assert sorted(p.name for p in (docs / "records").iterdir()) == runs[1:] and not (docs / "stale.txt").exists()
+    # a folder that is not a published suite (another bench folder included), --out itself or a folder holding it is
+    # refused before anything runs
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    fresh = tmp_path / "fresh"
+    for target in (other, out, fresh, tmp_path):
+        assert cli.main(["bench", "--config", str(config), "--out", str(fresh), "--publish", str(target)]) == 2
+        assert "--publish" in capsys.readouterr().err
+    assert (other / "keep.txt").read_text() == "mine" and (out / "runs").is_dir() and not fresh.exists()

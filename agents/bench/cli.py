@@ -1,7 +1,7 @@
 """The bench command line.
 
 ``textgym bench --suite NAME | --config FILE.yaml --out DIR [--seeds N] [--device D] [--workers W]
-[--report-only]``.
+[--report-only] [--publish DOCS]``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run nothing: report the finished runs in --out (a suite run in parts), saying how many are missing",
     )
+    parser.add_argument(
+        "--publish",
+        metavar="DOCS",
+        help="after the report, replace DOCS (e.g. docs/standard) with the report and every finished run's records "
+        "(run.json, metrics.csv, timing.csv, summary.json): the files the README's result tables are written from",
+    )
 
 
 def bench_command(args: argparse.Namespace) -> str:
@@ -60,6 +66,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     out = Path(args.out)
+    if args.publish:
+        from textgym_agents.bench.publish import check_target
+
+        check_target(out, args.publish)
     suite = load_suite(args.suite, args.config, str(out), args.seeds, args.device)
     # the report normalises every task by its calibration: an id without one fails here, not after hours of runs
     from textgym_agents.bench.report import calibration_of
@@ -91,4 +101,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     print(paths["summary"].read_text(encoding="utf-8"))
     print("written: " + ", ".join(str(p) for p in paths.values()))
+    if args.publish:
+        from textgym_agents.bench.publish import publish
+
+        published = publish(out, args.publish)
+        print(f"published: the report and the records of {len(published)} runs in {args.publish}")
     return 0
