@@ -18,6 +18,9 @@ Each arm is lm-ppo (dense, default hyper-parameters, 16 envs, seeds ``--seeds``)
 - ``qa_eval_halves``: QA-v1 trained on one half of the eval facts (prose-only facts, like every eval fact: the
   corpus never asks about them) and evaluated on the other half; a fact's questions (a capital's two) stay on one
   side. 16,384 steps, evaluated every 2,048.
+- ``small_vocabulary``: Keywords over 22 concept words only (the first 14 nouns and 8 verbs of its lists), 2,000
+  train sets and 100 eval sets drawn from them (disjoint): does lm-ppo learn the words faster when each comes up
+  five times as often? 65,536 steps; its eval split is its own, so compare its start with its end only.
 
 The prompt files are written under ``--out`` from fixed seeds, so a rerun makes the same files and the same runs.
 Runs already finished in ``--out`` are read back, not rerun; ``--arms`` limits which are trained. ``--csv`` gets every
@@ -56,7 +59,11 @@ ARMS = (
     ("fresh", "textgym/Keywords-v1", 65_536, 8_192),
     ("fresh", "textgym/Translate-v1", 65_536, 8_192),
     ("qa_eval_halves", "textgym/QA-v1", 16_384, 2_048),
+    ("small_vocabulary", "textgym/Keywords-v1", 65_536, 8_192),
 )
+#: the small_vocabulary arm's concept words: the first nouns and verbs of Keywords' lists
+SMALL_NOUNS, SMALL_VERBS = 14, 8
+SMALL_TRAIN, SMALL_EVAL = 2_000, 100
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -90,6 +97,29 @@ def keywords_fresh(folder: Path) -> tuple[Path, Path]:
     evals = [{"prompt": r["text"], "concepts": r["data"]["concepts"]} for r in _shipped("keywords")["eval"]]
     return _write_jsonl(folder / "keywords_fresh_train.jsonl", rows), _write_jsonl(folder / "keywords_eval.jsonl",
                                                                                    evals)
+
+
+def keywords_small_vocabulary(folder: Path) -> tuple[Path, Path]:
+    """Keywords over 22 concept words only (the first 14 nouns and 8 verbs of its lists): 100 eval sets, then 2,000
+    train sets, distinct and disjoint, drawn like the task's own (3 or 4 words, one or two of them verbs)."""
+    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, PROMPT_TEMPLATES, word_forms
+
+    nouns, verbs = CONCEPT_NOUNS[:SMALL_NOUNS], CONCEPT_VERBS[:SMALL_VERBS]
+    rng, seen, sets = random.Random(FRESH_SEEDS["keywords"]), set(), []
+    while len(sets) < SMALL_EVAL + SMALL_TRAIN:
+        size = rng.choice((3, 4))
+        count = 2 if size == 4 and rng.random() < 0.4 else 1
+        words = rng.sample(nouns, size - count) + rng.sample(verbs, count)
+        forms = [word_forms(w) for w in words]
+        if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)) or frozenset(words) in seen:
+            continue
+        seen.add(frozenset(words))
+        rng.shuffle(words)
+        sets.append(words)
+    rows = [{"prompt": rng.choice(PROMPT_TEMPLATES).format(concepts=", ".join(words)), "concepts": words}
+            for words in sets]
+    return (_write_jsonl(folder / "keywords_small_train.jsonl", rows[SMALL_EVAL:]),
+            _write_jsonl(folder / "keywords_small_eval.jsonl", rows[:SMALL_EVAL]))
 
 
 def translate_fresh(folder: Path) -> tuple[Path, Path]:
@@ -135,7 +165,8 @@ def qa_eval_halves(folder: Path) -> tuple[Path, Path]:
 
 
 PROMPT_FILES = {("fresh", "textgym/Keywords-v1"): keywords_fresh, ("fresh", "textgym/Translate-v1"): translate_fresh,
-                ("qa_eval_halves", "textgym/QA-v1"): qa_eval_halves}
+                ("qa_eval_halves", "textgym/QA-v1"): qa_eval_halves,
+                ("small_vocabulary", "textgym/Keywords-v1"): keywords_small_vocabulary}
 
 
 def run_arm(arm: str, env_id: str, steps: int, every: int, model: str, out: Path, seed: int, train: bool) -> Path:

@@ -74,3 +74,16 @@ def test_qa_eval_halves_split_the_eval_facts_without_sharing_one(transfer, tmp_p
                                            "eval": str(tmp_path / "qa_eval_half_b.jsonl")}})
     assert [p.text for p in task.prompts("eval")] == [r["prompt"] for r in b]
     assert task.score(task.prompts("train")[0], " " + a[0]["target"] + "\n") == 1.0
+
+
+def test_small_vocabulary_sets_use_only_their_words_and_keep_eval_apart(transfer, tmp_path):
+    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
+
+    train, evals = (read(path) for path in transfer.keywords_small_vocabulary(tmp_path))
+    assert (len(train), len(evals)) == (transfer.SMALL_TRAIN, transfer.SMALL_EVAL)
+    words = set(CONCEPT_NOUNS[:transfer.SMALL_NOUNS]) | set(CONCEPT_VERBS[:transfer.SMALL_VERBS])
+    keys = [frozenset(r["concepts"]) for r in train + evals]
+    assert len(set(keys)) == len(keys) and set().union(*keys) <= words
+    for r in train + evals:
+        verbs = [w for w in r["concepts"] if w in CONCEPT_VERBS]
+        assert len(r["concepts"]) in (3, 4) and 1 <= len(verbs) <= 2 and all(w in r["prompt"] for w in r["concepts"])
