@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
         if arm == "shipped" and seed == GREEDY_SEED:
             greedy += greedy_scores(env_id, {"candidate": args.model, "after lm-ppo": str(folder / "policy")})
     write_csv(args.csv, rows)
-    write_csv(args.greedy_csv, greedy)
+    if greedy:  # only when a shipped arm of the greedy seed is among the finished runs
+        write_csv(args.greedy_csv, greedy)
     qa_run = args.out / f"qa_eval_halves__QA-v1__seed{GREEDY_SEED}__16384"
     if (qa_run / "summary.json").is_file():
         write_csv(args.qa_csv, qa_answers({"candidate": args.model, "after lm-ppo": str(qa_run / "policy")}, args.out))
