@@ -20,7 +20,8 @@ Each arm is lm-ppo (dense, default hyper-parameters, 16 envs, seeds ``--seeds``)
   side. 16,384 steps, evaluated every 2,048.
 - ``small_vocabulary``: Keywords over 22 concept words only (the first 14 nouns and 8 verbs of its lists), 2,000
   train sets and 100 eval sets drawn from them (disjoint): does lm-ppo learn the words faster when each comes up
-  five times as often? 65,536 steps; its eval split is its own, so compare its start with its end only.
+  five times as often? And Translate over a fifth of Glossa's lexicon (46 of 232 content words; 2,000 train and 100
+  eval sentences). 65,536 steps; its eval split is its own, so compare its start with its end only.
 
 The prompt files are written under ``--out`` from fixed seeds, so a rerun makes the same files and the same runs.
 Runs already finished in ``--out`` are read back, not rerun; ``--arms`` limits which are trained. ``--csv`` gets every
@@ -60,10 +61,13 @@ ARMS = (
     ("fresh", "textgym/Translate-v1", 65_536, 8_192),
     ("qa_eval_halves", "textgym/QA-v1", 16_384, 2_048),
     ("small_vocabulary", "textgym/Keywords-v1", 65_536, 8_192),
+    ("small_vocabulary", "textgym/Translate-v1", 65_536, 8_192),
 )
 #: the small_vocabulary arm's concept words: the first nouns and verbs of Keywords' lists
 SMALL_NOUNS, SMALL_VERBS = 14, 8
 SMALL_TRAIN, SMALL_EVAL = 2_000, 100
+#: the Translate small_vocabulary arm's lexicon: the first nouns, adjectives and verbs of Glossa's dictionary
+SMALL_LEXICON = {"nouns": 26, "adjectives": 10, "verbs": 10}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -140,6 +144,35 @@ def translate_fresh(folder: Path) -> tuple[Path, Path]:
             _write_jsonl(folder / "translate_eval.jsonl", evals))
 
 
+def translate_small_vocabulary(folder: Path) -> tuple[Path, Path]:
+    """Translate over a fifth of Glossa's lexicon (:data:`SMALL_LEXICON`: 46 of its 232 content words): clauses of
+    :func:`~textgym.tasks.translate.random_clause` whose every content word is in it (the others are drawn and
+    dropped), 100 eval then 2,000 train sentences, distinct."""
+    from textgym.tasks.translate import ADJECTIVES, NOUNS, PROMPT_TEMPLATE, VERBS, random_clause
+
+    allowed = ({n.english for n in NOUNS[:SMALL_LEXICON["nouns"]]}
+               | {a.english for a in ADJECTIVES[:SMALL_LEXICON["adjectives"]]}
+               | {v.english for v in VERBS[:SMALL_LEXICON["verbs"]]})
+
+    def content_words(clause) -> list[str]:
+        words = [clause.verb]
+        for phrase in (clause.subject, clause.object, clause.place):
+            if phrase is not None:
+                words += [phrase.noun] + ([phrase.adjective] if phrase.adjective else [])
+        return words
+
+    rng, rows = random.Random(FRESH_SEEDS["translate"]), {}
+    while len(rows) < SMALL_EVAL + SMALL_TRAIN:
+        clause = random_clause(rng)
+        english = clause.english()
+        if english not in rows and all(word in allowed for word in content_words(clause)):
+            rows[english] = {"prompt": PROMPT_TEMPLATE.format(english=english), "target": clause.glossa(),
+                             "english": english}
+    records = list(rows.values())
+    return (_write_jsonl(folder / "translate_small_train.jsonl", records[SMALL_EVAL:]),
+            _write_jsonl(folder / "translate_small_eval.jsonl", records[:SMALL_EVAL]))
+
+
 def qa_eval_halves(folder: Path) -> tuple[Path, Path]:
     """The shipped QA eval questions in two halves by fact (alternate facts, in the shipped order of their first
     question); a question whose answer another question names is the same fact."""
@@ -166,7 +199,8 @@ def qa_eval_halves(folder: Path) -> tuple[Path, Path]:
 
 PROMPT_FILES = {("fresh", "textgym/Keywords-v1"): keywords_fresh, ("fresh", "textgym/Translate-v1"): translate_fresh,
                 ("qa_eval_halves", "textgym/QA-v1"): qa_eval_halves,
-                ("small_vocabulary", "textgym/Keywords-v1"): keywords_small_vocabulary}
+                ("small_vocabulary", "textgym/Keywords-v1"): keywords_small_vocabulary,
+                ("small_vocabulary", "textgym/Translate-v1"): translate_small_vocabulary}
 
 
 def run_arm(arm: str, env_id: str, steps: int, every: int, model: str, out: Path, seed: int, train: bool) -> Path:

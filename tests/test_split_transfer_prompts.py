@@ -87,3 +87,24 @@ def test_small_vocabulary_sets_use_only_their_words_and_keep_eval_apart(transfer
     for r in train + evals:
         verbs = [w for w in r["concepts"] if w in CONCEPT_VERBS]
         assert len(r["concepts"]) in (3, 4) and 1 <= len(verbs) <= 2 and all(w in r["prompt"] for w in r["concepts"])
+
+
+def test_small_lexicon_translate_sentences_use_only_its_words(transfer, tmp_path, monkeypatch):
+    from textgym.tasks.translate import ADJECTIVES, NOUNS, VERBS, parse_english
+
+    monkeypatch.setattr(transfer, "SMALL_TRAIN", 40)  # the shape of the arm's files, at a test's size
+    train, evals = (read(path) for path in transfer.translate_small_vocabulary(tmp_path))
+    assert (len(train), len(evals)) == (40, transfer.SMALL_EVAL)
+    lexicon = transfer.SMALL_LEXICON
+    allowed = ({n.english for n in NOUNS[:lexicon["nouns"]]} | {a.english for a in ADJECTIVES[:lexicon["adjectives"]]}
+               | {v.english for v in VERBS[:lexicon["verbs"]]})
+    english = [r["english"] for r in train + evals]
+    assert len(set(english)) == len(english)
+    task = make_task("translate-v1", {"prompts": {"train": str(tmp_path / "translate_small_train.jsonl"),
+                                                  "eval": str(tmp_path / "translate_small_eval.jsonl")}})
+    for row, prompt in zip(evals, task.prompts("eval")):
+        clause = parse_english(row["english"])
+        words = [clause.verb] + [w for phrase in (clause.subject, clause.object, clause.place) if phrase is not None
+                                 for w in (phrase.noun, phrase.adjective) if w]
+        assert set(words) <= allowed
+        assert prompt.target == row["target"] and task.score(prompt, " " + row["target"]) == 1.0
