@@ -26,8 +26,9 @@ DEFAULT_IDS = ["textgym/Keywords-v1", "textgym/Coherence-v1", "textgym/Translate
 
 def model_folder(model: str) -> Path:
     """A bundled model's folder (``tiny-v1``) or a folder given as a path."""
-    bundled = ROOT / "textgym" / "models" / model
-    return bundled if (bundled / "model.safetensors").is_file() else Path(model)
+    from textgym.models import BUNDLED_MODELS
+
+    return Path(BUNDLED_MODELS.get(model, model))
 
 
 def headroom(env_id: str, model: str, prompts: int, samples: int) -> dict:

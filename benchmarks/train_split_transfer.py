@@ -106,16 +106,13 @@ def keywords_fresh(folder: Path) -> tuple[Path, Path]:
 def keywords_small_vocabulary(folder: Path) -> tuple[Path, Path]:
     """Keywords over 22 concept words only (the first 14 nouns and 8 verbs of its lists): 100 eval sets, then 2,000
     train sets, distinct and disjoint, drawn like the task's own (3 or 4 words, one or two of them verbs)."""
-    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, PROMPT_TEMPLATES, word_forms
+    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, PROMPT_TEMPLATES, draw_concept_words
 
     nouns, verbs = CONCEPT_NOUNS[:SMALL_NOUNS], CONCEPT_VERBS[:SMALL_VERBS]
     rng, seen, sets = random.Random(FRESH_SEEDS["keywords"]), set(), []
     while len(sets) < SMALL_EVAL + SMALL_TRAIN:
-        size = rng.choice((3, 4))
-        count = 2 if size == 4 and rng.random() < 0.4 else 1
-        words = rng.sample(nouns, size - count) + rng.sample(verbs, count)
-        forms = [word_forms(w) for w in words]
-        if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)) or frozenset(words) in seen:
+        words = draw_concept_words(rng, nouns, verbs)
+        if words is None or frozenset(words) in seen:
             continue
         seen.add(frozenset(words))
         rng.shuffle(words)
@@ -154,18 +151,11 @@ def translate_small_vocabulary(folder: Path) -> tuple[Path, Path]:
                | {a.english for a in ADJECTIVES[:SMALL_LEXICON["adjectives"]]}
                | {v.english for v in VERBS[:SMALL_LEXICON["verbs"]]})
 
-    def content_words(clause) -> list[str]:
-        words = [clause.verb]
-        for phrase in (clause.subject, clause.object, clause.place):
-            if phrase is not None:
-                words += [phrase.noun] + ([phrase.adjective] if phrase.adjective else [])
-        return words
-
     rng, rows = random.Random(FRESH_SEEDS["translate"]), {}
     while len(rows) < SMALL_EVAL + SMALL_TRAIN:
         clause = random_clause(rng)
         english = clause.english()
-        if english not in rows and all(word in allowed for word in content_words(clause)):
+        if english not in rows and all(word in allowed for word in clause.content_words()):
             rows[english] = {"prompt": PROMPT_TEMPLATE.format(english=english), "target": clause.glossa(),
                              "english": english}
     records = list(rows.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from textgym.task import Prompt, PromptsLike, Scorer, Task, TaskError
 from textgym.tasks.data import load_prompts
@@ -283,11 +284,14 @@ class KeywordsTask(Task):
         return any(ch in SENTENCE_END for ch in continuation)
 
 
-def draw_concept_words(rng: random.Random) -> list[str] | None:
-    """3 or 4 concept words, one or two of them verbs, nouns first (unshuffled); ``None`` when two share a form."""
+def draw_concept_words(
+    rng: random.Random, nouns: Sequence[str] = CONCEPT_NOUNS, verbs: Sequence[str] = CONCEPT_VERBS
+) -> list[str] | None:
+    """3 or 4 concept words from ``nouns`` and ``verbs`` (by default the task's), one or two of them verbs, nouns
+    first (unshuffled); ``None`` when two share a form."""
     size = rng.choice((3, 4))
-    verbs = 2 if size == 4 and rng.random() < 0.4 else 1
-    words = rng.sample(CONCEPT_NOUNS, size - verbs) + rng.sample(CONCEPT_VERBS, verbs)
+    count = 2 if size == 4 and rng.random() < 0.4 else 1
+    words = rng.sample(nouns, size - count) + rng.sample(verbs, count)
     forms = [word_forms(w) for w in words]
     if any(forms[i] & forms[j] for i in range(size) for j in range(i + 1, size)):
         return None

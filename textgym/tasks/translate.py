@@ -432,6 +432,14 @@ class Clause:
             words += [self.preposition, self.place.english()]
         return " ".join(words) + "."
 
+    def content_words(self) -> list[str]:
+        """The dictionary words of the clause, in English: its verb, then each phrase's noun and adjective."""
+        words = [self.verb]
+        for phrase in (self.subject, self.object, self.place):
+            if phrase is not None:
+                words += [phrase.noun] + ([phrase.adjective] if phrase.adjective else [])
+        return words
+
     def glossa(self) -> str:
         words = [self.subject.glossa()]
         if self.place is not None:
