@@ -26,31 +26,23 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from csv_rows import write_csv  # noqa: E402
 
 
-def score_range(env_id: str) -> tuple[float, float]:
-    """The documented ``(low, high)`` of ``env_id``'s task score."""
-    import gymnasium as gym
-
-    import textgym  # noqa: F401  (registers the ids)
-
-    env = gym.make(env_id)
-    try:
-        return env.unwrapped.task.score_range
-    finally:
-        env.close()
-
-
 def run_gains(records: Path) -> dict[tuple[str, str, str], list[float]]:
     """``(env_id, agent, reward_mode)`` -> every run's gain as a share of its task's score range."""
+    import textgym  # noqa: F401  (registers the ids)
+    from textgym_agents.bench.config import task_of
+
     ranges: dict[str, tuple[float, float]] = {}
     gains: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for summary_file in sorted(records.glob("*/summary.json")):
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         with (summary_file.parent / "metrics.csv").open(newline="") as f:
             rows = list(csv.DictReader(f))
-        env_id = summary["env_id"]
-        if env_id not in ranges:
-            ranges[env_id] = score_range(env_id)
-        low, high = ranges[env_id]
+        run = json.loads((summary_file.parent / "run.json").read_text(encoding="utf-8"))
+        env_id, env_kwargs = summary["env_id"], run.get("env_kwargs") or {}
+        key = json.dumps([env_id, env_kwargs], sort_keys=True)
+        if key not in ranges:
+            ranges[key] = task_of(env_id, env_kwargs).score_range
+        low, high = ranges[key]
         gain = (float(rows[-1]["eval_return"]) - float(rows[0]["eval_return"])) / (high - low)
         gains[(env_id, summary["agent"], summary["reward_mode"])].append(gain)
     return gains

@@ -137,7 +137,7 @@ def _task_allows(where: str, env_id: str, modes: list[str]) -> None:
         )
 
 
-def _task_of(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+def task_of(env_id: str, env_kwargs: dict[str, Any]) -> Any:
     """The task object of ``env_id`` with ``env_kwargs`` (a conversation env's :class:`ConversationTask`)."""
     import gymnasium as gym
 
@@ -160,7 +160,7 @@ def reward_label(run: RunConfig) -> str:
 def _threshold(path: Path, j: int, task: dict) -> float:
     """The task entry's sample-efficiency threshold: present, a number, inside the task's score range."""
     env_id = task["env"]
-    low, high = _task_of(env_id, dict(task.get("env_kwargs") or {})).score_range
+    low, high = task_of(env_id, dict(task.get("env_kwargs") or {})).score_range
     where = f"{path}: tasks[{j}] ({env_id})"
     if "threshold" not in task:
         raise SuiteConfigError(
@@ -204,7 +204,7 @@ def _has_language_model(env_id: str, env_kwargs: dict[str, Any]) -> bool:
     import gymnasium as gym
 
     kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
-    return kwargs.get("model") is not None or _task_of(env_id, env_kwargs).tokenizer() is None
+    return kwargs.get("model") is not None or task_of(env_id, env_kwargs).tokenizer() is None
 
 
 def expand(data: Any, path: Path, out: str, seeds: int | None, device: str) -> tuple[list[RunConfig], dict[str, float]]:
