@@ -28,9 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from csv_rows import write_csv  # noqa: E402
 
 import textgym  # noqa: E402,F401
-from textgym.calibration import BAND_IDS, calibration_for  # noqa: E402
+from textgym.calibration import LANGUAGE_TASKS, calibration_for  # noqa: E402
 
-LANGUAGE_V1 = list(BAND_IDS)
+#: the v1 language ids (the default of the benchmarks that measured tiny-v1's world; pass --ids for others)
+LANGUAGE_V1 = [f"textgym/{name}-v1" for name in LANGUAGE_TASKS]
 SUITE = ROOT / "agents" / "suites" / "standard.yaml"
 
 

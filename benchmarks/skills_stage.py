@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import random
-import shutil
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,54 +35,17 @@ from learnability import LANGUAGE_V1  # noqa: E402
 from model_probe import probe as model_probe  # noqa: E402
 
 BASE = ROOT / "textgym" / "models" / "tiny-v1"
-DOCS_PER_SECTION, REPLAY_DOCS, REPLAY_DRAW_SEED = 20_000, 40_000, 7
-LEARNING_RATE, WEIGHT_DECAY, BATCH_SIZE, GRAD_CLIP = 1e-3, 0.01, 32, 1.0
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json")
 
 
 def stage(sections: list[str], save_at: list[int], out: str, seed: int) -> list[Path]:
-    """Continue ``tiny-v1``'s training on ``sections``; the candidates saved after each of ``save_at`` steps."""
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import GPT2LMHeadModel
+    """Continue ``tiny-v1``'s training on ``sections``; the candidates saved after each of ``save_at`` steps
+    (:func:`textgym.models.train_skills.continue_training`, which makes the shipped ``tiny-v2``)."""
+    from textgym.models.train_skills import continue_training
 
-    from textgym.models.train_tiny import pack_blocks
-    from textgym.world import World
-
-    folders = [Path(f"{out}{k}") for k in save_at]
-    if all((f / "model.safetensors").is_file() for f in folders):
-        return folders
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel.from_pretrained(BASE)
-    tokenizer = Tokenizer.from_file(str(BASE / "tokenizer.json"))
-    world, docs = World(0), []
-    for section in sections:
-        if section == "world":
-            docs += world.documents(REPLAY_DOCS, draw_seed=REPLAY_DRAW_SEED)
-        else:
-            docs += world.sections[section].documents(random.Random(section), DOCS_PER_SECTION)
-    random.Random(0).shuffle(docs)
-    blocks = pack_blocks(tokenizer, docs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    model.train()
-    start = time.time()
-    for step in range(max(save_at)):
-        batch = blocks[torch.randint(len(blocks), (BATCH_SIZE,))]
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        optimizer.step()
-        if step % 50 == 0:
-            print(f"step {step} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
-        if step + 1 in save_at:
-            folder = Path(f"{out}{step + 1}")
-            model.save_pretrained(folder)
-            for name in TOKENIZER_FILES:
-                if (BASE / name).is_file():
-                    shutil.copy(BASE / name, folder / name)
-    return folders
+    folders = {k: Path(f"{out}{k}") for k in save_at}
+    if not all((f / "model.safetensors").is_file() for f in folders.values()):
+        continue_training(BASE, sections, folders, seed)
+    return list(folders.values())
 
 
 def probe(folders: list[Path], ids: list[str]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The shipped calibration: every id has one, the v1 language tasks sit in the band, the README shows the file."""
+"""The shipped calibration: every id has one, the v2 language tasks sit in the band, the README shows the file."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_every_task_id_has_a_shipped_calibration():
 
 
 @pytest.mark.parametrize("env_id", [*BAND_IDS, "textgym/Conversation-v0"])
-def test_the_bundled_model_has_a_foothold_and_headroom_on_every_v1_language_task_and_the_conversation(env_id):
+def test_the_bundled_model_has_a_foothold_and_headroom_on_every_v2_language_task_and_the_conversation(env_id):
     normalised = calibration_for(env_id).greedy_normalised
     assert BAND[0] <= normalised <= BAND[1], f"{env_id}: greedy normalised {normalised:.3f} outside {BAND}"
 
@@ -63,6 +63,6 @@ def test_the_readme_table_is_the_shipped_file():
 
 
 def test_info_prints_the_calibration(capsys):
-    assert cli_main(["info", "textgym/QA-v1"]) == 0
+    assert cli_main(["info", "textgym/QA-v2"]) == 0
     out = capsys.readouterr().out
-    assert "Calibration on the eval split" in out and f"{calibration_for('textgym/QA-v1').random:.3f}" in out
+    assert "Calibration on the eval split" in out and f"{calibration_for('textgym/QA-v2').greedy:.3f}" in out

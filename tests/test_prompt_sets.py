@@ -39,6 +39,30 @@ def test_every_v1_task_reads_the_worlds_prompt_set_or_its_v0_one():
             ], (name, split)
 
 
+def test_every_v2_task_reads_the_worlds_focused_set_or_its_v1_one():
+    """Keywords-v2 and Translate-v2 read the world's focused sets (data/v2), written from the world's seed; the
+    other v2 tasks read what their v1 versions read."""
+    from textgym.tasks.versions import FOCUSED_PROMPT_SETS
+    from textgym.world import World
+
+    world = World(0)
+    focused = {"keywords": world.sections["concepts"], "translate": world.sections["glossa"]}
+    v2 = [name for name, (task_class, _) in TASKS.items() if version_of(task_class) == 2]
+    assert sorted(v2) == sorted(f"{t}-v2" for t in ("sentiment", "keywords", "coherence", "translate", "qa",
+                                                    "dialogue", "length"))
+    for name in v2:
+        base = name.removesuffix("-v2")
+        for split in ("train", "eval"):
+            texts = [p.text for p in make_task(name).prompts(split)]
+            if base in focused:
+                shipped = json.loads((DATA_DIR / f"{FOCUSED_PROMPT_SETS}/{base}.json").read_text())
+                assert shipped == focused[base].focused_records()
+                assert texts == [r["text"] for r in shipped[split]]
+                assert texts != [p.text for p in make_task(f"{base}-v1").prompts(split)]
+            else:
+                assert texts == [p.text for p in make_task(f"{base}-v1").prompts(split)], (name, split)
+
+
 @pytest.mark.parametrize("name", sorted(SHARED_PROMPTS))
 def test_shared_prompt_sets_are_the_owners(name):
     from textgym.models.loader import BUNDLED_MODELS

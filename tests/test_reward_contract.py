@@ -35,7 +35,8 @@ IDS = [env_id for env_id, _ in ENV_CASES]
 
 #: tasks whose score runs a judge LM: few examples, short episodes, and a float32 tolerance against
 #: the score recomputed from scratch (the env's judge decodes with a KV cache)
-JUDGED = {f"textgym/{name}-v{version}": 1e-5 for name in ("Coherence", "SentimentRM") for version in (0, 1)}
+JUDGED = {env_id: 1e-5 for env_id in textgym.env_ids()
+          if env_id.startswith(("textgym/Coherence-", "textgym/SentimentRM-"))}
 
 
 #: a short horizon, so that random episodes also end there (with a character cut in half, often)

@@ -27,9 +27,10 @@ import torch
 CALIBRATION_FILE = Path(__file__).resolve().parent / "tasks" / "data" / "calibration.json"
 #: the band the bundled model's normalised greedy score lies in on a language task: a foothold, and headroom
 BAND = (0.05, 0.6)
-#: the language tasks the band applies to, in the world's version (the ids of the learnability benchmarks)
-BAND_IDS = tuple(f"textgym/{name}-v1" for name in
-                 ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length"))
+#: the seven language tasks
+LANGUAGE_TASKS = ("Sentiment", "Keywords", "Coherence", "Translate", "QA", "Dialogue", "Length")
+#: the language tasks the band applies to, in the world's latest version (v2: the model that learnt its skills)
+BAND_IDS = tuple(f"textgym/{name}-v2" for name in LANGUAGE_TASKS)
 
 
 @dataclass(frozen=True)

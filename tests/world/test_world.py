@@ -2,7 +2,9 @@
 
 - every eval answer is stated in the corpus (each eval record's evidence is in one document);
 - no eval prompt, in the task's own format, appears in the corpus;
-- the same seed gives the same corpus and the same records.
+- the same seed gives the same corpus and the same records;
+- the focused sets of Keywords-v2 and Translate-v2 keep the same rules against the corpus and the skills stage's
+  documents (:mod:`textgym.models.train_skills`).
 """
 
 from __future__ import annotations
@@ -79,3 +81,48 @@ def test_the_same_seed_gives_the_same_world_and_another_seed_another_corpus():
 def test_an_unknown_task_names_the_tasks_the_world_makes():
     with pytest.raises(KeyError, match="no world section makes task 'sentiment'; tasks with one: "):
         world().section_for("sentiment")
+
+
+@functools.cache
+def stage_corpus() -> tuple[str, ...]:
+    """The skills stage's section documents (the part of tiny-v2's stage that is not a replay of the corpus)."""
+    from textgym.models.train_skills import SKILL_SECTIONS, stage_documents
+
+    return tuple(stage_documents(SKILL_SECTIONS))
+
+
+@pytest.mark.parametrize("name", ["concepts", "glossa"])
+def test_no_focused_eval_prompt_in_the_task_format_appears_in_the_corpus_or_the_stage(name):
+    """The task's form only: a short focused sentence ("the neighbor drank.") may occur inside a passage, as
+    knowledge, since the stage's fresh sentences exclude the v1 eval sentences only."""
+    prompts = [r["text"] for r in world().sections[name].focused_records()["eval"]]
+    text = "\x00".join(corpus() + stage_corpus())
+    leaked = [prompt for prompt in prompts if prompt in text]
+    assert not leaked, leaked[:5]
+
+
+def test_every_focused_eval_answer_is_taught():
+    """Translate-v2: each eval reference's rarest word is stated (its evidence); Keywords-v2: each concept word is
+    listed with a sentence that uses it in the stage's documents, many times."""
+    glossa = world().sections["glossa"]
+    for record in glossa.focused_records()["eval"]:
+        (statement,) = glossa.evidence(record)
+        assert any(statement in doc for doc in corpus()), record["text"]
+    words = {w for r in world().sections["concepts"].focused_records()["eval"] for w in r["data"]["concepts"]}
+    assert len(words) == 22
+    for word in words:
+        uses = sum(f" {word}" in doc for doc in stage_corpus())
+        assert uses >= 100, (word, uses)
+
+
+def test_focused_sets_are_disjoint_distinct_and_over_a_fifth_of_the_vocabulary():
+    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
+
+    for name in ("concepts", "glossa"):
+        records = world().sections[name].focused_records()
+        train, evaluation = [r["text"] for r in records["train"]], [r["text"] for r in records["eval"]]
+        assert (len(train), len(evaluation)) == (2_000, 100)
+        assert len(set(train)) == len(train) and not set(train) & set(evaluation)
+    concepts = {w for split in world().sections["concepts"].focused_records().values() for r in split
+                for w in r["data"]["concepts"]}
+    assert concepts == set(CONCEPT_NOUNS[:14]) | set(CONCEPT_VERBS[:8])

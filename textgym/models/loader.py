@@ -16,9 +16,10 @@ _HERE = Path(__file__).resolve().parent
 
 #: Models that ship inside the package and never need a network: the policy LM ``"tiny"`` and the reward model
 #: ``"tiny-sentiment"`` (a sequence classifier) of the v0 tasks, and ``"tiny-v1"`` and ``"tiny-sentiment-v1"``,
-#: pretrained on the seeded world's corpus, of the v1 tasks (see textgym.tasks.versions).
+#: pretrained on the seeded world's corpus, of the v1 tasks, and ``"tiny-v2"``, ``"tiny-v1"`` after a stage on the
+#: world's skills, of the v2 tasks (see textgym.tasks.versions).
 BUNDLED_MODELS: dict[str, Path] = {
-    name: _HERE / name for name in ("tiny", "tiny-sentiment", "tiny-v1", "tiny-sentiment-v1")
+    name: _HERE / name for name in ("tiny", "tiny-sentiment", "tiny-v1", "tiny-sentiment-v1", "tiny-v2")
 }
 
 #: the command that rebuilds each bundled model
@@ -27,6 +28,7 @@ _BUILD_SCRIPTS = {
     "tiny-sentiment": "textgym.models.train_tiny_sentiment",
     "tiny-v1": "textgym.models.train_tiny --corpus world",
     "tiny-sentiment-v1": "textgym.models.train_tiny_sentiment --base tiny-v1",
+    "tiny-v2": "textgym.models.train_skills",
 }
 
 

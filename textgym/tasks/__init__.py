@@ -19,6 +19,10 @@ from textgym.tasks.reward_model import RewardModelTask, SentimentRMTask
 from textgym.tasks.sentiment import SentimentTask
 from textgym.tasks.translate import TranslateTask
 from textgym.tasks.versions import (
+    FOCUSED_HISTORY,
+    FOCUSED_PROMPT_SETS,
+    SKILLS_HISTORY,
+    SKILLS_MODEL,
     WORLD_HISTORY,
     WORLD_MODEL,
     WORLD_PROMPT_SETS,
@@ -97,6 +101,33 @@ for _task_class, _env_id in (
 ):
     register_task(_task_class, _env_id)
 
+# v2: the seven language tasks with the model that learnt the world's skills; Keywords and Translate on the world's
+# focused prompt sets (textgym.tasks.versions)
+SentimentTaskV2 = next_version(SentimentTaskV1, 2, SKILLS_MODEL, None, history=SKILLS_HISTORY)
+CoherenceTaskV2 = next_version(CoherenceTaskV1, 2, SKILLS_MODEL, None, history=SKILLS_HISTORY,
+                               judge_model=SKILLS_MODEL)
+KeywordsTaskV2 = next_version(
+    KeywordsTaskV1, 2, SKILLS_MODEL, f"{FOCUSED_PROMPT_SETS}/keywords", history=FOCUSED_HISTORY,
+    doc_changes={"(400 train, 100 eval;": "(2,000 train, 100 eval, over 22 concept words;"},
+)
+TranslateTaskV2 = next_version(
+    TranslateTaskV1, 2, SKILLS_MODEL, f"{FOCUSED_PROMPT_SETS}/translate", history=FOCUSED_HISTORY,
+    doc_changes={"(400 train, 100 eval;": "(2,000 train, 100 eval, over 46 of Glossa's 232 content words;"},
+)
+QATaskV2 = next_version(QATaskV1, 2, SKILLS_MODEL, None, history=SKILLS_HISTORY)
+DialogueTaskV2 = next_version(DialogueTaskV1, 2, SKILLS_MODEL, None, history=SKILLS_HISTORY)
+LengthTaskV2 = next_version(LengthTaskV1, 2, SKILLS_MODEL, None, history=SKILLS_HISTORY)
+for _task_class, _env_id in (
+    (SentimentTaskV2, "textgym/Sentiment-v2"),
+    (KeywordsTaskV2, "textgym/Keywords-v2"),
+    (CoherenceTaskV2, "textgym/Coherence-v2"),
+    (TranslateTaskV2, "textgym/Translate-v2"),
+    (QATaskV2, "textgym/QA-v2"),
+    (DialogueTaskV2, "textgym/Dialogue-v2"),
+    (LengthTaskV2, "textgym/Length-v2"),
+):
+    register_task(_task_class, _env_id)
+
 
 def task_names() -> list[str]:
     return list(TASKS)
@@ -139,23 +170,30 @@ __all__ = [
     "ArithmeticTask",
     "CoherenceTask",
     "CoherenceTaskV1",
+    "CoherenceTaskV2",
     "CopyTask",
     "DialogueTask",
     "DialogueTaskV1",
+    "DialogueTaskV2",
     "KeywordsTask",
     "KeywordsTaskV1",
+    "KeywordsTaskV2",
     "LengthTask",
     "LengthTaskV1",
+    "LengthTaskV2",
     "QATask",
     "QATaskV1",
+    "QATaskV2",
     "ReverseTask",
     "RewardModelTask",
     "SentimentRMTask",
     "SentimentRMTaskV1",
     "SentimentTask",
     "SentimentTaskV1",
+    "SentimentTaskV2",
     "TranslateTask",
     "TranslateTaskV1",
+    "TranslateTaskV2",
     "make_task",
     "register_task",
     "task_names",

@@ -8,8 +8,14 @@
   concept sentences and stated lengths that the tasks ask for (in other forms than the tasks' prompts). SentimentRM
   scores with ``"tiny-sentiment-v1"``, the classifier trained on ``"tiny-v1"``. Copy, Reverse and Arithmetic
   have their own symbol vocabularies and stay at v0.
+- **v2**: the seven language tasks with ``"tiny-v2"``, ``"tiny-v1"`` after a further stage of pretraining on the
+  same world (:mod:`textgym.models.train_skills`) that teaches the concept-sentence and Glossa skills ``"tiny-v1"``
+  left unlearnt; Coherence judges with ``"tiny-v2"``. Keywords and Translate read the world's *focused* prompt
+  sets (a fifth of their vocabularies, 2,000 train and 100 eval prompts), over which RL meets each word often
+  enough to learn it within a benchmark's budget; the other five keep their v1 prompt sets. SentimentRM stays at
+  v1 (its classifier is trained on ``"tiny-v1"``).
 
-Task names carry versions the same way: ``task="qa-v1"``; a bare name (``task="qa"``) is ``"qa-v0"``, so that
+Task names carry versions the same way: ``task="qa-v2"``; a bare name (``task="qa"``) is ``"qa-v0"``, so that
 ``textgym/TextGenEnv-v0`` keeps its results.
 """
 
@@ -34,16 +40,34 @@ WORLD_HISTORY = (
 )
 
 
+#: the bundled model of the v2 language tasks, and the folder of the v2 prompt sets (the focused ones)
+SKILLS_MODEL = "tiny-v2"
+FOCUSED_PROMPT_SETS = "v2"
+
+SKILLS_HISTORY = (
+    "the bundled model ``\"tiny-v2\"`` (``\"tiny-v1\"`` after a further stage on the world's concept sentences "
+    "and Glossa, textgym.models.train_skills); results differ from v1."
+)
+FOCUSED_HISTORY = SKILLS_HISTORY[:-len("; results differ from v1.")] + (
+    ", and the world's focused prompt set over a fifth of the task's vocabulary (2,000 train, 100 eval prompts), "
+    "so that each word comes up often enough for RL to learn it; results differ from v1."
+)
+
+
 def version_of(task: Task | type[Task]) -> int:
     """A task's version (0 unless its class says otherwise)."""
     return getattr(task, "version", 0)
 
 
-def _versioned_doc(doc: str, version: int, model: str, history: str, changes: Mapping[str, str]) -> str:
-    """``doc`` for the next version: its ids and model names updated, ``changes`` made (each old text must be
-    there), and one more *Version History* line."""
-    doc = re.sub(r"(textgym/\w+)-v\d+", rf"\1-v{version}", doc)
-    doc = doc.replace('model="tiny"', f'model="{model}"').replace('``"tiny"``', f'``"{model}"``')
+def _versioned_doc(
+    doc: str, version: int, old_model: str, model: str, history: str, changes: Mapping[str, str]
+) -> str:
+    """``doc`` for the next version: its ids and model names updated (the *Version History* kept as it was),
+    ``changes`` made (each old text must be there), and one more *Version History* line."""
+    body, marker, past = doc.partition("## Version History")
+    body = re.sub(r"(textgym/\w+)-v\d+", rf"\1-v{version}", body)
+    body = body.replace(f'model="{old_model}"', f'model="{model}"').replace(f'``"{old_model}"``', f'``"{model}"``')
+    doc = body + marker + past
     for old, new in changes.items():
         if old not in doc:
             raise ValueError(f"the docstring has no {old!r} to change")
@@ -63,7 +87,8 @@ def next_version(
 ) -> type[Task]:
     """A subclass of ``base`` at ``version``: its default model, its shipped prompt set, its docstring.
 
-    Its name is ``base.__name__ + "V" + version``; the caller binds it under that name in :mod:`textgym.tasks`.
+    Its name is ``base.__name__`` (without a version suffix) ``+ "V" + version``; the caller binds it under that
+    name in :mod:`textgym.tasks`.
 
     Args:
         base: the task class of the previous version.
@@ -78,14 +103,15 @@ def next_version(
     namespace: dict[str, object] = {
         "version": version,
         "model": model,
-        "__doc__": _versioned_doc(base.__doc__ or "", version, model, history, doc_changes or {}),
+        "__doc__": _versioned_doc(base.__doc__ or "", version, getattr(base, "model", "tiny"), model, history,
+                                  doc_changes or {}),
         # where the registry binds it (textgym.tasks.NAME), so that pickle finds the class by name
         "__module__": "textgym.tasks",
         **attributes,
     }
     if prompt_set is not None:
         namespace["load_prompts"] = _shipped_prompts(prompt_set)
-    return type(f"{base.__name__}V{version}", (base,), namespace)
+    return type(re.sub(r"V\d+$", "", base.__name__) + f"V{version}", (base,), namespace)
 
 
 def _shipped_prompts(name: str) -> Callable[[Task, str], list[Prompt]]:

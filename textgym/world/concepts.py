@@ -44,6 +44,11 @@ from textgym.world.section import WorldSection
 NOUN_KINDS = ("person", "animal", "place", "weather", "thing")
 #: the tenses :meth:`ConceptsSection.realize` writes in
 TENSES = ("present", "past", "progressive")
+#: the focused prompt set (Keywords-v2): its concept words (the first nouns and verbs of Keywords' lists), its
+#: sizes, and the offset of its seed from the world's
+FOCUSED_NOUNS, FOCUSED_VERBS = 14, 8
+FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
+FOCUSED_SEED_OFFSET = 12_345
 
 
 @dataclass(frozen=True)
@@ -446,6 +451,39 @@ class ConceptsSection(WorldSection):
         if len(sentence.split()) < 2 * len(concepts) or rng.random() < 0.15:
             sentence += " " + rng.choice(TIME_PHRASES)
         return sentence[0].upper() + sentence[1:] + ".", len(set(leads)) == len(leads)
+
+    def focused_records(self) -> dict[str, list[dict]]:
+        """Keywords-v2's records: concept sets over 22 words only (the first :data:`FOCUSED_NOUNS` nouns and
+        :data:`FOCUSED_VERBS` verbs of Keywords' lists), drawn like the task's own (3 or 4 words, one or two verbs),
+        distinct; the first :data:`FOCUSED_EVAL` drawn are the eval split, the next :data:`FOCUSED_TRAIN` the train
+        split; each record with a reference sentence in ``data["reference"]``.
+
+        With 111 concept words a given word comes up in about one prompt in 30, too rarely for RL to learn to use
+        it within a benchmark's budget; over 22 words each comes up five times as often. No eval set is one of
+        :meth:`prompt_records`' train sets (the only sets the corpus lists in the task's own wording).
+        """
+        from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
+
+        nouns, verbs = CONCEPT_NOUNS[:FOCUSED_NOUNS], CONCEPT_VERBS[:FOCUSED_VERBS]
+        rng, seen, sets = random.Random(self.seed + FOCUSED_SEED_OFFSET), set(), []
+        listed_in_task_form = {frozenset(concepts) for concepts in self.train_sets}
+        while len(sets) < FOCUSED_EVAL + FOCUSED_TRAIN:
+            words = draw_concept_words(rng, nouns, verbs)
+            if words is None or frozenset(words) in seen:
+                continue
+            seen.add(frozenset(words))
+            rng.shuffle(words)
+            sets.append(words)
+        records = []
+        for words in sets:
+            text = rng.choice(PROMPT_TEMPLATES).format(concepts=", ".join(words))
+            reference = self.realize(words, random.Random(f"{self.name}-{self.seed}-reference-{'-'.join(words)}"))
+            records.append({"text": text, "data": {"concepts": words, "reference": reference}})
+        evaluation, train = records[:FOCUSED_EVAL], records[FOCUSED_EVAL:]
+        leaked = [r["text"] for r in evaluation if frozenset(r["data"]["concepts"]) in listed_in_task_form]
+        if leaked:
+            raise ValueError(f"focused eval sets the corpus lists in the task's form: {leaked[:3]}")
+        return {"train": train, "eval": evaluation}
 
     # -- the section's contract --------------------------------------------------------------------------------------
 

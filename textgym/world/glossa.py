@@ -42,6 +42,7 @@ from textgym.tasks.translate import (
     PLURAL_SUFFIX,
     POSTPOSITIONS,
     PREPOSITION_OBJECTS,
+    PROMPT_TEMPLATE,
     VERB_BY_ENGLISH,
     VERBS,
     Clause,
@@ -54,6 +55,12 @@ from textgym.tasks.translate import (
     random_noun_phrase,
 )
 from textgym.world.section import WorldSection
+
+#: the focused prompt set (Translate-v2): its fifth of the lexicon (the first words of each kind in Glossa's
+#: dictionary), its sizes, and the offset of its seed from the world's
+FOCUSED_LEXICON = {"nouns": 26, "adjectives": 10, "verbs": 10}
+FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
+FOCUSED_SEED_OFFSET = 777
 
 #: the kinds of :class:`GlossaWord`
 WORD_KINDS = ("noun", "adjective", "verb", "determiner", "postposition", "particle", "suffix")
@@ -256,6 +263,34 @@ class GlossaSection(WorldSection):
     def prompt_records(self) -> dict[str, list[dict]]:
         """The Translate task's records of this seed, exactly as ``translate.generate_prompt_set`` makes them."""
         return {split: [dict(r, data=dict(r["data"])) for r in records] for split, records in self.records.items()}
+
+    def focused_records(self) -> dict[str, list[dict]]:
+        """Translate-v2's records: clauses of :func:`~textgym.tasks.translate.random_clause` whose every content
+        word is in a fifth of the lexicon (:data:`FOCUSED_LEXICON`: the first 26 nouns, 10 adjectives and 10 verbs,
+        46 of 232 words; the clauses drawn with others are dropped), distinct; the first :data:`FOCUSED_EVAL` are
+        the eval split, the next :data:`FOCUSED_TRAIN` the train split. No eval sentence is a sentence of
+        :meth:`prompt_records` (train or eval).
+
+        Over the whole lexicon a content word comes up in about one prompt in 50, too rarely for RL to learn it
+        within a benchmark's budget.
+        """
+        allowed = ({n.english for n in NOUNS[:FOCUSED_LEXICON["nouns"]]}
+                   | {a.english for a in ADJECTIVES[:FOCUSED_LEXICON["adjectives"]]}
+                   | {v.english for v in VERBS[:FOCUSED_LEXICON["verbs"]]})
+        rng, rows = random.Random(self.seed + FOCUSED_SEED_OFFSET), {}
+        while len(rows) < FOCUSED_EVAL + FOCUSED_TRAIN:
+            clause = random_clause(rng)
+            english = clause.english()
+            if english not in rows and all(word in allowed for word in clause.content_words()):
+                rows[english] = {"text": PROMPT_TEMPLATE.format(english=english), "target": clause.glossa(),
+                                 "data": {"english": english}}
+        records = list(rows.values())
+        evaluation, train = records[:FOCUSED_EVAL], records[FOCUSED_EVAL:]
+        shipped = {r["data"]["english"] for split in self.records.values() for r in split}
+        clash = [r["data"]["english"] for r in evaluation if r["data"]["english"] in shipped]
+        if clash:
+            raise ValueError(f"focused eval sentences that are v1 sentences: {clash[:3]}")
+        return {"train": train, "eval": evaluation}
 
     def word_evidence(self, record: dict) -> list[tuple[str, ...]]:
         """One evidence tuple per lexicon entry of ``record``'s reference, in order (repeats kept).
