@@ -63,11 +63,6 @@ ARMS = (
     ("small_vocabulary", "textgym/Keywords-v1", 65_536, 8_192),
     ("small_vocabulary", "textgym/Translate-v1", 65_536, 8_192),
 )
-#: the small_vocabulary arm's concept words: the first nouns and verbs of Keywords' lists
-SMALL_NOUNS, SMALL_VERBS = 14, 8
-SMALL_TRAIN, SMALL_EVAL = 2_000, 100
-#: the Translate small_vocabulary arm's lexicon: the first nouns, adjectives and verbs of Glossa's dictionary
-SMALL_LEXICON = {"nouns": 26, "adjectives": 10, "verbs": 10}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -104,23 +99,15 @@ def keywords_fresh(folder: Path) -> tuple[Path, Path]:
 
 
 def keywords_small_vocabulary(folder: Path) -> tuple[Path, Path]:
-    """Keywords over 22 concept words only (the first 14 nouns and 8 verbs of its lists): 100 eval sets, then 2,000
-    train sets, distinct and disjoint, drawn like the task's own (3 or 4 words, one or two of them verbs)."""
-    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS, PROMPT_TEMPLATES, draw_concept_words
+    """Keywords over 22 concept words only: the world's focused set, Keywords-v2's prompts
+    (:meth:`textgym.world.concepts.ConceptsSection.focused_records`), as prompt files."""
+    from textgym.world import World
 
-    nouns, verbs = CONCEPT_NOUNS[:SMALL_NOUNS], CONCEPT_VERBS[:SMALL_VERBS]
-    rng, seen, sets = random.Random(FRESH_SEEDS["keywords"]), set(), []
-    while len(sets) < SMALL_EVAL + SMALL_TRAIN:
-        words = draw_concept_words(rng, nouns, verbs)
-        if words is None or frozenset(words) in seen:
-            continue
-        seen.add(frozenset(words))
-        rng.shuffle(words)
-        sets.append(words)
-    rows = [{"prompt": rng.choice(PROMPT_TEMPLATES).format(concepts=", ".join(words)), "concepts": words}
-            for words in sets]
-    return (_write_jsonl(folder / "keywords_small_train.jsonl", rows[SMALL_EVAL:]),
-            _write_jsonl(folder / "keywords_small_eval.jsonl", rows[:SMALL_EVAL]))
+    records = World(0).sections["concepts"].focused_records()
+    rows = {split: [{"prompt": r["text"], "concepts": r["data"]["concepts"]} for r in records[split]]
+            for split in ("train", "eval")}
+    return (_write_jsonl(folder / "keywords_small_train.jsonl", rows["train"]),
+            _write_jsonl(folder / "keywords_small_eval.jsonl", rows["eval"]))
 
 
 def translate_fresh(folder: Path) -> tuple[Path, Path]:
@@ -142,25 +129,15 @@ def translate_fresh(folder: Path) -> tuple[Path, Path]:
 
 
 def translate_small_vocabulary(folder: Path) -> tuple[Path, Path]:
-    """Translate over a fifth of Glossa's lexicon (:data:`SMALL_LEXICON`: 46 of its 232 content words): clauses of
-    :func:`~textgym.tasks.translate.random_clause` whose every content word is in it (the others are drawn and
-    dropped), 100 eval then 2,000 train sentences, distinct."""
-    from textgym.tasks.translate import ADJECTIVES, NOUNS, PROMPT_TEMPLATE, VERBS, random_clause
+    """Translate over a fifth of Glossa's lexicon (46 of its 232 content words): the world's focused set,
+    Translate-v2's prompts (:meth:`textgym.world.glossa.GlossaSection.focused_records`), as prompt files."""
+    from textgym.world import World
 
-    allowed = ({n.english for n in NOUNS[:SMALL_LEXICON["nouns"]]}
-               | {a.english for a in ADJECTIVES[:SMALL_LEXICON["adjectives"]]}
-               | {v.english for v in VERBS[:SMALL_LEXICON["verbs"]]})
-
-    rng, rows = random.Random(FRESH_SEEDS["translate"]), {}
-    while len(rows) < SMALL_EVAL + SMALL_TRAIN:
-        clause = random_clause(rng)
-        english = clause.english()
-        if english not in rows and all(word in allowed for word in clause.content_words()):
-            rows[english] = {"prompt": PROMPT_TEMPLATE.format(english=english), "target": clause.glossa(),
-                             "english": english}
-    records = list(rows.values())
-    return (_write_jsonl(folder / "translate_small_train.jsonl", records[SMALL_EVAL:]),
-            _write_jsonl(folder / "translate_small_eval.jsonl", records[:SMALL_EVAL]))
+    records = World(0).sections["glossa"].focused_records()
+    rows = {split: [{"prompt": r["text"], "target": r["target"], "english": r["data"]["english"]}
+                    for r in records[split]] for split in ("train", "eval")}
+    return (_write_jsonl(folder / "translate_small_train.jsonl", rows["train"]),
+            _write_jsonl(folder / "translate_small_eval.jsonl", rows["eval"]))
 
 
 def qa_eval_halves(folder: Path) -> tuple[Path, Path]:

@@ -76,32 +76,14 @@ def test_qa_eval_halves_split_the_eval_facts_without_sharing_one(transfer, tmp_p
     assert task.score(task.prompts("train")[0], " " + a[0]["target"] + "\n") == 1.0
 
 
-def test_small_vocabulary_sets_use_only_their_words_and_keep_eval_apart(transfer, tmp_path):
-    from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
-
-    train, evals = (read(path) for path in transfer.keywords_small_vocabulary(tmp_path))
-    assert (len(train), len(evals)) == (transfer.SMALL_TRAIN, transfer.SMALL_EVAL)
-    words = set(CONCEPT_NOUNS[:transfer.SMALL_NOUNS]) | set(CONCEPT_VERBS[:transfer.SMALL_VERBS])
-    keys = [frozenset(r["concepts"]) for r in train + evals]
-    assert len(set(keys)) == len(keys) and set().union(*keys) <= words
-    for r in train + evals:
-        verbs = [w for w in r["concepts"] if w in CONCEPT_VERBS]
-        assert len(r["concepts"]) in (3, 4) and 1 <= len(verbs) <= 2 and all(w in r["prompt"] for w in r["concepts"])
-
-
-def test_small_lexicon_translate_sentences_use_only_its_words(transfer, tmp_path, monkeypatch):
-    from textgym.tasks.translate import ADJECTIVES, NOUNS, VERBS, parse_english
-
-    monkeypatch.setattr(transfer, "SMALL_TRAIN", 40)  # the shape of the arm's files, at a test's size
-    train, evals = (read(path) for path in transfer.translate_small_vocabulary(tmp_path))
-    assert (len(train), len(evals)) == (40, transfer.SMALL_EVAL)
-    lexicon = transfer.SMALL_LEXICON
-    allowed = ({n.english for n in NOUNS[:lexicon["nouns"]]} | {a.english for a in ADJECTIVES[:lexicon["adjectives"]]}
-               | {v.english for v in VERBS[:lexicon["verbs"]]})
-    english = [r["english"] for r in train + evals]
-    assert len(set(english)) == len(english)
-    task = make_task("translate-v1", {"prompts": {"train": str(tmp_path / "translate_small_train.jsonl"),
-                                                  "eval": str(tmp_path / "translate_small_eval.jsonl")}})
-    for row, prompt in zip(evals, task.prompts("eval")):
-        assert set(parse_english(row["english"]).content_words()) <= allowed
-        assert prompt.target == row["target"] and task.score(prompt, " " + row["target"]) == 1.0
+@pytest.mark.parametrize("name", ["keywords", "translate"])
+def test_the_small_vocabulary_arms_are_the_v2_tasks_prompts(transfer, tmp_path, name):
+    """The arms' files hold Keywords-v2's and Translate-v2's shipped prompts (the world's focused sets, whose
+    vocabularies tests/world checks), in the same order, with the same targets."""
+    make = transfer.keywords_small_vocabulary if name == "keywords" else transfer.translate_small_vocabulary
+    train, evals = make(tmp_path)
+    task = make_task(f"{name}-v2")
+    from_files = make_task(f"{name}-v2", {"prompts": {"train": str(train), "eval": str(evals)}})
+    for split in ("train", "eval"):  # the shipped records also carry a reference sentence, which no score reads
+        assert [(p.text, p.target, p.data.get("concepts")) for p in from_files.prompts(split)] == [
+            (p.text, p.target, p.data.get("concepts")) for p in task.prompts(split)]

@@ -116,13 +116,23 @@ def test_every_focused_eval_answer_is_taught():
 
 
 def test_focused_sets_are_disjoint_distinct_and_over_a_fifth_of_the_vocabulary():
+    from textgym.prompt import Prompt
+    from textgym.tasks import make_task
     from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
+    from textgym.tasks.translate import ADJECTIVES, NOUNS, VERBS, parse_english
 
     for name in ("concepts", "glossa"):
         records = world().sections[name].focused_records()
         train, evaluation = [r["text"] for r in records["train"]], [r["text"] for r in records["eval"]]
         assert (len(train), len(evaluation)) == (2_000, 100)
         assert len(set(train)) == len(train) and not set(train) & set(evaluation)
-    concepts = {w for split in world().sections["concepts"].focused_records().values() for r in split
-                for w in r["data"]["concepts"]}
-    assert concepts == set(CONCEPT_NOUNS[:14]) | set(CONCEPT_VERBS[:8])
+    sets = [r["data"]["concepts"] for split in world().sections["concepts"].focused_records().values() for r in split]
+    assert set().union(*sets) == set(CONCEPT_NOUNS[:14]) | set(CONCEPT_VERBS[:8])
+    for concepts in sets:  # shaped like the task's own: 3 or 4 words, one or two verbs
+        assert len(concepts) in (3, 4) and 1 <= sum(w in CONCEPT_VERBS for w in concepts) <= 2
+    allowed = ({n.english for n in NOUNS[:26]} | {a.english for a in ADJECTIVES[:10]} | {v.english for v in VERBS[:10]})
+    task = make_task("translate-v2")
+    for record in world().sections["glossa"].focused_records()["eval"]:
+        assert set(parse_english(record["data"]["english"]).content_words()) <= allowed
+        prompt = Prompt(record["text"], target=record["target"])
+        assert task.score(prompt, " " + record["target"]) == 1.0
