@@ -73,3 +73,25 @@ def test_lm_ppo_learns_a_world_task_from_the_bundled_models_foothold(tmp_path):
     gain = calibration.normalised(summary["final_eval_return"]) - calibration.normalised(initial)
     assert initial == pytest.approx(calibration.greedy, abs=0.05)  # the step-0 policy is the bundled model
     assert gain >= 0.1, (initial, summary["final_eval_return"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id, measured", [("textgym/Keywords-v2", "+0.16"),
+                                              ("textgym/Translate-v2", "+0.13 to +0.19")])
+def test_lm_ppo_learns_the_v2_prompt_dependent_tasks_from_tiny_v2s_foothold(tmp_path, env_id, measured):
+    """The v2 point (textgym.tasks.versions): with tiny-v2 and the focused prompt sets, RL moves the tasks that
+    depend on the prompt's words, which neither tiny-v1 nor the full vocabularies allowed. lm-ppo with its default
+    hyper-parameters, dense rewards, seed 0, 2,048 steps: the normalised eval score rises by at least 0.1
+    (measured: ``measured``; on Translate +0.13 with 1 torch thread, +0.19 with 2). The full claim, at the standard
+    budget on seeds 100 and 101, is in benchmarks/results/budget_curves_v2.csv."""
+    from textgym.calibration import calibration_for
+
+    run = RunConfig(agent="lm-ppo", env_id=env_id, steps=2048, eval_every=2048, seed=0, num_envs=16,
+                    device="cpu", out=str(tmp_path / "run"))
+    summary = train(run, progress=False)
+    with (tmp_path / "run" / "metrics.csv").open() as f:
+        initial = float(next(csv.DictReader(f))["eval_return"])
+    calibration = calibration_for(env_id)
+    gain = calibration.normalised(summary["final_eval_return"]) - calibration.normalised(initial)
+    assert initial == pytest.approx(calibration.greedy, abs=0.05)  # the step-0 policy is the bundled model
+    assert gain >= 0.1, (initial, summary["final_eval_return"])
