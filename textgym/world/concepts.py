@@ -28,6 +28,7 @@ documents are one pass over the eval records, each stating its reference sentenc
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
@@ -374,6 +375,7 @@ class ConceptsSection(WorldSection):
         self.eval_sets = tuple(tuple(r["data"]["concepts"]) for r in self.records["eval"])
         self._eval_keys: set[frozenset[str]] = {frozenset(concepts) for concepts in self.eval_sets}
         self.coverage = len(self.records["eval"])
+        self._focused: dict[str, list[dict]] | None = None
 
     # -- the grammar -------------------------------------------------------------------------------------------------
 
@@ -462,6 +464,11 @@ class ConceptsSection(WorldSection):
         it within a benchmark's budget; over 22 words each comes up five times as often. No eval set is one of
         :meth:`prompt_records`' train sets (the only sets the corpus lists in the task's own wording).
         """
+        if self._focused is None:  # made once per section: it takes seconds
+            self._focused = self._make_focused_records()
+        return copy.deepcopy(self._focused)
+
+    def _make_focused_records(self) -> dict[str, list[dict]]:
         from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS
 
         nouns, verbs = CONCEPT_NOUNS[:FOCUSED_NOUNS], CONCEPT_VERBS[:FOCUSED_VERBS]

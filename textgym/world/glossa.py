@@ -25,6 +25,7 @@ lexicon (one canonical statement per word, see :attr:`GlossaWord.statement`) and
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -209,6 +210,7 @@ class GlossaSection(WorldSection):
         self._persons = [n for n in NOUNS if n.category == "person"]
         self._animals = [n for n in NOUNS if n.category == "animal"]
         self.coverage = len(self.lexicon) + len(self.rules)
+        self._focused: dict[str, list[dict]] | None = None
 
     # -- the specification --------------------------------------------------------------
 
@@ -274,6 +276,11 @@ class GlossaSection(WorldSection):
         Over the whole lexicon a content word comes up in about one prompt in 50, too rarely for RL to learn it
         within a benchmark's budget.
         """
+        if self._focused is None:  # made once per section: it takes seconds
+            self._focused = self._make_focused_records()
+        return copy.deepcopy(self._focused)
+
+    def _make_focused_records(self) -> dict[str, list[dict]]:
         allowed = ({n.english for n in NOUNS[:FOCUSED_LEXICON["nouns"]]}
                    | {a.english for a in ADJECTIVES[:FOCUSED_LEXICON["adjectives"]]}
                    | {v.english for v in VERBS[:FOCUSED_LEXICON["verbs"]]})
