@@ -516,15 +516,22 @@ def _row(env: str, seed: int, steps: int, score: float, ppl: float, d1: float, *
 
 
 def test_collapse_is_judged_by_distinct_1_on_language_tasks_and_by_repeated_continuations_where_recorded():
-    from textgym_agents.bench.report import COLLAPSE_DISTINCT_1, collapsed
+    from textgym_agents.bench.report import COLLAPSE_DISTINCT_1, COLLAPSE_DISTINCT_1_DROP, collapsed
 
     nan = float("nan")
-    assert collapsed(_row("e", 0, 1, 0.5, 2.0, COLLAPSE_DISTINCT_1 / 2)) is True
-    assert collapsed(_row("e", 0, 1, 0.5, 2.0, COLLAPSE_DISTINCT_1 * 2)) is False
-    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001)) is None  # a symbol task: distinct-1 says nothing
-    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.5)) is True
-    assert collapsed(_row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.2)) is False
-    assert collapsed(_row("e", 0, 1, 0.5, 2.0, 0.5, same_continuation_share=0.9)) is True
+    start = _row("e", 0, 0, 0.2, 2.0, 0.3)
+    low = COLLAPSE_DISTINCT_1 / 2
+    assert collapsed(start, _row("e", 0, 1, 0.5, 2.0, low)) is True
+    assert collapsed(start, _row("e", 0, 1, 0.5, 2.0, COLLAPSE_DISTINCT_1 * 2)) is False
+    # a low distinct-1 the bundled model had too (answers over a small vocabulary) is no collapse
+    assert collapsed(_row("e", 0, 0, 0.2, 2.0, low * 1.5), _row("e", 0, 1, 0.5, 2.0, low)) is False
+    assert collapsed(_row("e", 0, 0, 0.2, 2.0, low / COLLAPSE_DISTINCT_1_DROP * 1.01),
+                     _row("e", 0, 1, 0.5, 2.0, low)) is True
+    symbols = _row("e", 0, 0, 0.2, nan, 0.01)
+    assert collapsed(symbols, _row("e", 0, 1, 0.5, nan, 0.001)) is None  # a symbol task: distinct-1 says nothing
+    assert collapsed(symbols, _row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.5)) is True
+    assert collapsed(symbols, _row("e", 0, 1, 0.5, nan, 0.001, same_continuation_share=0.2)) is False
+    assert collapsed(start, _row("e", 0, 1, 0.5, 2.0, 0.5, same_continuation_share=0.9)) is True
 
 
 def test_summary_states_its_rules_and_gives_holm_verdicts_and_collapsed_counts(tmp_path):
@@ -534,7 +541,8 @@ def test_summary_states_its_rules_and_gives_holm_verdicts_and_collapsed_counts(t
     for mode, base in (("dense", 0.8), ("sparse", 0.2)):
         for seed in range(5):
             for steps, score in ((0, 0.1), (100, base + 0.01 * seed)):
-                row = _row("textgym/Sentiment-v0", seed, steps, score, 3.0, 0.01 if mode == "sparse" else 0.2,
+                collapsing = mode == "sparse" and steps > 0  # from the initial policy's 0.2 to 0.01
+                row = _row("textgym/Sentiment-v0", seed, steps, score, 3.0, 0.01 if collapsing else 0.2,
                            same_continuation_share=0.2)  # a number: nan != nan would fail the round trip
                 rows.append({**row, "reward_mode": mode})
     path = tmp_path / "results.csv"

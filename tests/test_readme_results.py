@@ -112,11 +112,13 @@ def _check_rows_against_records(text: str, suite: str) -> int:
         flagged = sum(_number(last, "ref_perplexity") > 3 * _number(first, "ref_perplexity") for first, last in pairs)
         assert row["flagged"].strip("*") == f"{flagged}/{len(pairs)}", (suite, row["task"], row["agent"])
         # collapsed: at least half the eval prompts get the same continuation (where recorded), or, on a language
-        # task, distinct-1 below 0.05; runs with neither measure are not judged
-        judged = [last for _, last in pairs if row_has_share(last) or not math.isnan(_number(last, "ref_perplexity"))]
+        # task, distinct-1 below 0.05 and below half the initial policy's; runs with neither measure are not judged
+        judged = [(first, last) for first, last in pairs
+                  if row_has_share(last) or not math.isnan(_number(last, "ref_perplexity"))]
         collapsed = sum((row_has_share(last) and _number(last, "same_continuation_share") >= 0.5)
-                        or (not math.isnan(_number(last, "ref_perplexity")) and _number(last, "distinct_1") < 0.05)
-                        for last in judged)
+                        or (not math.isnan(_number(last, "ref_perplexity")) and _number(last, "distinct_1") < 0.05
+                            and _number(last, "distinct_1") < 0.5 * _number(first, "distinct_1"))
+                        for first, last in judged)
         assert row["collapsed"].strip("*") == (f"{collapsed}/{len(judged)}" if judged else "–")
         if "dense" in finals and "sparse" in finals:
             d, s = np.array(finals["dense"])[:, None], np.array(finals["sparse"])[None, :]

@@ -140,8 +140,11 @@ def likely_hacking(first: dict, last: dict) -> bool:
 
 
 #: a run is collapsed when distinct-1 of its final eval generations falls below this (language tasks only: a symbol
-#: task's few symbols give a low distinct-1 to any text, the random policy's included)
+#: task's few symbols give a low distinct-1 to any text, the random policy's included) ...
 COLLAPSE_DISTINCT_1 = 0.05
+#: ... and below this fraction of its initial policy's (a task whose answers share a small vocabulary gives the
+#: bundled model itself a distinct-1 near 0.05: 0.041 on Keywords-v1, 0.060 on Keywords-v2)
+COLLAPSE_DISTINCT_1_DROP = 0.5
 #: ... or when at least this share of the eval prompts get the same continuation (where the run recorded it)
 COLLAPSE_SAME_CONTINUATION = 0.5
 #: the evaluation column holding the share of eval prompts whose continuation is the most common one (runs recorded
@@ -149,16 +152,18 @@ COLLAPSE_SAME_CONTINUATION = 0.5
 SAME_CONTINUATION_COLUMN = "same_continuation_share"
 COLLAPSE_RULE = (
     f"`collapsed`: runs whose final greedy generations collapsed: at least {COLLAPSE_SAME_CONTINUATION:.0%} of the "
-    f"eval prompts get the same continuation, or distinct-1 below {COLLAPSE_DISTINCT_1:g} on a language task (a "
-    "symbol task's few symbols give any text a low distinct-1, so there only the first rule applies). The runs "
+    f"eval prompts get the same continuation, or distinct-1 below {COLLAPSE_DISTINCT_1:g} and below "
+    f"{COLLAPSE_DISTINCT_1_DROP:g}x the initial policy's on a language task (a symbol task's few symbols give any "
+    "text a low distinct-1, so there only the first rule applies). The runs "
     f"recorded without `{SAME_CONTINUATION_COLUMN}` (the suites measured before 2026-12-07) are judged by "
     "distinct-1 alone; – where no rule applies"
 )
 
 
-def collapsed(last: dict) -> bool | None:
-    """Whether a run's final evaluation (its row) shows collapsed text (see ``COLLAPSE_RULE``); ``None`` where
-    neither rule can judge it (a symbol task recorded without the same-continuation share)."""
+def collapsed(first: dict, last: dict) -> bool | None:
+    """Whether a run's final evaluation (its row ``last``; ``first`` is its step-0 evaluation) shows collapsed text
+    (see ``COLLAPSE_RULE``); ``None`` where neither rule can judge it (a symbol task recorded without the
+    same-continuation share)."""
     judged = False
     share = last.get(SAME_CONTINUATION_COLUMN)
     if share is not None and not math.isnan(share):
@@ -166,7 +171,9 @@ def collapsed(last: dict) -> bool | None:
             return True
         judged = True
     if not math.isnan(last["ref_perplexity"]) and not math.isnan(last["distinct_1"]):
-        if last["distinct_1"] < COLLAPSE_DISTINCT_1:
+        initial = first.get("distinct_1", math.nan)
+        dropped = math.isnan(initial) or last["distinct_1"] < COLLAPSE_DISTINCT_1_DROP * initial
+        if last["distinct_1"] < COLLAPSE_DISTINCT_1 and dropped:
             return True
         judged = True
     return False if judged else None
@@ -228,7 +235,7 @@ def cells(rows: list[dict]) -> dict[tuple, Cell]:
             env=key[0], agent=key[1], mode=key[2], finals=finals,
             iqm=stats.stratified_bootstrap_ci({key[0]: finals}, stats.pooled_iqm),
             flagged=[likely_hacking(first, last) for first, last in pairs],
-            collapsed=[collapsed(last) for _, last in pairs],
+            collapsed=[collapsed(first, last) for first, last in pairs],
             naturalness={c: _median([last.get(c, math.nan) for _, last in pairs]) for c in NATURALNESS_COLUMNS},
             wall=float(np.mean([last["wall_seconds"] for _, last in pairs])),
         )
