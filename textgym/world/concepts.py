@@ -49,6 +49,8 @@ TENSES = ("present", "past", "progressive")
 #: sizes, and the offset of its seed from the world's
 FOCUSED_NOUNS, FOCUSED_VERBS = 14, 8
 FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
+#: the focused records made so far, by world seed
+_FOCUSED: dict[int, dict[str, list[dict]]] = {}
 FOCUSED_SEED_OFFSET = 12_345
 
 
@@ -375,7 +377,6 @@ class ConceptsSection(WorldSection):
         self.eval_sets = tuple(tuple(r["data"]["concepts"]) for r in self.records["eval"])
         self._eval_keys: set[frozenset[str]] = {frozenset(concepts) for concepts in self.eval_sets}
         self.coverage = len(self.records["eval"])
-        self._focused: dict[str, list[dict]] | None = None
 
     # -- the grammar -------------------------------------------------------------------------------------------------
 
@@ -464,9 +465,9 @@ class ConceptsSection(WorldSection):
         it within a benchmark's budget; over 22 words each comes up five times as often. No eval set is one of
         :meth:`prompt_records`' train sets (the only sets the corpus lists in the task's own wording).
         """
-        if self._focused is None:  # made once per section: it takes seconds
-            self._focused = self._make_focused_records()
-        return copy.deepcopy(self._focused)
+        if self.seed not in _FOCUSED:  # made once per world seed (they depend on nothing else): it takes seconds
+            _FOCUSED[self.seed] = self._make_focused_records()
+        return copy.deepcopy(_FOCUSED[self.seed])
 
     def _make_focused_records(self) -> dict[str, list[dict]]:
         from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS

@@ -61,6 +61,8 @@ from textgym.world.section import WorldSection
 #: dictionary), its sizes, and the offset of its seed from the world's
 FOCUSED_LEXICON = {"nouns": 26, "adjectives": 10, "verbs": 10}
 FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
+#: the focused records made so far, by world seed
+_FOCUSED: dict[int, dict[str, list[dict]]] = {}
 FOCUSED_SEED_OFFSET = 777
 
 #: the kinds of :class:`GlossaWord`
@@ -210,7 +212,6 @@ class GlossaSection(WorldSection):
         self._persons = [n for n in NOUNS if n.category == "person"]
         self._animals = [n for n in NOUNS if n.category == "animal"]
         self.coverage = len(self.lexicon) + len(self.rules)
-        self._focused: dict[str, list[dict]] | None = None
 
     # -- the specification --------------------------------------------------------------
 
@@ -276,9 +277,9 @@ class GlossaSection(WorldSection):
         Over the whole lexicon a content word comes up in about one prompt in 50, too rarely for RL to learn it
         within a benchmark's budget.
         """
-        if self._focused is None:  # made once per section: it takes seconds
-            self._focused = self._make_focused_records()
-        return copy.deepcopy(self._focused)
+        if self.seed not in _FOCUSED:  # made once per world seed (they depend on nothing else): it takes seconds
+            _FOCUSED[self.seed] = self._make_focused_records()
+        return copy.deepcopy(_FOCUSED[self.seed])
 
     def _make_focused_records(self) -> dict[str, list[dict]]:
         allowed = ({n.english for n in NOUNS[:FOCUSED_LEXICON["nouns"]]}
