@@ -44,11 +44,12 @@ WORLD_HISTORY = (
 SKILLS_MODEL = "tiny-v2"
 FOCUSED_PROMPT_SETS = "v2"
 
-SKILLS_HISTORY = (
+_SKILLS_STAGE = (
     "the bundled model ``\"tiny-v2\"`` (``\"tiny-v1\"`` after a further stage on the world's concept sentences "
-    "and Glossa, textgym.models.train_skills); results differ from v1."
+    "and Glossa, textgym.models.train_skills)"
 )
-FOCUSED_HISTORY = SKILLS_HISTORY[:-len("; results differ from v1.")] + (
+SKILLS_HISTORY = _SKILLS_STAGE + "; results differ from v1."
+FOCUSED_HISTORY = _SKILLS_STAGE + (
     ", and the world's focused prompt set over a fifth of the task's vocabulary (2,000 train, 100 eval prompts), "
     "so that each word comes up often enough for RL to learn it; results differ from v1."
 )
