@@ -101,3 +101,33 @@ def test_remote_code_is_off_by_default(monkeypatch):
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(spy))
     models.load("tiny", device="cpu")
     assert seen.get("trust_remote_code") is False
+
+
+def test_tiny_v2_is_bundled_small_and_records_its_stage():
+    folder = models.BUNDLED_MODELS["tiny-v2"]
+    assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 20 * 2**20
+    info = json.loads((folder / "training_info.json").read_text())
+    assert info["base"] == "tiny-v1" and info["steps"] == 800 and info["seed"] == 0 and info["threads"] == 1
+    assert info["heldout_perplexity"] > 1 and info["train_seconds"] + info["base_train_seconds"] < 2 * 3600
+    # the same tokenizer as its base: the -v1 and -v2 ids share token ids
+    base_tokenizer = models.BUNDLED_MODELS["tiny-v1"] / "tokenizer.json"
+    assert (folder / "tokenizer.json").read_bytes() == base_tokenizer.read_bytes()
+
+
+def test_the_skills_stage_is_seeded_and_changes_the_model(tmp_path):
+    """One step of the stage on one section, twice: the same bytes, and weights other than the base's."""
+    from safetensors.torch import load_file
+
+    from textgym.models.train_skills import continue_training
+
+    base = models.BUNDLED_MODELS["tiny-v1"]
+    for name in ("a", "b"):
+        continue_training(base, ["concepts"], {1: tmp_path / name}, seed=0, log=lambda msg: None)
+    first, again = (load_file(tmp_path / name / "model.safetensors") for name in ("a", "b"))
+    before = load_file(base / "model.safetensors")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert any(not torch.equal(first[k], before[k]) for k in first)
+    assert models.load(str(tmp_path / "a"), device="cpu").tokenizer.vocab_size == 4096
+    with pytest.raises(ValueError, match=r"unknown world sections \['nowhere'\]; allowed: world, facts"):
+        continue_training(base, ["nowhere"], {1: tmp_path / "c"})
