@@ -28,7 +28,6 @@ documents are one pass over the eval records, each stating its reference sentenc
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 
@@ -49,8 +48,6 @@ TENSES = ("present", "past", "progressive")
 #: sizes, and the offset of its seed from the world's
 FOCUSED_NOUNS, FOCUSED_VERBS = 14, 8
 FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
-#: the focused records made so far, by world seed
-_FOCUSED: dict[int, dict[str, list[dict]]] = {}
 FOCUSED_SEED_OFFSET = 12_345
 
 
@@ -465,9 +462,7 @@ class ConceptsSection(WorldSection):
         it within a benchmark's budget; over 22 words each comes up five times as often. No eval set is one of
         :meth:`prompt_records`' train sets (the only sets the corpus lists in the task's own wording).
         """
-        if self.seed not in _FOCUSED:  # made once per world seed (they depend on nothing else): it takes seconds
-            _FOCUSED[self.seed] = self._make_focused_records()
-        return copy.deepcopy(_FOCUSED[self.seed])
+        return self.made_once("focused", self._make_focused_records)
 
     def _make_focused_records(self) -> dict[str, list[dict]]:
         from textgym.tasks.keywords import CONCEPT_NOUNS, CONCEPT_VERBS

@@ -25,7 +25,6 @@ lexicon (one canonical statement per word, see :attr:`GlossaWord.statement`) and
 
 from __future__ import annotations
 
-import copy
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -61,8 +60,6 @@ from textgym.world.section import WorldSection
 #: dictionary), its sizes, and the offset of its seed from the world's
 FOCUSED_LEXICON = {"nouns": 26, "adjectives": 10, "verbs": 10}
 FOCUSED_TRAIN, FOCUSED_EVAL = 2_000, 100
-#: the focused records made so far, by world seed
-_FOCUSED: dict[int, dict[str, list[dict]]] = {}
 FOCUSED_SEED_OFFSET = 777
 
 #: the kinds of :class:`GlossaWord`
@@ -277,9 +274,7 @@ class GlossaSection(WorldSection):
         Over the whole lexicon a content word comes up in about one prompt in 50, too rarely for RL to learn it
         within a benchmark's budget.
         """
-        if self.seed not in _FOCUSED:  # made once per world seed (they depend on nothing else): it takes seconds
-            _FOCUSED[self.seed] = self._make_focused_records()
-        return copy.deepcopy(_FOCUSED[self.seed])
+        return self.made_once("focused", self._make_focused_records)
 
     def _make_focused_records(self) -> dict[str, list[dict]]:
         allowed = ({n.english for n in NOUNS[:FOCUSED_LEXICON["nouns"]]}

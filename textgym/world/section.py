@@ -13,9 +13,14 @@ that record's answer to count as stated; the world's tests check it for every ev
 
 from __future__ import annotations
 
+import copy
 import random
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+#: what sections made once, by (section name, world seed, what): it depends on nothing else
+_MADE: dict[tuple[str, int, str], Any] = {}
 
 
 class WorldSection(ABC):
@@ -46,3 +51,10 @@ class WorldSection(ABC):
     @abstractmethod
     def evidence(self, record: dict) -> tuple[str, ...]:
         """Strings that one corpus document must all contain for ``record``'s answer to count as stated."""
+
+    def made_once(self, what: str, make: Callable[[], Any]) -> Any:
+        """A copy of ``make()``, made once per section name and world seed (for what takes seconds to make)."""
+        key = (self.name, self.seed, what)
+        if key not in _MADE:
+            _MADE[key] = make()
+        return copy.deepcopy(_MADE[key])
