@@ -30,10 +30,8 @@ import argparse
 import csv
 import json
 import random
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,37 +109,6 @@ def documents(people: list[dict], seed: int, prose: int = 40_000, qa: int = 15_0
     return docs
 
 
-def train_model(base: Path, docs: list[str], steps: int, out: Path) -> float:
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import GPT2LMHeadModel
-
-    from textgym.models.train_skills import BATCH_SIZE, GRAD_CLIP, LEARNING_RATE, TOKENIZER_FILES, WEIGHT_DECAY
-    from textgym.models.train_tiny import pack_blocks
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel.from_pretrained(base)
-    blocks = pack_blocks(Tokenizer.from_file(str(base / "tokenizer.json")), docs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    model.train()
-    start = time.time()
-    for step in range(steps):
-        batch = blocks[torch.randint(len(blocks), (BATCH_SIZE,))]
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        optimizer.step()
-        if step % 100 == 0:
-            print(f"step {step} loss {loss.item():.4f} {time.time() - start:.0f}s", flush=True)
-    model.save_pretrained(out)
-    for name in TOKENIZER_FILES:
-        if (base / name).is_file():
-            shutil.copy(base / name, out / name)
-    return time.time() - start
-
-
 def greedy_scores(model_dir: Path, people: list[dict]) -> dict[str, float]:
     """The model's mean greedy score on each group's questions (``generate``, 16 tokens, cut at the first newline,
     scored by the QA task's ``answer_score``)."""
@@ -196,7 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     people = make_people(args.people, seed=0)
     model = args.out / "model"
     if not (model / "model.safetensors").is_file():
-        seconds = train_model(ROOT / "textgym" / "models" / "tiny-v2", documents(people, seed=1), args.steps, model)
+        from textgym.models.train_skills import continue_training_on
+
+        base = ROOT / "textgym" / "models" / "tiny-v2"
+        seconds, _ = continue_training_on(base, documents(people, seed=1), {args.steps: model}, seed=0)
         print(f"trained {args.steps} steps in {seconds:.0f}s")
     prompts = args.out / "prompts.jsonl"
     write_prompts(people, prompts, "train")

@@ -87,11 +87,24 @@ def continue_training(
 ) -> tuple[float, float]:
     """Continue ``base``'s training on ``sections`` (:func:`stage_documents`), saving the model after ``k`` steps
     to ``save[k]``. Returns the seconds spent training and the last step's loss."""
+    return continue_training_on(base, stage_documents(sections), save, seed, log)
+
+
+def continue_training_on(
+    base: Path,
+    documents: Sequence[str],
+    save: Mapping[int, Path],
+    seed: int = 0,
+    log=print,
+) -> tuple[float, float]:
+    """Continue ``base``'s training on ``documents`` (packed like ``tiny-v1``'s), with the stage's optimiser
+    settings on one thread, saving the model after ``k`` steps to ``save[k]``. Returns the seconds spent training
+    and the last step's loss."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     model = GPT2LMHeadModel.from_pretrained(base)
     tokenizer = Tokenizer.from_file(str(Path(base) / "tokenizer.json"))
-    blocks = pack_blocks(tokenizer, stage_documents(sections))
+    blocks = pack_blocks(tokenizer, documents)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     model.train()
     start, loss_value = time.time(), float("nan")
