@@ -2,8 +2,8 @@
 entities, where no answer is frequent::
 
     OMP_NUM_THREADS=1 python benchmarks/qa_entities_probe.py [--people 600] [--steps 800] [--rl-steps 12288]
-                                                              [--seeds 100 101] [--out runs/qa_entities]
-                                                              [--csv benchmarks/results/qa_entities_probe.csv]
+        [--eval-every 2048] [--seeds 100 101] [--parallel 2] [--out runs/qa_entities]
+        [--csv benchmarks/results/qa_entities_probe.csv] [--greedy-csv benchmarks/results/qa_entities_probe_greedy.csv]
 
 QA-v2 asks about some 390 real-world facts over 10 relations; lm-ppo on its train questions shifts the answers to
 frequent ones (a continent, a currency) and loses eval facts the model knew. This probe builds a separate small
@@ -16,12 +16,14 @@ disjoint groups:
 - **train** (30%): stated in prose only; their questions are the RL train split;
 - **eval** (30%): stated in prose only; their questions are the eval split.
 
-The model is ``tiny-v2`` continued for ``--steps`` steps (:func:`textgym.models.train_skills`' optimiser settings,
-one thread, torch seed 0) on 40,000 prose documents (one to three people, each fact in one of several paraphrases)
-and 15,000 question-answer documents about demo people. Then lm-ppo (dense, default hyper-parameters, 16 envs) runs
-on textgym/QA-v2 with that model and these prompts (the task's own score: the best token F1 / exact match over the
-answers) for ``--rl-steps`` env steps on each seed. The CSV holds every evaluation: the greedy eval score before RL
-and after, and the same for the train questions at step 0 (the model before RL). Nothing here is shipped.
+The model is ``tiny-v2`` continued for ``--steps`` steps (:func:`textgym.models.train_skills.continue_training_on`,
+torch seed 0) on 40,000 prose documents (one to three people, each fact in one of several paraphrases) and 15,000
+question-answer documents about demo people. Then lm-ppo (dense, 16 envs) runs on textgym/QA-v2 for ``--rl-steps``
+env steps on each seed, in each of two worlds (:data:`WORLDS`: these people with that model, or the shipped QA-v2
+with its own model and prompts) and three arms (:data:`ARMS`: lm-ppo's defaults and two gentler updates), with the
+task's own score (the best token F1 / exact match over the answers). Finished runs in ``--out`` are not rerun.
+``--csv`` holds every evaluation of every run; ``--greedy-csv`` the stage model's greedy score on each group's
+questions before RL. Nothing here is shipped.
 """
 
 from __future__ import annotations
@@ -133,12 +135,12 @@ def greedy_scores(model_dir: Path, people: list[dict]) -> dict[str, float]:
     return {group: round(sum(values) / len(values), 4) for group, values in sorted(scores.items())}
 
 
-def write_prompts(people: list[dict], path: Path, train_split: str) -> None:
-    """A JSONL prompts file: ``train_split`` people's questions as the train split, eval people's as eval."""
+def write_prompts(people: list[dict], path: Path) -> None:
+    """A JSONL prompts file: the train people's questions as the train split, the eval people's as eval."""
     with path.open("w", encoding="utf-8") as f:
         for person in people:
-            split = {train_split: "train", "eval": "eval"}.get(person["group"])
-            if split is None:
+            split = person["group"]
+            if split not in ("train", "eval"):
                 continue
             for question, answer in questions(person):
                 f.write(json.dumps({"prompt": PROMPT.format(question=question), "target": answer, "split": split,
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds, _ = continue_training_on(base, documents(people, seed=1), {args.steps: model}, seed=0)
         print(f"trained {args.steps} steps in {seconds:.0f}s")
     prompts = args.out / "prompts.jsonl"
-    write_prompts(people, prompts, "train")
+    write_prompts(people, prompts)
     before = greedy_scores(model, people)
     counts = {group: sum(p["group"] == group for p in people) for group in before}
     print("greedy before RL:", before)
@@ -185,8 +187,8 @@ def main(argv: list[str] | None = None) -> None:
                        "--steps", str(args.rl_steps), "--seed", str(seed), "--eval-every", str(args.eval_every),
                        "--device", "cpu", "--out", str(folder), "--no-progress", "--env-kwargs", json.dumps(env_kwargs)]
             command += [] if arm == "default" else ["--set", arm]
-            log = (args.out / f"{folder.name}.log").open("w")
-            procs.append((folder, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)))
+            with (args.out / f"{folder.name}.log").open("w") as log:
+                procs.append((folder, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)))
         for folder, proc in procs:
             if proc.wait() != 0:
                 raise SystemExit(f"{folder.name} failed: see {args.out / (folder.name + '.log')}")
